@@ -1,0 +1,784 @@
+/*
+ * registry.c - the service registry: one document per (name, version, url)
+ * in the article's schema, plus lastSeen (the heartbeat) and registeredAt.
+ *
+ * Only what MongoDB and FerretDB v1.24 both do atomically is relied on:
+ * registering is an insert guarded by a unique index, and a heartbeat is a
+ * $set of lastSeen, where two racing heartbeats can only lose one lastSeen
+ * (harmless). Versions are ordered here, in C, by semver precedence: the
+ * database would order "1.10.0" before "1.9.0" by text, or ignore
+ * pre-releases by number.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vd-private.h"
+
+#define INDEX_NAME "name_1_versionMajor_1_versionMinor_1_versionPatch_1_url_1"
+#define DUPLICATE_KEY 11000
+#define PRUNE_AFTER_MS (60 * 60 * 1000)        /* unseen this long: gone */
+#define PRUNE_EVERY_MS (5 * 60 * 1000)
+#define CACHE_MAX_AGE_MS (60 * 60 * 1000)
+
+/* Numbers are stored as int32 when they fit, as the article's services
+ * (JavaScript) did, so that its tools can read our entries. */
+static void
+append_number(bson_t *doc, const char *key, uint64_t n)
+{
+	if (n <= INT32_MAX)
+		bson_append_int32(doc, key, -1, (int32_t)n);
+	else
+		bson_append_int64(doc, key, -1, (int64_t)n);
+}
+
+/* The fields that identify an entry, as the unique index has them. */
+static void
+append_identity(bson_t *doc, const char *name, const vd_version_t *v,
+    const char *url)
+{
+	BSON_APPEND_UTF8(doc, "name", name);
+	append_number(doc, "versionMajor", v->major);
+	append_number(doc, "versionMinor", v->minor);
+	append_number(doc, "versionPatch", v->patch);
+	if (url != NULL)
+		BSON_APPEND_UTF8(doc, "url", url);
+}
+
+/* The fields a heartbeat refreshes: a restarted service may come back
+ * with other endpoints or roles. */
+static void
+append_details(bson_t *doc, const vd_service_t *service, const char *version,
+    int64_t now_ms)
+{
+	bson_t array, item;
+	char key[16];
+	const char *k;
+	size_t i;
+
+	BSON_APPEND_UTF8(doc, "version", version);
+	BSON_APPEND_ARRAY_BEGIN(doc, "endpoints", &array);
+	for (i = 0; i < service->n_endpoints; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+		bson_append_document_begin(&array, k, -1, &item);
+		BSON_APPEND_UTF8(&item, "type", service->endpoints[i].type);
+		BSON_APPEND_UTF8(&item, "url", service->endpoints[i].url);
+		bson_append_document_end(&array, &item);
+	}
+	bson_append_array_end(doc, &array);
+	BSON_APPEND_ARRAY_BEGIN(doc, "authorizedRoles", &array);
+	for (i = 0; i < service->n_roles; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+		bson_append_utf8(&array, k, -1, service->roles[i], -1);
+	}
+	bson_append_array_end(doc, &array);
+	BSON_APPEND_DATE_TIME(doc, "lastSeen", now_ms);
+}
+
+/* Creates the unique index once per client: it is what makes a second
+ * insert of one entry fail, so that registering stays idempotent. */
+static vd_code_t
+ensure_index(vd_client_t *client, mongoc_collection_t *coll,
+    vd_error_t *error)
+{
+	bson_t *cmd;
+	bson_error_t berr;
+	bool ok;
+
+	if (client->index_ready)
+		return VD_OK;
+	cmd = BCON_NEW("createIndexes", BCON_UTF8(client->collection),
+	    "indexes", "[", "{",
+	        "key", "{",
+	            "name", BCON_INT32(1),
+	            "versionMajor", BCON_INT32(1),
+	            "versionMinor", BCON_INT32(1),
+	            "versionPatch", BCON_INT32(1),
+	            "url", BCON_INT32(1),
+	        "}",
+	        "name", BCON_UTF8(INDEX_NAME),
+	        "unique", BCON_BOOL(true),
+	    "}", "]");
+	ok = mongoc_collection_write_command_with_opts(coll, cmd, NULL, NULL,
+	    &berr);
+	bson_destroy(cmd);
+	if (!ok && (berr.code == 85 || berr.code == 86)) {
+		/* IndexOptionsConflict, IndexKeySpecsConflict: someone made
+		 * it already under another name. */
+		vd_log(client, VD_LOG_DEBUG, "registry index exists: %s",
+		    berr.message);
+		ok = true;
+	}
+	if (!ok)
+		return vd_error_set(error, VD_EREGISTRY, 0,
+		    "Registry unavailable: %s", berr.message);
+	client->index_ready = true;
+	return VD_OK;
+}
+
+/* Deletes entries not seen for an hour, now and then: their responders are
+ * gone and nothing else would ever remove them. */
+static void
+prune(vd_client_t *client, mongoc_collection_t *coll, int64_t now_ms)
+{
+	bson_t *filter;
+	bson_error_t berr;
+
+	if (now_ms - client->last_prune_ms < PRUNE_EVERY_MS)
+		return;
+	client->last_prune_ms = now_ms;
+	filter = BCON_NEW("lastSeen", "{",
+	    "$lt", BCON_DATE_TIME(now_ms - PRUNE_AFTER_MS), "}");
+	if (!mongoc_collection_delete_many(coll, filter, NULL, NULL, &berr))
+		vd_log(client, VD_LOG_DEBUG, "registry prune failed: %s",
+		    berr.message);
+	bson_destroy(filter);
+}
+
+static vd_code_t
+check_service(const vd_service_t *service, vd_version_t *v,
+    vd_error_t *error)
+{
+	size_t i;
+
+	if (service == NULL || service->name == NULL ||
+	    *service->name == '\0' || service->version == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_register: a service needs a name and a version");
+	if (vd_version_parse(service->version, v, error) != VD_OK)
+		return VD_EVERSION;
+	if (v->major > INT64_MAX || v->minor > INT64_MAX ||
+	    v->patch > INT64_MAX)
+		return vd_error_set(error, VD_EVERSION, 0,
+		    "Version number too large to store: %s", service->version);
+	if (service->n_endpoints == 0 || service->endpoints == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_register: %s has no endpoints", service->name);
+	if (service->n_roles > 0 && service->roles == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_register: NULL roles");
+	for (i = 0; i < service->n_endpoints; i++) {
+		const vd_endpoint_t *e = &service->endpoints[i];
+
+		if (e->type == NULL || (strcmp(e->type, "http-get") != 0 &&
+		    strcmp(e->type, "http-post") != 0))
+			return vd_error_set(error, VD_EINVAL, 0,
+			    "vd_register: endpoint type must be http-get or "
+			    "http-post");
+		if (!vd_http_url_allowed(e->url))
+			return vd_error_set(error, VD_EREFUSED, 0,
+			    "vd_register: not an http or https URL: %s",
+			    e->url != NULL ? e->url : "(null)");
+	}
+	for (i = 0; i < service->n_roles; i++)
+		if (service->roles[i] == NULL)
+			return vd_error_set(error, VD_EINVAL, 0,
+			    "vd_register: NULL role");
+	return VD_OK;
+}
+
+/* Refreshes an existing entry; *matched says whether there was one. */
+static bool
+heartbeat(mongoc_collection_t *coll, const vd_service_t *service,
+    const vd_version_t *v, const char *version, const char *url,
+    int64_t now_ms, bool *matched, bson_error_t *berr)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bson_t reply;
+	bson_iter_t it;
+	bool ok;
+
+	append_identity(&filter, service->name, v, url);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	append_details(&set, service, version, now_ms);
+	bson_append_document_end(&update, &set);
+	ok = mongoc_collection_update_one(coll, &filter, &update, NULL, &reply,
+	    berr);
+	*matched = ok && bson_iter_init_find(&it, &reply, "matchedCount") &&
+	    bson_iter_as_int64(&it) > 0;
+	bson_destroy(&reply);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return ok;
+}
+
+static bool
+insert(mongoc_collection_t *coll, const vd_service_t *service,
+    const vd_version_t *v, const char *version, const char *url,
+    int64_t now_ms, bson_error_t *berr)
+{
+	bson_t doc = BSON_INITIALIZER;
+	bool ok;
+
+	append_identity(&doc, service->name, v, url);
+	append_details(&doc, service, version, now_ms);
+	BSON_APPEND_DATE_TIME(&doc, "registeredAt", now_ms);
+	ok = mongoc_collection_insert_one(coll, &doc, NULL, NULL, berr);
+	bson_destroy(&doc);
+	return ok;
+}
+
+vd_code_t
+vd_register(vd_client_t *client, const vd_service_t *service,
+    vd_error_t *error)
+{
+	mongoc_collection_t *coll;
+	vd_version_t v;
+	char version[128];
+	const char *url;
+	bson_error_t berr;
+	int64_t now_ms = vd_now_ms();
+	vd_code_t code;
+	bool matched = false;
+	int tries;
+
+	if (client == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_register: NULL client");
+	if ((code = check_service(service, &v, error)) != VD_OK)
+		return code;
+	url = service->url != NULL ? service->url : "";
+	vd_version_format(&v, version, sizeof version);
+	coll = vd_client_collection(client);
+	if ((code = ensure_index(client, coll, error)) != VD_OK)
+		goto out;
+	/* Insert; if the entry exists, refresh it; if it went away in
+	 * between (pruned, unregistered), insert again, once. */
+	for (tries = 0; tries < 2 && !matched; tries++) {
+		if (insert(coll, service, &v, version, url, now_ms, &berr))
+			break;
+		if (berr.code != DUPLICATE_KEY ||
+		    !heartbeat(coll, service, &v, version, url, now_ms,
+		    &matched, &berr)) {
+			code = vd_error_set(error, VD_EREGISTRY, 0,
+			    "Registry unavailable: %s", berr.message);
+			goto out;
+		}
+	}
+	prune(client, coll, now_ms);
+out:
+	mongoc_collection_destroy(coll);
+	return code;
+}
+
+vd_code_t
+vd_unregister(vd_client_t *client, const char *name, const char *version,
+    vd_error_t *error)
+{
+	mongoc_collection_t *coll;
+	vd_version_t v;
+	char text[128];
+	bson_t filter = BSON_INITIALIZER, or, alt;
+	bson_error_t berr;
+	vd_code_t code = VD_OK;
+
+	if (client == NULL || name == NULL || *name == '\0')
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_unregister: a name is needed");
+	if (vd_version_parse(version, &v, error) != VD_OK)
+		return VD_EVERSION;
+	vd_version_format(&v, text, sizeof text);
+	append_identity(&filter, name, &v, NULL);
+	/* Our entries say their whole version (1.0.0-rc.1 is not 1.0.0);
+	 * entries written by the article's tools have no "version". */
+	BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
+	BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+	BSON_APPEND_UTF8(&alt, "version", text);
+	bson_append_document_end(&or, &alt);
+	if (v.prerelease[0] == '\0') {
+		bson_t exists;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+		BSON_APPEND_DOCUMENT_BEGIN(&alt, "version", &exists);
+		BSON_APPEND_BOOL(&exists, "$exists", false);
+		bson_append_document_end(&alt, &exists);
+		bson_append_document_end(&or, &alt);
+	}
+	bson_append_array_end(&filter, &or);
+	coll = vd_client_collection(client);
+	if (!mongoc_collection_delete_many(coll, &filter, NULL, NULL, &berr))
+		code = vd_error_set(error, VD_EREGISTRY, 0,
+		    "Registry unavailable: %s", berr.message);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
+	vd_registry_cache_free(client);
+	return code;
+}
+
+static void
+entry_clear(vd_entry_t *e)
+{
+	size_t i;
+
+	free(e->name);
+	free(e->url);
+	for (i = 0; i < e->n_endpoints; i++) {
+		free((char *)e->endpoints[i].type);
+		free((char *)e->endpoints[i].url);
+	}
+	free(e->endpoints);
+	for (i = 0; i < e->n_roles; i++)
+		free(e->roles[i]);
+	free(e->roles);
+	memset(e, 0, sizeof *e);
+}
+
+void
+vd_entries_free(vd_entry_t *entries, size_t count)
+{
+	size_t i;
+
+	if (entries == NULL)
+		return;
+	for (i = 0; i < count; i++)
+		entry_clear(&entries[i]);
+	free(entries);
+}
+
+static bool
+read_number(const bson_t *doc, const char *key, uint64_t *out)
+{
+	bson_iter_t it;
+	int64_t n;
+
+	if (!bson_iter_init_find(&it, doc, key) ||
+	    !(BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it) ||
+	    BSON_ITER_HOLDS_DOUBLE(&it)))
+		return false;
+	if ((n = bson_iter_as_int64(&it)) < 0)
+		return false;
+	*out = (uint64_t)n;
+	return true;
+}
+
+/* The version of a document: its "version" text when it has one, else its
+ * three numbers, as the article's tools wrote them. */
+static bool
+read_version(const bson_t *doc, vd_version_t *v)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, "version") &&
+	    BSON_ITER_HOLDS_UTF8(&it) &&
+	    vd_version_parse(bson_iter_utf8(&it, NULL), v, NULL) == VD_OK)
+		return true;
+	memset(v, 0, sizeof *v);
+	return read_number(doc, "versionMajor", &v->major) &&
+	    read_number(doc, "versionMinor", &v->minor) &&
+	    read_number(doc, "versionPatch", &v->patch);
+}
+
+/* Fills e from doc. Returns 1, 0 for a document that is not an entry
+ * (skipped), -1 when out of memory. */
+static int
+read_entry(const bson_t *doc, vd_entry_t *e)
+{
+	bson_iter_t it, sub, field;
+	size_t n;
+
+	memset(e, 0, sizeof *e);
+	if (!bson_iter_init_find(&it, doc, "name") ||
+	    !BSON_ITER_HOLDS_UTF8(&it) || !read_version(doc, &e->version))
+		return 0;
+	if ((e->name = strdup(bson_iter_utf8(&it, NULL))) == NULL)
+		goto nomem;
+	e->url = strdup(bson_iter_init_find(&it, doc, "url") &&
+	    BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "");
+	if (e->url == NULL)
+		goto nomem;
+	if (bson_iter_init_find(&it, doc, "lastSeen") &&
+	    BSON_ITER_HOLDS_DATE_TIME(&it))
+		e->last_seen_ms = bson_iter_date_time(&it);
+
+	if (bson_iter_init_find(&it, doc, "endpoints") &&
+	    BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &sub)) {
+		for (n = 0; bson_iter_next(&sub); n++)
+			;
+		if (n > 0 && (e->endpoints = calloc(n, sizeof *e->endpoints))
+		    == NULL)
+			goto nomem;
+		bson_iter_recurse(&it, &sub);
+		while (bson_iter_next(&sub)) {
+			const char *type = NULL, *url = NULL;
+			vd_endpoint_t *ep = &e->endpoints[e->n_endpoints];
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&sub) ||
+			    !bson_iter_recurse(&sub, &field))
+				continue;
+			while (bson_iter_next(&field)) {
+				if (!BSON_ITER_HOLDS_UTF8(&field))
+					continue;
+				if (strcmp(bson_iter_key(&field), "type") == 0)
+					type = bson_iter_utf8(&field, NULL);
+				else if (strcmp(bson_iter_key(&field), "url")
+				    == 0)
+					url = bson_iter_utf8(&field, NULL);
+			}
+			if (type == NULL || url == NULL)
+				continue;
+			ep->type = strdup(type);
+			ep->url = strdup(url);
+			e->n_endpoints++;
+			if (ep->type == NULL || ep->url == NULL)
+				goto nomem;
+		}
+	}
+
+	if (bson_iter_init_find(&it, doc, "authorizedRoles") &&
+	    BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &sub)) {
+		for (n = 0; bson_iter_next(&sub); n++)
+			;
+		if (n > 0 && (e->roles = calloc(n, sizeof *e->roles)) == NULL)
+			goto nomem;
+		bson_iter_recurse(&it, &sub);
+		while (bson_iter_next(&sub)) {
+			if (!BSON_ITER_HOLDS_UTF8(&sub))
+				continue;
+			e->roles[e->n_roles] = strdup(bson_iter_utf8(&sub, NULL));
+			if (e->roles[e->n_roles++] == NULL)
+				goto nomem;
+		}
+	}
+	return 1;
+nomem:
+	entry_clear(e);
+	return -1;
+}
+
+/* Reads every entry of name (NULL: all), unsorted. */
+static vd_code_t
+read_entries(vd_client_t *client, const char *name, vd_entry_t **entries,
+    size_t *count, vd_error_t *error)
+{
+	mongoc_collection_t *coll = vd_client_collection(client);
+	mongoc_cursor_t *cursor;
+	bson_t filter = BSON_INITIALIZER;
+	const bson_t *doc;
+	bson_error_t berr;
+	vd_entry_t *list = NULL;
+	size_t n = 0, cap = 0;
+	vd_code_t code = VD_OK;
+
+	if (name != NULL)
+		BSON_APPEND_UTF8(&filter, "name", name);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		int r;
+
+		if (n == cap) {
+			size_t ncap = cap != 0 ? cap * 2 : 16;
+			vd_entry_t *p = realloc(list, ncap * sizeof *p);
+
+			if (p == NULL) {
+				code = VD_ENOMEM;
+				break;
+			}
+			list = p;
+			cap = ncap;
+		}
+		if ((r = read_entry(doc, &list[n])) < 0) {
+			code = VD_ENOMEM;
+			break;
+		}
+		n += (size_t)r;
+	}
+	if (code == VD_ENOMEM)
+		vd_error_set(error, code, 0, "out of memory");
+	else if (mongoc_cursor_error(cursor, &berr))
+		code = vd_error_set(error, VD_EREGISTRY, 0,
+		    "Registry unavailable: %s", berr.message);
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
+	if (code != VD_OK) {
+		vd_entries_free(list, n);
+		return code;
+	}
+	*entries = list;
+	*count = n;
+	return VD_OK;
+}
+
+static int
+entry_order(const void *pa, const void *pb)
+{
+	const vd_entry_t *a = pa, *b = pb;
+	int c;
+
+	if ((c = strcmp(a->name, b->name)) != 0)
+		return c;
+	if ((c = vd_version_compare(&b->version, &a->version)) != 0)
+		return c;
+	if (a->last_seen_ms != b->last_seen_ms)
+		return a->last_seen_ms < b->last_seen_ms ? 1 : -1;
+	return strcmp(a->url, b->url);
+}
+
+void
+vd_entries_sort(vd_entry_t *entries, size_t count)
+{
+	if (count > 1)
+		qsort(entries, count, sizeof *entries, entry_order);
+}
+
+void
+vd_entries_mark_stale(vd_entry_t *entries, size_t count, int64_t now_ms,
+    int64_t stale_after_ms)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		entries[i].stale = entries[i].last_seen_ms == 0 ||
+		    now_ms - entries[i].last_seen_ms > stale_after_ms;
+}
+
+size_t
+vd_entries_filter(vd_entry_t *entries, size_t count, const vd_range_t *range,
+    bool live_only)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < count; i++) {
+		if ((range == NULL ||
+		    vd_range_match(range, &entries[i].version)) &&
+		    !(live_only && entries[i].stale))
+			entries[kept++] = entries[i];
+		else
+			entry_clear(&entries[i]);
+	}
+	return kept;
+}
+
+static char *
+strdup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+vd_entry_t *
+vd_entries_copy(const vd_entry_t *entries, size_t count)
+{
+	vd_entry_t *copy = calloc(count > 0 ? count : 1, sizeof *copy);
+	size_t i, j;
+
+	if (copy == NULL)
+		return NULL;
+	for (i = 0; i < count; i++) {
+		const vd_entry_t *e = &entries[i];
+		vd_entry_t *c = &copy[i];
+
+		*c = *e;
+		c->name = strdup_or_null(e->name);
+		c->url = strdup_or_null(e->url);
+		c->endpoints = NULL;
+		c->roles = NULL;
+		c->n_endpoints = c->n_roles = 0;
+		if (c->name == NULL || c->url == NULL)
+			goto nomem;
+		if (e->n_endpoints > 0 && (c->endpoints =
+		    calloc(e->n_endpoints, sizeof *c->endpoints)) == NULL)
+			goto nomem;
+		for (j = 0; j < e->n_endpoints; j++) {
+			c->endpoints[j].type = strdup(e->endpoints[j].type);
+			c->endpoints[j].url = strdup(e->endpoints[j].url);
+			c->n_endpoints++;
+			if (c->endpoints[j].type == NULL ||
+			    c->endpoints[j].url == NULL)
+				goto nomem;
+		}
+		if (e->n_roles > 0 && (c->roles =
+		    calloc(e->n_roles, sizeof *c->roles)) == NULL)
+			goto nomem;
+		for (j = 0; j < e->n_roles; j++)
+			if ((c->roles[c->n_roles++] = strdup(e->roles[j])) ==
+			    NULL)
+				goto nomem;
+	}
+	return copy;
+nomem:
+	vd_entries_free(copy, i + 1);
+	return NULL;
+}
+
+void
+vd_entries_describe(const vd_entry_t *entries, size_t count, char *buf,
+    size_t size)
+{
+	size_t i, used = 0;
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < count; ) {
+		char version[128];
+		bool stale = true;
+		size_t j;
+		int n;
+
+		/* Sorted, so entries of one version (several URLs) are
+		 * together; the version is live if any of them is. */
+		for (j = i; j < count && strcmp(entries[j].name,
+		    entries[i].name) == 0 && vd_version_compare(
+		    &entries[j].version, &entries[i].version) == 0; j++)
+			stale = stale && entries[j].stale;
+		vd_version_format(&entries[i].version, version, sizeof version);
+		n = snprintf(buf + used, size - used, "%s%s%s",
+		    used > 0 ? ", " : "", version, stale ? " (stale)" : "");
+		if (n < 0 || (size_t)n >= size - used) {
+			/* Out of room: say so, as well as it fits. */
+			if (used > 0 && used + 6 <= size)
+				strcpy(buf + used, ", ...");
+			else if (size >= 4)
+				strcpy(buf + (used + 4 <= size ? used :
+				    size - 4), "...");
+			else
+				buf[used < size ? used : size - 1] = '\0';
+			return;
+		}
+		used += (size_t)n;
+		i = j;
+	}
+}
+
+vd_code_t
+vd_lookup(vd_client_t *client, const char *name, const char *range,
+    vd_entry_t **entries, size_t *count, vd_error_t *error)
+{
+	vd_range_t *r = NULL;
+	vd_entry_t *list;
+	size_t n;
+	vd_code_t code;
+
+	if (entries != NULL)
+		*entries = NULL;
+	if (count != NULL)
+		*count = 0;
+	if (client == NULL || entries == NULL || count == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_lookup: NULL argument");
+	if (range != NULL && (r = vd_range_new(range, error)) == NULL)
+		return error != NULL ? error->code : VD_EVERSION;
+	code = read_entries(client, name, &list, &n, error);
+	if (code == VD_OK) {
+		vd_entries_mark_stale(list, n, vd_now_ms(),
+		    (int64_t)client->stale_after_s * 1000);
+		n = vd_entries_filter(list, n, r, false);
+		vd_entries_sort(list, n);
+		*entries = list;
+		*count = n;
+	}
+	vd_range_destroy(r);
+	return code;
+}
+
+void
+vd_registry_cache_free(vd_client_t *client)
+{
+	struct vd_cache *c, *next;
+
+	for (c = client->cache; c != NULL; c = next) {
+		next = c->next;
+		vd_entries_free(c->entries, c->count);
+		free(c->name);
+		free(c);
+	}
+	client->cache = NULL;
+}
+
+static struct vd_cache *
+cache_find(vd_client_t *client, const char *name)
+{
+	struct vd_cache *c;
+
+	for (c = client->cache; c != NULL; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* Keeps a copy of a fresh look-up of name, for when the registry is down.
+ * Out of memory only means there is no copy. */
+static void
+cache_store(vd_client_t *client, const char *name, const vd_entry_t *entries,
+    size_t count, int64_t now_ms)
+{
+	struct vd_cache *c = cache_find(client, name);
+	vd_entry_t *copy = vd_entries_copy(entries, count);
+
+	if (copy == NULL)
+		return;
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof *c)) == NULL ||
+		    (c->name = strdup(name)) == NULL) {
+			free(c);
+			vd_entries_free(copy, count);
+			return;
+		}
+		c->next = client->cache;
+		client->cache = c;
+	} else {
+		vd_entries_free(c->entries, c->count);
+	}
+	c->entries = copy;
+	c->count = count;
+	c->fetched_ms = now_ms;
+}
+
+vd_code_t
+vd_registry_candidates(vd_client_t *client, const char *name,
+    const vd_range_t *range, vd_entry_t **entries, size_t *count,
+    char *why, size_t why_size, vd_error_t *error)
+{
+	vd_entry_t *list;
+	size_t n, live;
+	int64_t now_ms = vd_now_ms();
+	vd_error_t err;
+	vd_code_t code;
+	char registered[192];
+
+	*entries = NULL;
+	*count = 0;
+	if (why != NULL && why_size > 0)
+		why[0] = '\0';
+	code = read_entries(client, name, &list, &n, &err);
+	if (code == VD_OK) {
+		vd_entries_mark_stale(list, n, now_ms,
+		    (int64_t)client->stale_after_s * 1000);
+		vd_entries_sort(list, n);
+		cache_store(client, name, list, n, now_ms);
+	} else {
+		struct vd_cache *c = cache_find(client, name);
+
+		if (code != VD_EREGISTRY || c == NULL ||
+		    now_ms - c->fetched_ms > CACHE_MAX_AGE_MS) {
+			if (error != NULL)
+				*error = err;
+			return code;
+		}
+		/* Better the last known entries than no call at all. */
+		vd_log(client, VD_LOG_WARN, "%s; using the copy of %" PRId64
+		    " s ago", err.message, (now_ms - c->fetched_ms) / 1000);
+		if ((list = vd_entries_copy(c->entries, c->count)) == NULL)
+			return vd_error_set(error, VD_ENOMEM, 0,
+			    "out of memory");
+		n = c->count;
+	}
+	vd_entries_describe(list, n, registered, sizeof registered);
+	n = vd_entries_filter(list, n, range, false);
+	live = vd_entries_filter(list, n, NULL, true);
+	if (live == 0 && why != NULL) {
+		if (registered[0] == '\0')
+			snprintf(why, why_size, "none registered");
+		else
+			snprintf(why, why_size, "%s; registered: %s",
+			    n > 0 ? "none live" : "none matches", registered);
+	}
+	if (live == 0) {
+		free(list);
+		return VD_OK;
+	}
+	*entries = list;
+	*count = live;
+	return VD_OK;
+}

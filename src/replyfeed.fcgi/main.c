@@ -1,0 +1,301 @@
+/*
+ * main.c - replyfeed.fcgi: the reply feed service. spawn-fcgi hands it the
+ * FastCGI socket on fd 0; `replyfeed.fcgi --decommission` instead takes
+ * this version's subscription and registry entries away for good.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+#include "replyfeed.h"
+
+/* Housekeeping, after a response has gone out: never on a request's time. */
+#define PRUNE_EVERY 100         /* inserts between prunes */
+#define PRUNE_MS 60000          /* or this long, if anything was inserted */
+#define PREPARE_MS 10000        /* retry of indexes the database refused */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: replyfeed.fcgi [options]              (under spawn-fcgi)\n"
+"       replyfeed.fcgi --decommission [options]\n"
+"\n"
+"  --version X.Y.Z        the version this responder serves (default 1.0.0)\n"
+"  --mongodb-uri URI      database and registry (default $MONGODB_URI, else\n"
+"                         mongodb://127.0.0.1:27017)\n"
+"  --db NAME              database name (default $REPLYFEED_DB, else\n"
+"                         replyfeed)\n"
+"  --public-url URL       nginx as others reach it: the registry entry and\n"
+"                         the event URL subscribed (default $VD_PUBLIC_URL,\n"
+"                         else http://127.0.0.1:8080)\n"
+"  --tickets-range RANGE  versions of Ticket Subscribe to call (default 1.0.1)\n"
+"  --renew SECONDS        subscription renewal period (default 60)\n"
+"  --keep N               replies kept in the database (default 1000, >= %d)\n"
+"  --heartbeat SECONDS    registry heartbeat period (default 10)\n"
+"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+"  --log FILE             append the log to FILE (spawn-fcgi gives stderr\n"
+"                         to /dev/null)\n"
+"  --state-dir DIR        the stack's state directory (spawn/stack passes it;\n"
+"                         nothing is kept there yet)\n"
+"  --decommission         unsubscribe the event URL through Ticket\n"
+"                         Unsubscribe, remove this version's registry\n"
+"                         entries, and exit (stop the responders first, or\n"
+"                         they subscribe again); stopping or restarting\n"
+"                         the service never unsubscribes\n"
+"  --help                 this text\n", REPLYFEED_LATEST);
+}
+
+static const char *
+env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : fallback;
+}
+
+static long
+positive(const char *text, const char *what, long min)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+
+	if (*text == '\0' || *end != '\0' || v < min) {
+		fprintf(stderr, "replyfeed.fcgi: %s must be a number of at "
+		    "least %ld\n", what, min);
+		exit(64);
+	}
+	return v;
+}
+
+/* The one service of the reply feed, at this version. */
+struct announced {
+	char url[REPLYFEED_URL_MAX + 64];
+	char path[160];
+	vd_endpoint_t endpoint;
+	vd_service_t service;
+};
+
+static void
+describe(struct announced *a, const struct replyfeed_config *cfg)
+{
+	static const char *const roles[] = { "tickets-query" };
+
+	snprintf(a->path, sizeof a->path, "%s/latestReplies", cfg->prefix);
+	snprintf(a->url, sizeof a->url, "%s%s", cfg->public_url, a->path);
+	a->endpoint.type = "http-get";
+	a->endpoint.url = a->url;
+	a->service.name = "Ticket Latest Replies";
+	a->service.version = cfg->version;
+	a->service.url = a->path;
+	a->service.endpoints = &a->endpoint;
+	a->service.n_endpoints = 1;
+	a->service.roles = roles;
+	a->service.n_roles = 1;
+}
+
+/* Indexes the database refused at start, and pruning: "now and then",
+ * after the client has its answer. Two workers may both prune: deleting
+ * what is deleted already changes nothing. */
+static void
+after_request(const struct svc_request *req, const struct svc_response *resp,
+    const struct svc_route *route, double seconds, void *arg)
+{
+	struct replyfeed_app *app = arg;
+	int64_t now = svc_now_ms();
+	bson_error_t error;
+	long n;
+
+	(void)req;
+	(void)resp;
+	(void)route;
+	(void)seconds;
+	if (!store_prepared(app->store) && now - app->prepare_ms >= PREPARE_MS) {
+		app->prepare_ms = now;
+		if (store_prepare(app->store, &error))
+			svc_log(SVC_INFO, "index on (createdAt, _id) ready");
+	}
+	if (app->inserted == 0 || (app->inserted < PRUNE_EVERY &&
+	    now - app->pruned_ms < PRUNE_MS))
+		return;
+	app->pruned_ms = now;
+	if ((n = store_prune(app->store, app->cfg->keep, &error)) < 0) {
+		svc_log(SVC_WARN, "cannot prune old replies: %s (trying again "
+		    "later)", error.message);
+		app->inserted = 1;
+		return;
+	}
+	app->inserted = 0;
+	if (n > 0)
+		svc_log(SVC_INFO, "pruned %ld replies older than the newest %ld",
+		    n, app->cfg->keep);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "version", required_argument, NULL, 'V' },
+		{ "mongodb-uri", required_argument, NULL, 'm' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "public-url", required_argument, NULL, 'u' },
+		{ "tickets-range", required_argument, NULL, 'r' },
+		{ "renew", required_argument, NULL, 'R' },
+		{ "keep", required_argument, NULL, 'k' },
+		{ "heartbeat", required_argument, NULL, 'b' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log", required_argument, NULL, 'o' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "decommission", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct replyfeed_config cfg;
+	struct replyfeed_app app;
+	struct announced ann;
+	struct svc_announce *announce;
+	struct svc_loop loop;
+	char version[96], public_url[REPLYFEED_URL_MAX + 1];
+	const char *version_arg = "1.0.0", *url_arg, *log_file = NULL;
+	mongoc_uri_t *uri;
+	vd_range_t *range;
+	bson_error_t error;
+	vd_version_t v;
+	size_t len;
+	int c, rc;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.db_name = env_or("REPLYFEED_DB", "replyfeed");
+	url_arg = env_or("VD_PUBLIC_URL", "http://127.0.0.1:8080");
+	cfg.tickets_range = "1.0.1";
+	cfg.renew = 60;
+	cfg.keep = 1000;
+	cfg.heartbeat = 10;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'V': version_arg = optarg; break;
+		case 'm': cfg.mongodb_uri = optarg; break;
+		case 'd': cfg.db_name = optarg; break;
+		case 'u': url_arg = optarg; break;
+		case 'r': cfg.tickets_range = optarg; break;
+		case 'R': cfg.renew = positive(optarg, "--renew", 1); break;
+		case 'k': cfg.keep = positive(optarg, "--keep",
+		    REPLYFEED_LATEST); break;
+		case 'b': cfg.heartbeat = (int)positive(optarg, "--heartbeat",
+		    1); break;
+		case 'l': cfg.log_level = optarg; break;
+		case 'o': log_file = optarg; break;
+		case 's': cfg.state_dir = optarg; break;
+		case 'D': cfg.decommission = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "replyfeed.fcgi: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return 64;
+	}
+
+	/* The version as semver writes it: "v1.0.0" and "1.0.0" are one. */
+	if (vd_version_parse(version_arg, &v, NULL) != VD_OK) {
+		fprintf(stderr, "replyfeed.fcgi: '%s' is not a version\n",
+		    version_arg);
+		return 64;
+	}
+	if (vd_version_format(&v, version, sizeof version) >=
+	    (int)sizeof version) {
+		fprintf(stderr, "replyfeed.fcgi: the version '%s' is too long\n",
+		    version_arg);
+		return 64;
+	}
+	cfg.version = version;
+	snprintf(cfg.prefix, sizeof cfg.prefix, "/replyfeed/v%s", cfg.version);
+	if ((range = vd_range_new(cfg.tickets_range, NULL)) == NULL) {
+		fprintf(stderr, "replyfeed.fcgi: '%s' is not a version range\n",
+		    cfg.tickets_range);
+		return 64;
+	}
+	vd_range_destroy(range);
+	if (*cfg.db_name == '\0') {
+		fprintf(stderr, "replyfeed.fcgi: --db must not be empty\n");
+		return 64;
+	}
+	if ((uri = svc_db_uri(cfg.mongodb_uri, &error)) == NULL) {
+		fprintf(stderr, "replyfeed.fcgi: bad MongoDB URI: %s\n",
+		    error.message);
+		return 64;
+	}
+	mongoc_uri_destroy(uri);
+	/* The public URL without a trailing '/': paths are appended to it. */
+	snprintf(public_url, sizeof public_url, "%s", url_arg);
+	len = strlen(public_url);
+	while (len > 0 && public_url[len - 1] == '/')
+		public_url[--len] = '\0';
+	if (!svc_is_http_url(public_url, REPLYFEED_URL_MAX - 128)) {
+		fprintf(stderr, "replyfeed.fcgi: the public URL '%s' is not an "
+		    "http or https URL\n", url_arg);
+		return 64;
+	}
+	cfg.public_url = public_url;
+	snprintf(cfg.event_url, sizeof cfg.event_url, "%s%s/replyEvent",
+	    cfg.public_url, cfg.prefix);
+
+	if (log_file != NULL && !svc_log_open(log_file)) {
+		perror(log_file);
+		return 1;
+	}
+	svc_log_init("replyfeed", cfg.version, cfg.log_level);
+	svc_db_init();
+	if (cfg.decommission) {
+		rc = subscription_decommission(&cfg);
+		mongoc_cleanup();
+		return rc;
+	}
+	/* Before anything announces this responder: it must be one. */
+	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
+		fprintf(stderr, "replyfeed.fcgi: fd 0 is not a FastCGI socket: "
+		    "run me under spawn-fcgi (see --help)\n");
+		mongoc_cleanup();
+		return 1;
+	}
+
+	memset(&app, 0, sizeof app);
+	app.cfg = &cfg;
+	if ((app.store = store_open(&cfg, "replyfeed", &error)) == NULL) {
+		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
+		mongoc_cleanup();
+		return 1;
+	}
+	/* A database that is down now is tried again after requests. */
+	app.prepare_ms = svc_now_ms();
+	if (!store_prepare(app.store, &error))
+		svc_log(SVC_WARN, "index not ready yet: %s", error.message);
+
+	describe(&ann, &cfg);
+	announce = svc_announce_start(cfg.mongodb_uri, &ann.service, 1,
+	    cfg.heartbeat);
+	app.subscription = subscription_start(&cfg);
+	svc_log(SVC_INFO, "serving %s; events at %s; keeping %ld replies",
+	    cfg.prefix, cfg.event_url, cfg.keep);
+
+	memset(&loop, 0, sizeof loop);
+	loop.routes = replyfeed_routes;
+	loop.n_routes = replyfeed_n_routes;
+	loop.app = &app;
+	loop.after = after_request;
+	rc = svc_loop_run(&loop);
+
+	/* The subscription stays: events wait for us at the tickets service. */
+	svc_log(SVC_INFO, "stopping");
+	subscription_stop(app.subscription);
+	svc_announce_stop(announce);
+	store_close(app.store);
+	mongoc_cleanup();
+	return rc == 0 ? 0 : 1;
+}

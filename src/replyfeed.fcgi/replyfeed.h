@@ -1,0 +1,139 @@
+/*
+ * replyfeed.h - the reply feed service: receives the tickets service's
+ * reply events, keeps the latest ones in a database of its own and serves
+ * the latest 10. It never reads the tickets database.
+ */
+#ifndef REPLYFEED_H
+#define REPLYFEED_H
+
+#include "service.h"
+
+/* Field limits of an event: the tickets service's own limits where the
+ * fields come from it, bounded for the database everywhere. */
+#define REPLYFEED_ID_MAX 100
+#define REPLYFEED_TYPE_MAX 64
+#define REPLYFEED_USER_MAX 200
+#define REPLYFEED_MESSAGE_MAX 10000
+#define REPLYFEED_TITLE_MAX 1000
+#define REPLYFEED_TIME_MAX 40
+#define REPLYFEED_URL_MAX 2048
+
+/* How many replies GET /latestReplies answers (the article's design). */
+#define REPLYFEED_LATEST 10
+
+/* The event type the tickets service sends, and assumed when absent. */
+#define REPLYFEED_DEFAULT_TYPE "reply.created"
+
+struct replyfeed_config {
+	const char *version;        /* "1.0.0" */
+	const char *mongodb_uri;    /* NULL: $MONGODB_URI, else the default */
+	const char *db_name;        /* "replyfeed" */
+	const char *public_url;     /* nginx: "http://127.0.0.1:8080" */
+	char prefix[128];           /* "/replyfeed/v1.0.0" */
+	char event_url[REPLYFEED_URL_MAX + 1]; /* where events are POSTed */
+	const char *tickets_range;  /* "Ticket Subscribe" range, "1.0.1" */
+	long renew;                 /* seconds between subscription renewals */
+	long keep;                  /* replies kept in the database */
+	int heartbeat;              /* seconds between registry heartbeats */
+	const char *log_level;
+	const char *state_dir;      /* spawn/stack's state directory */
+	bool decommission;          /* unsubscribe, unregister, exit */
+};
+
+/* ---- store.c: every database access, one store per thread ---- */
+
+struct store;
+
+struct store *store_open(const struct replyfeed_config *cfg,
+    const char *appname, bson_error_t *error);
+void store_close(struct store *store);
+
+/* Creates the index the latest replies are read by. Safe to repeat; true
+ * at once when done before. */
+bool store_prepare(struct store *store, bson_error_t *error);
+
+/* Whether store_prepare() succeeded already. */
+bool store_prepared(const struct store *store);
+
+/* Whether the database answers. */
+bool store_ping(struct store *store, bson_error_t *error);
+
+/* An event as received and checked. Strings are borrowed. */
+struct event {
+	const char *id;             /* the sender's event id: our _id */
+	const char *type;
+	const char *ticket_id;      /* 24 hex digits */
+	const char *title;
+	const char *user;
+	const char *message;
+	int64_t created_ms;         /* when the reply was made */
+	int64_t received_ms;
+};
+
+/* Inserts event as its own document. An event stored before (the same id,
+ * delivered again) is not stored again: true with *duplicate set. */
+bool store_insert(struct store *store, const struct event *event,
+    bool *duplicate, bson_error_t *error);
+
+/* The latest n replies by (createdAt, _id), oldest first, as a JSON array
+ * of {id, type, ticketId, title, user, message, createdAt}. Returns a new
+ * array (caller frees with cJSON_Delete), NULL on error. */
+cJSON *store_latest(struct store *store, int n, bson_error_t *error);
+
+/* Deletes every reply but the newest keep. Returns how many went, -1 on
+ * error. */
+long store_prune(struct store *store, long keep, bson_error_t *error);
+
+/* ---- subscription.c: this process's subscription to reply events ---- */
+
+struct subscription;
+
+/* Starts the thread that subscribes cfg->event_url through "Ticket
+ * Subscribe" until it succeeds, then renews it every cfg->renew seconds.
+ * Returns NULL (said in the log) when the thread cannot start. */
+struct subscription *subscription_start(const struct replyfeed_config *cfg);
+
+/* Stops the thread. The subscription stays: events sent while this
+ * service is down wait for it. NULL is fine. */
+void subscription_stop(struct subscription *sub);
+
+/* Whether the subscription is in place, and through which version (""
+ * when not), for /health. */
+bool subscription_state(struct subscription *sub, char *version,
+    size_t size);
+
+/* replyfeed.fcgi --decommission: unsubscribes cfg->event_url through
+ * "Ticket Unsubscribe" and removes this version's registry entries,
+ * saying on stdout what it did. Returns the exit status. */
+int subscription_decommission(const struct replyfeed_config *cfg);
+
+/* ---- event.c ---- */
+
+/* Parses an ISO-8601 / RFC 3339 date-time with a time zone
+ * ("2026-11-26T10:00:00.123Z", "...+01:00") into ms since the epoch. */
+bool replyfeed_parse_time(const char *text, int64_t *ms);
+
+/* ---- the process ---- */
+
+struct replyfeed_app {
+	const struct replyfeed_config *cfg;
+	struct store *store;
+	struct subscription *subscription;
+	long inserted;              /* events stored since the last prune */
+	int64_t pruned_ms;          /* when the last prune ran */
+	int64_t prepare_ms;         /* when indexes were last attempted */
+};
+
+/* Handlers (event.c, latest.c, health.c). */
+void replyfeed_event(const struct svc_request *, struct svc_response *,
+    void *);
+void replyfeed_latest(const struct svc_request *, struct svc_response *,
+    void *);
+void replyfeed_health(const struct svc_request *, struct svc_response *,
+    void *);
+
+/* routes.c */
+extern const struct svc_route replyfeed_routes[];
+extern const size_t replyfeed_n_routes;
+
+#endif /* REPLYFEED_H */

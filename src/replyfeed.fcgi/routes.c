@@ -1,0 +1,14 @@
+/*
+ * routes.c - the reply feed's paths, below its version prefix. The first
+ * two are the article's, unchanged.
+ */
+#include "replyfeed.h"
+
+const struct svc_route replyfeed_routes[] = {
+	{ "POST", "/replyEvent", replyfeed_event, 0 },
+	{ "GET", "/latestReplies", replyfeed_latest, 0 },
+	{ "GET", "/health", replyfeed_health, 0 },
+};
+
+const size_t replyfeed_n_routes =
+    sizeof replyfeed_routes / sizeof *replyfeed_routes;

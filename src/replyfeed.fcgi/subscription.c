@@ -1,0 +1,284 @@
+/*
+ * subscription.c - this service's subscription to the tickets service's
+ * reply events, made through the registry ("Ticket Subscribe") so that a
+ * tickets version that fails or is down is passed over for another.
+ *
+ * Each worker process runs one thread that subscribes until it succeeds
+ * (retrying with backoff however long no tickets service answers) and
+ * then renews now and then; subscribing again is a no-op on the tickets
+ * side, so two workers doing it is fine. Stopping never unsubscribes:
+ * the tickets service keeps the events for us while we are down. Only
+ * --decommission does.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "replyfeed.h"
+
+#define SUBSCRIBE "Ticket Subscribe"
+#define UNSUBSCRIBE "Ticket Unsubscribe"
+#define UNSUBSCRIBE_RANGE "1.0.0"
+#define LATEST "Ticket Latest Replies"
+#define BACKOFF_MIN 2           /* seconds before the first retry */
+#define BACKOFF_MAX 30
+
+struct subscription {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;                  /* guarded by lock */
+	bool subscribed;            /* guarded by lock */
+	char version[32];           /* guarded by lock: who took it */
+	bool quiet;                 /* the thread's: library lines at debug */
+	char *uri;
+	char *url;
+	char *range;
+	long renew;
+};
+
+/* The body both calls send: {"url": ...}. Caller frees with cJSON_free. */
+static char *
+url_body(const char *url)
+{
+	cJSON *obj = cJSON_CreateObject();
+	char *text;
+
+	cJSON_AddStringToObject(obj, "url", url);
+	text = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	return text;
+}
+
+/* One call of name in range with body. On success *version is the version
+ * that answered and, if reply is not NULL, *reply its body (caller frees
+ * with free()). */
+static bool
+call_once(vd_client_t *client, const char *name, const char *range,
+    const char *body, char *version, size_t size, char **reply,
+    vd_error_t *err)
+{
+	vd_call_t *call;
+	vd_code_t code;
+	const char *text;
+
+	*version = '\0';
+	if (reply != NULL)
+		*reply = NULL;
+	if ((call = vd_call_new(client, name, range, err)) == NULL)
+		return false;
+	code = vd_call_set_body(call, body, -1, err);
+	if (code == VD_OK)
+		code = vd_call_perform(call, err);
+	if (code == VD_OK) {
+		snprintf(version, size, "%s", vd_call_version(call));
+		if (reply != NULL && (text = vd_call_reply(call, NULL)) != NULL)
+			*reply = strdup(text);
+	}
+	vd_call_destroy(call);
+	return code == VD_OK;
+}
+
+/* The library says each attempt; after the first subscription only
+ * our own lines are worth the log: one per outage, one per recovery. */
+static void
+quiet_log(vd_log_level_t level, const char *message, void *arg)
+{
+	const struct subscription *s = arg;
+
+	svc_log_vd(s->quiet ? VD_LOG_DEBUG : level, message, NULL);
+}
+
+/* Waits seconds, or less if told to stop; true when told to stop. */
+static bool
+wait_stop(struct subscription *s, long seconds)
+{
+	struct timespec until;
+	bool stop;
+
+	pthread_mutex_lock(&s->lock);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock,
+	    &until) != ETIMEDOUT)
+		;
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
+
+static void *
+subscription_main(void *arg)
+{
+	struct subscription *s = arg;
+	vd_client_t *client;
+	vd_error_t err;
+	char version[32], *body;
+	long delay = 0, backoff = BACKOFF_MIN;
+	bool ever = false, outage = false;
+
+	if ((client = vd_client_new(s->uri, &err)) == NULL) {
+		svc_log(SVC_ERROR, "subscription: %s", err.message);
+		return NULL;
+	}
+	vd_client_set_logger(client, quiet_log, s);
+	/* A call never holds the thread (and so a shutdown) long. */
+	vd_client_set_timeouts(client, 1000, 5000, 10000);
+	if ((body = url_body(s->url)) == NULL) {
+		svc_log(SVC_ERROR, "subscription: out of memory");
+		vd_client_destroy(client);
+		return NULL;
+	}
+	while (!wait_stop(s, delay)) {
+		if (call_once(client, SUBSCRIBE, s->range, body, version,
+		    sizeof version, NULL, &err)) {
+			if (!ever || outage)
+				svc_log(SVC_INFO, "subscribed %s through %s %s",
+				    s->url, SUBSCRIBE, version);
+			else
+				svc_log(SVC_DEBUG, "renewed the subscription "
+				    "of %s through %s %s", s->url, SUBSCRIBE,
+				    version);
+			pthread_mutex_lock(&s->lock);
+			s->subscribed = true;
+			snprintf(s->version, sizeof s->version, "%s", version);
+			pthread_mutex_unlock(&s->lock);
+			ever = true;
+			outage = false;
+			backoff = BACKOFF_MIN;
+			delay = s->renew;
+		} else {
+			if (!outage)
+				svc_log(SVC_WARN, "cannot %s %s through %s %s: %s "
+				    "(retrying every %d to %d s until it works)",
+				    ever ? "renew the subscription of" :
+				    "subscribe", s->url, SUBSCRIBE, s->range,
+				    err.message, BACKOFF_MIN, BACKOFF_MAX);
+			else
+				svc_log(SVC_DEBUG, "subscription: still "
+				    "failing: %s", err.message);
+			outage = true;
+			delay = backoff;
+			backoff = backoff * 2 < BACKOFF_MAX ? backoff * 2 :
+			    BACKOFF_MAX;
+		}
+		s->quiet = true;
+	}
+	cJSON_free(body);
+	vd_client_destroy(client);
+	return NULL;
+}
+
+static void
+subscription_free(struct subscription *s)
+{
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->uri);
+	free(s->url);
+	free(s->range);
+	free(s);
+}
+
+struct subscription *
+subscription_start(const struct replyfeed_config *cfg)
+{
+	struct subscription *s;
+
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		goto fail;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->uri = cfg->mongodb_uri != NULL ? strdup(cfg->mongodb_uri) : NULL;
+	s->url = strdup(cfg->event_url);
+	s->range = strdup(cfg->tickets_range);
+	s->renew = cfg->renew;
+	if ((cfg->mongodb_uri != NULL && s->uri == NULL) || s->url == NULL ||
+	    s->range == NULL ||
+	    svc_thread_start(&s->thread, subscription_main, s) != 0) {
+		subscription_free(s);
+		goto fail;
+	}
+	return s;
+fail:
+	svc_log(SVC_ERROR, "subscription: cannot start its thread; no events "
+	    "will come");
+	return NULL;
+}
+
+void
+subscription_stop(struct subscription *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	subscription_free(s);
+}
+
+bool
+subscription_state(struct subscription *s, char *version, size_t size)
+{
+	bool subscribed = false;
+
+	if (size > 0)
+		*version = '\0';
+	if (s == NULL)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	subscribed = s->subscribed;
+	snprintf(version, size, "%s", s->version);
+	pthread_mutex_unlock(&s->lock);
+	return subscribed;
+}
+
+int
+subscription_decommission(const struct replyfeed_config *cfg)
+{
+	vd_client_t *client;
+	vd_error_t err;
+	char version[32], *body, *reply = NULL;
+	cJSON *json;
+	int rc = 0;
+
+	if ((client = vd_client_new(cfg->mongodb_uri, &err)) == NULL) {
+		fprintf(stderr, "replyfeed.fcgi: %s\n", err.message);
+		return 1;
+	}
+	vd_client_set_logger(client, svc_log_vd, NULL);
+	if ((body = url_body(cfg->event_url)) == NULL) {
+		fprintf(stderr, "replyfeed.fcgi: out of memory\n");
+		vd_client_destroy(client);
+		return 1;
+	}
+	if (call_once(client, UNSUBSCRIBE, UNSUBSCRIBE_RANGE, body, version,
+	    sizeof version, &reply, &err)) {
+		json = reply != NULL ? cJSON_Parse(reply) : NULL;
+		printf("unsubscribed %s through %s %s%s\n", cfg->event_url,
+		    UNSUBSCRIBE, version,
+		    cJSON_IsFalse(cJSON_GetObjectItem(json, "removed")) ?
+		    " (it was not subscribed)" : "");
+		cJSON_Delete(json);
+	} else {
+		fprintf(stderr, "replyfeed.fcgi: cannot unsubscribe %s: %s\n",
+		    cfg->event_url, err.message);
+		rc = 1;
+	}
+	if (vd_unregister(client, LATEST, cfg->version, &err) == VD_OK)
+		printf("unregistered %s %s\n", LATEST, cfg->version);
+	else {
+		fprintf(stderr, "replyfeed.fcgi: cannot unregister %s %s: %s\n",
+		    LATEST, cfg->version, err.message);
+		rc = 1;
+	}
+	free(reply);
+	cJSON_free(body);
+	vd_client_destroy(client);
+	return rc;
+}

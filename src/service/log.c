@@ -1,0 +1,89 @@
+/*
+ * log.c - one line per event on stderr, which spawn/stack sends to the
+ * service's log file: time, who, level, message.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "service.h"
+
+/* Process configuration, set once by main before any thread starts. */
+static char log_who[64] = "service";
+static enum svc_log_level log_min = SVC_INFO;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void
+svc_log_init(const char *name, const char *version, const char *level)
+{
+	size_t i;
+
+	snprintf(log_who, sizeof log_who, "%s@%s", name, version);
+	for (i = 0; level != NULL && i < 4; i++)
+		if (strcasecmp(level, level_names[i]) == 0)
+			log_min = (enum svc_log_level)i;
+	/* Lines from several threads must not interleave mid-line. */
+	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+bool
+svc_log_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return false;
+	if (dup2(fd, STDERR_FILENO) < 0) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+int64_t
+svc_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+double
+svc_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+svc_log(enum svc_log_level level, const char *fmt, ...)
+{
+	char when[32], msg[1024];
+	va_list ap;
+
+	if (level < log_min)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	svc_iso_time(svc_now_ms(), when, sizeof when);
+	/* One fprintf per line: stdio locks the stream for each call. */
+	fprintf(stderr, "%s %s[%ld] %s %s\n", when, log_who, (long)getpid(),
+	    level_names[level], msg);
+}
+
+void
+svc_log_vd(vd_log_level_t level, const char *message, void *userdata)
+{
+	(void)userdata;
+	svc_log((enum svc_log_level)level, "%s", message);
+}

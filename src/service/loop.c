@@ -1,0 +1,149 @@
+/*
+ * loop.c - the FastCGI accept loop: copy the request out, route it, write
+ * the response, until SIGTERM.
+ *
+ * The response is formatted with snprintf and written with FCGX_PutStr:
+ * libfcgi's own FCGX_FPrintF does not know %zu and silently breaks the
+ * response.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "service.h"
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+bool
+svc_stopping(void)
+{
+	return stopping != 0;
+}
+
+int
+svc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+	sigset_t block, old;
+	int rc;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(thread, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: accept() must return so the loop can end. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Reads at most SVC_BODY_MAX + 1 bytes: one more than allowed is enough
+ * to know the body is too large. */
+static void
+read_body(FCGX_Request *fr, struct svc_request *req)
+{
+	char chunk[8192];
+	int n;
+
+	if (req->body_too_large || req->content_length == 0)
+		return;
+	while (req->body_len <= SVC_BODY_MAX &&
+	    (n = FCGX_GetStr(chunk, sizeof chunk, fr->in)) > 0)
+		svc_request_add_body(req, chunk, (size_t)n);
+	if (req->body_len > SVC_BODY_MAX)
+		req->body_too_large = true;
+}
+
+static void
+write_response(FCGX_Request *fr, const struct svc_request *req,
+    const struct svc_response *resp)
+{
+	char head[256];
+	int n;
+
+	n = snprintf(head, sizeof head,
+	    "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %lu\r\n"
+	    "X-Request-Id: %s\r\n",
+	    resp->status, svc_status_text(resp->status), resp->content_type,
+	    (unsigned long)resp->body.len, req->request_id);
+	FCGX_PutStr(head, n, fr->out);
+	if (resp->headers.len > 0)
+		FCGX_PutStr(resp->headers.data, (int)resp->headers.len,
+		    fr->out);
+	FCGX_PutStr("\r\n", 2, fr->out);
+	if (resp->body.len > 0 && strcmp(req->method, "HEAD") != 0)
+		FCGX_PutStr(resp->body.data, (int)resp->body.len, fr->out);
+}
+
+int
+svc_loop_run(const struct svc_loop *loop)
+{
+	struct svc_request req;
+	struct svc_response resp;
+	FCGX_Request fr;
+	unsigned long long seq = 0;
+	unsigned int prefix;
+	char rid[40];
+
+	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
+		svc_log(SVC_ERROR, "fd 0 is not a FastCGI socket: run me "
+		    "under spawn-fcgi (or another FastCGI process manager)");
+		return -1;
+	}
+	install_signals();
+	FCGX_InitRequest(&fr, 0, 0);
+	memset(&req, 0, sizeof req);
+	svc_response_init(&resp);
+	/* Request ids unique across the processes of a host: pid and time. */
+	prefix = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
+
+	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+		const struct svc_route *route = NULL;
+		double t0 = svc_monotonic();
+
+		snprintf(rid, sizeof rid, "%08x%08llx", prefix, ++seq);
+		svc_request_from_env(&req, fr.envp, rid);
+		read_body(&fr, &req);
+		if (req.body_too_large)
+			svc_response_error(&resp, 413, "payload too large",
+			    "the body is over %d bytes", SVC_BODY_MAX);
+		else
+			route = svc_route(loop->routes, loop->n_routes, &req,
+			    &resp, loop->app);
+		write_response(&fr, &req, &resp);
+		FCGX_Finish_r(&fr);
+		if (loop->after != NULL)
+			loop->after(&req, &resp, route, svc_monotonic() - t0,
+			    loop->app);
+		svc_request_clear(&req);
+		svc_response_clear(&resp);
+	}
+	FCGX_Free(&fr, 1);
+	svc_buf_free(&req.body_buf);
+	svc_response_free(&resp);
+	return 0;
+}

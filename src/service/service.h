@@ -1,0 +1,266 @@
+/*
+ * service.h - the FastCGI frame the tickets and reply feed services share:
+ * a request copied out of FastCGI, a response built in memory, a routing
+ * table, the accept loop, logging, database and validation helpers.
+ *
+ * A handler is a plain function from a parsed request to a response, so it
+ * runs the same under FastCGI and in a unit test.
+ */
+#ifndef SERVICE_H
+#define SERVICE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pthread.h>
+
+#include <bson/bson.h>
+#include <cjson/cJSON.h>
+#include <mongoc/mongoc.h>
+
+#include "vdispatch.h"
+
+/* Request bodies above this are refused with 413, here and at nginx. */
+#define SVC_BODY_MAX (64 * 1024)
+
+/* ---- buf.c-like growable buffer (response.c) ---- */
+
+struct svc_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void svc_buf_append(struct svc_buf *buf, const char *data, size_t len);
+void svc_buf_printf(struct svc_buf *buf, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void svc_buf_reset(struct svc_buf *buf);
+void svc_buf_free(struct svc_buf *buf);
+
+/* ---- request.c ---- */
+
+/* Everything a handler may read, copied out of the FastCGI parameters
+ * (libfcgi frees those at the next accept). Strings are never NULL. */
+struct svc_request {
+	const char *method;          /* "GET", "POST"... */
+	const char *path;            /* PATH_INFO: "/tickets/addComment" */
+	const char *script_name;     /* the version prefix: "/tickets/v1.0.0" */
+	const char *query;           /* QUERY_STRING, "" if none */
+	const char *content_type;    /* "" if none */
+	long content_length;         /* -1 when absent */
+	const char *request_id;      /* X-Request-Id given, or one made here */
+	const char *body;            /* NUL-terminated, "" when none */
+	size_t body_len;
+	bool body_too_large;         /* announced over SVC_BODY_MAX: not read */
+
+	/* Private: the storage of every string above. */
+	char **params;               /* "NAME=value" copies, NULL-terminated */
+	size_t n_params;
+	char *store;
+	struct svc_buf body_buf;
+	char rid[40];
+};
+
+/* Fills req from a NULL-terminated "NAME=value" environment (as FastCGI
+ * hands it over); the strings are copied. rid is the request id to use
+ * when the client sent no usable X-Request-Id. */
+void svc_request_from_env(struct svc_request *req, char **envp,
+    const char *rid);
+
+/* For tests: a request made of its parts (body may be NULL). */
+void svc_request_make(struct svc_request *req, const char *method,
+    const char *path, const char *content_type, const char *body);
+
+/* Appends body bytes read from the client. */
+void svc_request_add_body(struct svc_request *req, const char *data,
+    size_t len);
+
+/* The FastCGI parameter name (e.g. "HTTP_IDEMPOTENCY_KEY"), or NULL. */
+const char *svc_request_param(const struct svc_request *req,
+    const char *name);
+
+/* Frees what the request holds and leaves it ready for the next one. */
+void svc_request_clear(struct svc_request *req);
+
+/* ---- response.c ---- */
+
+struct svc_response {
+	int status;
+	const char *content_type;    /* static string */
+	struct svc_buf headers;      /* extra "Name: value\r\n" lines */
+	struct svc_buf body;
+};
+
+void svc_response_init(struct svc_response *resp);
+void svc_response_clear(struct svc_response *resp);
+void svc_response_free(struct svc_response *resp);
+
+/* A JSON body made from json (not consumed). */
+void svc_response_json(struct svc_response *resp, int status,
+    const cJSON *json);
+
+/* Raw bytes with their content type. */
+void svc_response_raw(struct svc_response *resp, int status,
+    const char *content_type, const char *body, size_t len);
+
+/* The error body every failure has: {"error": error, "detail": ...}. */
+void svc_response_error(struct svc_response *resp, int status,
+    const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* An extra header line; value is formatted. */
+void svc_response_header(struct svc_response *resp, const char *name,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The reason phrase of an HTTP status ("Not Found"). */
+const char *svc_status_text(int status);
+
+/* ---- route.c ---- */
+
+typedef void (*svc_handler_fn)(const struct svc_request *req,
+    struct svc_response *resp, void *app);
+
+enum {
+	SVC_ROUTE_PREFIX = 1   /* path matches itself and anything below */
+};
+
+struct svc_route {
+	const char *method;
+	const char *path;
+	svc_handler_fn handler;
+	int flags;
+};
+
+/* Runs the route matching req; an unknown path is 404, a known path with
+ * another method 405 with Allow. HEAD runs the GET route. Returns the
+ * route that ran, or NULL. */
+const struct svc_route *svc_route(const struct svc_route *table, size_t n,
+    const struct svc_request *req, struct svc_response *resp, void *app);
+
+/* ---- loop.c ---- */
+
+/* Called once per request after the handler ran, for metrics and logs. */
+typedef void (*svc_after_fn)(const struct svc_request *req,
+    const struct svc_response *resp, const struct svc_route *route,
+    double seconds, void *app);
+
+struct svc_loop {
+	const struct svc_route *routes;
+	size_t n_routes;
+	void *app;
+	svc_after_fn after;          /* may be NULL */
+};
+
+/* Accepts FastCGI requests on fd 0 (where spawn-fcgi puts the socket)
+ * until SIGTERM or SIGINT; returns 0 then, -1 if fd 0 is no FastCGI
+ * socket. */
+int svc_loop_run(const struct svc_loop *loop);
+
+/* True once SIGTERM or SIGINT arrived; background threads watch it. */
+bool svc_stopping(void);
+
+/* pthread_create for background threads: they block SIGTERM and SIGINT,
+ * so that those always reach the accept loop and end it. */
+int svc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
+
+/* ---- log.c ---- */
+
+enum svc_log_level { SVC_DEBUG, SVC_INFO, SVC_WARN, SVC_ERROR };
+
+/* Names this process in every line: "tickets@1.0.1". Call once at start. */
+void svc_log_init(const char *name, const char *version, const char *level);
+
+/* Sends stderr (our lines and the libraries') to path, appending: spawn-fcgi
+ * gives its children /dev/null. false with errno when it cannot open. */
+bool svc_log_open(const char *path);
+
+/* One line to stderr: time, name@version[pid], level, message. */
+void svc_log(enum svc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Adapter for vd_client_set_logger(). */
+void svc_log_vd(vd_log_level_t level, const char *message, void *userdata);
+
+/* Milliseconds since the epoch, and a monotonic clock in seconds. */
+int64_t svc_now_ms(void);
+double svc_monotonic(void);
+
+/* ---- db.c ---- */
+
+/* Initialises the driver once per process and routes its log lines to
+ * svc_log. */
+void svc_db_init(void);
+
+/* The MongoDB URI to use: opt if set, else $MONGODB_URI, else the default,
+ * with the timeouts that make a down database fail at once. Caller frees
+ * with mongoc_uri_destroy(). */
+mongoc_uri_t *svc_db_uri(const char *opt, bson_error_t *error);
+
+/* A client for one thread. Caller frees with mongoc_client_destroy(). */
+mongoc_client_t *svc_db_client(const mongoc_uri_t *uri, const char *appname);
+
+/* True when error means the database could not be reached (503), as
+ * opposed to a failed operation. */
+bool svc_db_unavailable(const bson_error_t *error);
+
+/* True for a duplicate key error (E11000). */
+bool svc_db_duplicate(const bson_error_t *error);
+
+/* Answers 503 or 500 for a database error and logs it. */
+void svc_db_fail(struct svc_response *resp, const char *what,
+    const bson_error_t *error);
+
+/* Creates an index (keys as a BSON document) if it is not there. */
+bool svc_db_index(mongoc_collection_t *coll, const bson_t *keys,
+    const char *name, bool unique, bson_error_t *error);
+
+/* ---- bsonjson.c ---- */
+
+/* A document as the article's services returned it: ObjectIds as 24-hex
+ * strings, dates as ISO-8601 UTC strings, numbers and strings as they are.
+ * Returns a new object (caller frees with cJSON_Delete), NULL on no memory. */
+cJSON *svc_bson_to_json(const bson_t *doc);
+
+/* The reverse, for loading data: a top-level "_id" that is a 24-hex
+ * string becomes an ObjectId; integral numbers become int32 or int64.
+ * Appends to out, which the caller has initialised. false when json is
+ * not an object or holds a key starting with '$'. */
+bool svc_json_to_bson(const cJSON *json, bson_t *out);
+
+/* Formats ms since the epoch as "2026-11-26T10:00:00.123Z". */
+void svc_iso_time(int64_t ms, char *buf, size_t size);
+
+/* ---- validate.c ---- */
+
+/* Parses the request body as a JSON object: 415 when the content type is
+ * not application/json, 413 when too large, 400 when it is not JSON, not
+ * an object, nested too deep, or has a key starting with '$' (or holding
+ * a NUL or a '.' at the top level of a stored field). On failure the
+ * response is filled and NULL returned. Caller frees with cJSON_Delete. */
+cJSON *svc_parse_body(const struct svc_request *req,
+    struct svc_response *resp);
+
+/* The string field name of obj, at most max bytes long and not empty
+ * unless allow_empty; else fills a 400 and returns NULL. */
+const char *svc_field_string(const cJSON *obj, const char *name,
+    size_t max, bool allow_empty, struct svc_response *resp);
+
+/* True when s is exactly 24 hexadecimal digits. */
+bool svc_is_oid(const char *s);
+
+/* True when s is an http or https URL with a host, at most max bytes. */
+bool svc_is_http_url(const char *s, size_t max);
+
+/* ---- announce.c ---- */
+
+/* Registers services in the registry now and every interval seconds from
+ * a thread of its own (the heartbeat), until svc_announce_stop(). Failures
+ * are logged and retried; they never stop the service. */
+struct svc_announce;
+struct svc_announce *svc_announce_start(const char *mongodb_uri,
+    const vd_service_t *services, size_t n, int interval);
+void svc_announce_stop(struct svc_announce *announce);
+
+#endif /* SERVICE_H */

@@ -1,0 +1,159 @@
+/*
+ * comment.c - POST /tickets/addComment {"ticketId","user","message"}.
+ *
+ * The reply and its event are one insert; the event goes out from the
+ * outbox after the client has its answer. With an Idempotency-Key, a
+ * repeat applies nothing and answers what the first request was answered.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "tickets.h"
+
+/* A client's key, printable ASCII only: it goes into a database key. */
+static bool
+usable_key(const char *key)
+{
+	size_t n = strlen(key), i;
+
+	if (n == 0 || n > TICKETS_KEY_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isprint((unsigned char)key[i]))
+			return false;
+	return true;
+}
+
+/* What the request asks, hashed: the same key with another request is
+ * the client's mistake (422), not a repeat. */
+static void
+request_hash(const char *ticket, const char *user, const char *message,
+    char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0, i;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	/* NUL separators: fields cannot run into each other. */
+	EVP_DigestUpdate(ctx, ticket, strlen(ticket) + 1);
+	EVP_DigestUpdate(ctx, user, strlen(user) + 1);
+	EVP_DigestUpdate(ctx, message, strlen(message) + 1);
+	EVP_DigestFinal_ex(ctx, md, &len);
+	EVP_MD_CTX_free(ctx);
+	for (i = 0; i < len && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The answer to an accepted reply, from its stored document, so that a
+ * repeat gets the same bytes as the first. */
+static void
+answer(struct svc_response *resp, const bson_t *doc)
+{
+	cJSON *all = svc_bson_to_json(doc), *out = cJSON_CreateObject();
+	cJSON *ev = cJSON_GetObjectItem(all, "event");
+	static const char *const keep[] = { "ticketId", "user", "message",
+	    "createdAt" };
+	size_t i;
+
+	cJSON_AddBoolToObject(out, "ok", true);
+	cJSON_AddStringToObject(out, "id",
+	    cJSON_GetStringValue(cJSON_GetObjectItem(all, "_id")));
+	for (i = 0; i < sizeof keep / sizeof *keep; i++) {
+		cJSON *v = cJSON_DetachItemFromObject(all, keep[i]);
+		if (v != NULL)
+			cJSON_AddItemToObject(out, keep[i], v);
+	}
+	cJSON_AddStringToObject(out, "eventId",
+	    cJSON_GetStringValue(cJSON_GetObjectItem(ev, "id")));
+	svc_response_json(resp, 200, out);
+	cJSON_Delete(out);
+	cJSON_Delete(all);
+}
+
+void
+tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
+    void *arg)
+{
+	struct tickets_app *app = arg;
+	const char *ticket, *user, *message, *key;
+	char scoped[TICKETS_KEY_MAX + 32], hash[65] = "";
+	struct reply reply;
+	bson_error_t error;
+	bson_t first;
+	char *title = NULL;
+	bool found;
+	cJSON *body;
+
+	if ((body = svc_parse_body(req, resp)) == NULL)
+		return;
+	if ((ticket = svc_field_string(body, "ticketId", 24, false,
+	    resp)) == NULL ||
+	    (user = svc_field_string(body, "user", TICKETS_USER_MAX, false,
+	    resp)) == NULL ||
+	    (message = svc_field_string(body, "message", TICKETS_MESSAGE_MAX,
+	    false, resp)) == NULL)
+		goto out;
+	if (!svc_is_oid(ticket)) {
+		svc_response_error(resp, 400, "invalid ticket id",
+		    "ticketId must be 24 hexadecimal digits");
+		goto out;
+	}
+	key = svc_request_param(req, "HTTP_IDEMPOTENCY_KEY");
+	if (key != NULL && !usable_key(key)) {
+		svc_response_error(resp, 400, "invalid idempotency key",
+		    "Idempotency-Key must be 1 to %d printable ASCII characters",
+		    TICKETS_KEY_MAX);
+		goto out;
+	}
+
+	memset(&reply, 0, sizeof reply);
+	bson_oid_init_from_string(&reply.ticket, ticket);
+	if (!store_ticket_title(app->store, &reply.ticket, &title, &found,
+	    &error)) {
+		svc_db_fail(resp, "addComment", &error);
+		goto out;
+	}
+	if (!found) {
+		svc_response_error(resp, 404, "ticket not found",
+		    "no ticket has id %s", ticket);
+		goto out;
+	}
+	bson_oid_init(&reply.id, NULL);
+	reply.user = user;
+	reply.message = message;
+	reply.title = title;
+	reply.created_ms = svc_now_ms();
+	if (key != NULL) {
+		snprintf(scoped, sizeof scoped, "addComment|%s", key);
+		request_hash(ticket, user, message, hash);
+	}
+
+	switch (store_add_reply(app->store, &reply, app->owner,
+	    key != NULL ? scoped : NULL, hash, &first, &error)) {
+	case STORE_ADDED:
+		answer(resp, &first);
+		outbox_push(app->outbox, &first);
+		svc_log(SVC_INFO, "rid=%s reply added to ticket %s by %s",
+		    req->request_id, ticket, user);
+		break;
+	case STORE_REPEATED:
+		answer(resp, &first);
+		svc_response_header(resp, "Idempotent-Replayed", "true");
+		break;
+	case STORE_KEY_REUSED:
+		svc_response_error(resp, 422, "idempotency key reused",
+		    "this Idempotency-Key was used for a different request");
+		break;
+	case STORE_FAILED:
+		svc_db_fail(resp, "addComment", &error);
+		break;
+	}
+	bson_destroy(&first);
+out:
+	bson_free(title);
+	cJSON_Delete(body);
+}

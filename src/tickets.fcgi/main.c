@@ -1,0 +1,250 @@
+/*
+ * main.c - tickets.fcgi: one binary for every version of the tickets
+ * service. spawn-fcgi hands it the FastCGI socket on fd 0.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tickets.h"
+
+#define MAX_RETRIES 32
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: tickets.fcgi --version X.Y.Z [options]\n"
+"       tickets.fcgi --load FILE [--mongodb-uri URI] [--db NAME]\n"
+"\n"
+"  --version X.Y.Z        the version this responder serves (required)\n"
+"  --fail-rate P          share of ticket queries that answer 500 (0..1)\n"
+"  --mongodb-uri URI      database (default $MONGODB_URI, else\n"
+"                         mongodb://127.0.0.1:27017)\n"
+"  --db NAME              database name (default $TICKETS_DB, else tickets)\n"
+"  --public-url URL       nginx as clients reach it, for the registry\n"
+"                         (default $VD_PUBLIC_URL, else http://127.0.0.1:8080)\n"
+"  --heartbeat SECONDS    registry heartbeat period (default 10)\n"
+"  --retry-schedule LIST  seconds between event delivery attempts\n"
+"                         (default $EVENTS_RETRY_SCHEDULE, else\n"
+"                         0,5,300,1800,7200,18000,36000,36000)\n"
+"  --probe SECONDS        probe period of a failing subscriber (default 15)\n"
+"  --event-timeout SECONDS  time limit of one event POST (default 15)\n"
+"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+"  --log FILE             append the log to FILE (spawn-fcgi gives stderr\n"
+"                         to /dev/null)\n"
+"  --load FILE            load sample tickets if there are none, and exit\n");
+}
+
+static const char *
+env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : fallback;
+}
+
+static bool
+parse_schedule(const char *text, long *out, size_t *n)
+{
+	char *copy = strdup(text), *tok, *save = NULL, *end;
+
+	*n = 0;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		long v = strtol(tok, &end, 10);
+
+		if (*end != '\0' || v < 0 || *n == MAX_RETRIES) {
+			free(copy);
+			return false;
+		}
+		out[(*n)++] = v;
+	}
+	free(copy);
+	return *n > 0;
+}
+
+static long
+positive(const char *text, const char *what)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+
+	if (*end != '\0' || v <= 0) {
+		fprintf(stderr, "tickets.fcgi: %s must be a positive number\n",
+		    what);
+		exit(64);
+	}
+	return v;
+}
+
+/* The four services of the article, at this version. */
+struct announced {
+	char urls[4][512];
+	char paths[4][96];
+	vd_endpoint_t endpoints[4];
+	vd_service_t services[4];
+};
+
+static void
+describe(struct announced *a, const struct tickets_config *cfg)
+{
+	static const char *const names[] = { "Ticket Query",
+	    "Ticket Add Comment", "Ticket Subscribe", "Ticket Unsubscribe" };
+	static const char *const paths[] = { "/tickets", "/tickets/addComment",
+	    "/tickets/subscribeToComments", "/tickets/unsubscribeToComments" };
+	static const char *const query_roles[] = { "tickets-query" };
+	static const char *const update_roles[] = { "tickets-update" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(a->paths[i], sizeof a->paths[i], "%s%s", cfg->prefix,
+		    paths[i]);
+		snprintf(a->urls[i], sizeof a->urls[i], "%s%s",
+		    cfg->public_url, a->paths[i]);
+		a->endpoints[i].type = i == 0 ? "http-get" : "http-post";
+		a->endpoints[i].url = a->urls[i];
+		a->services[i].name = names[i];
+		a->services[i].version = cfg->version;
+		a->services[i].url = a->paths[i];
+		a->services[i].endpoints = &a->endpoints[i];
+		a->services[i].n_endpoints = 1;
+		a->services[i].roles = i == 1 ? update_roles : query_roles;
+		a->services[i].n_roles = 1;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "version", required_argument, NULL, 'V' },
+		{ "fail-rate", required_argument, NULL, 'f' },
+		{ "mongodb-uri", required_argument, NULL, 'm' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "public-url", required_argument, NULL, 'u' },
+		{ "heartbeat", required_argument, NULL, 'b' },
+		{ "retry-schedule", required_argument, NULL, 'r' },
+		{ "probe", required_argument, NULL, 'p' },
+		{ "event-timeout", required_argument, NULL, 't' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log", required_argument, NULL, 'o' },
+		{ "load", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct tickets_config cfg;
+	struct tickets_app app;
+	struct announced ann;
+	struct svc_announce *announce;
+	struct svc_loop loop;
+	long schedule[MAX_RETRIES];
+	const char *schedule_text, *log_file = NULL;
+	bson_error_t error;
+	vd_version_t v;
+	char *end;
+	int c, rc;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.db_name = env_or("TICKETS_DB", "tickets");
+	cfg.public_url = env_or("VD_PUBLIC_URL", "http://127.0.0.1:8080");
+	cfg.heartbeat = 10;
+	cfg.probe = 15;
+	cfg.event_timeout = 15;
+	schedule_text = env_or("EVENTS_RETRY_SCHEDULE",
+	    "0,5,300,1800,7200,18000,36000,36000");
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'V': cfg.version = optarg; break;
+		case 'f':
+			cfg.fail_rate = strtod(optarg, &end);
+			if (*end != '\0' || cfg.fail_rate < 0 ||
+			    cfg.fail_rate > 1) {
+				fprintf(stderr, "tickets.fcgi: --fail-rate is "
+				    "a number from 0 to 1\n");
+				return 64;
+			}
+			break;
+		case 'm': cfg.mongodb_uri = optarg; break;
+		case 'd': cfg.db_name = optarg; break;
+		case 'u': cfg.public_url = optarg; break;
+		case 'b': cfg.heartbeat = (int)positive(optarg, "--heartbeat");
+			break;
+		case 'r': schedule_text = optarg; break;
+		case 'p': cfg.probe = positive(optarg, "--probe"); break;
+		case 't': cfg.event_timeout = positive(optarg,
+		    "--event-timeout"); break;
+		case 'l': cfg.log_level = optarg; break;
+		case 'o': log_file = optarg; break;
+		case 'L': cfg.load_file = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (!parse_schedule(schedule_text, schedule, &cfg.n_retry)) {
+		fprintf(stderr, "tickets.fcgi: the retry schedule is a comma-"
+		    "separated list of seconds (at most %d)\n", MAX_RETRIES);
+		return 64;
+	}
+	cfg.retry_schedule = schedule;
+	if (cfg.version == NULL && cfg.load_file == NULL) {
+		usage(stderr);
+		return 64;
+	}
+	if (cfg.version == NULL)
+		cfg.version = "0.0.0";
+	if (vd_version_parse(cfg.version, &v, NULL) != VD_OK) {
+		fprintf(stderr, "tickets.fcgi: '%s' is not a version\n",
+		    cfg.version);
+		return 64;
+	}
+	snprintf(cfg.prefix, sizeof cfg.prefix, "/tickets/v%s", cfg.version);
+	if (log_file != NULL && !svc_log_open(log_file)) {
+		perror(log_file);
+		return 1;
+	}
+	svc_log_init("tickets", cfg.version, cfg.log_level);
+	svc_db_init();
+
+	memset(&app, 0, sizeof app);
+	app.cfg = &cfg;
+	if ((app.store = store_open(&cfg, "tickets", &error)) == NULL) {
+		fprintf(stderr, "tickets.fcgi: %s\n", error.message);
+		return 1;
+	}
+	if (cfg.load_file != NULL) {
+		long n = tickets_load(app.store, cfg.load_file);
+
+		if (n >= 0)
+			printf("loaded %ld tickets\n", n);
+		store_close(app.store);
+		mongoc_cleanup();
+		return n >= 0 ? 0 : 1;
+	}
+	if (!store_prepare(app.store, &error))
+		svc_log(SVC_WARN, "indexes not ready yet: %s", error.message);
+
+	describe(&ann, &cfg);
+	announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
+	    cfg.heartbeat);
+	tickets_owner_name(app.owner, sizeof app.owner);
+	app.outbox = outbox_start(&cfg, app.owner);
+	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
+	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s", cfg.prefix,
+	    cfg.fail_rate, app.owner);
+
+	memset(&loop, 0, sizeof loop);
+	loop.routes = tickets_routes;
+	loop.n_routes = tickets_n_routes;
+	loop.app = &app;
+	rc = svc_loop_run(&loop);
+
+	svc_log(SVC_INFO, "stopping");
+	svc_announce_stop(announce);
+	outbox_stop(app.outbox);
+	store_close(app.store);
+	mongoc_cleanup();
+	return rc == 0 ? 0 : 1;
+}

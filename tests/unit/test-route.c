@@ -1,0 +1,141 @@
+/*
+ * test-route.c - the routing table: exact paths, prefixes, 404, 405 with
+ * Allow, HEAD as GET; and a handler run without FastCGI.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service.h"
+
+static void
+h_list(const struct svc_request *req, struct svc_response *resp, void *app)
+{
+	(void)req;
+	(*(int *)app)++;
+	svc_response_raw(resp, 200, "application/json", "[]", 2);
+}
+
+static void
+h_post(const struct svc_request *req, struct svc_response *resp, void *app)
+{
+	cJSON *body = svc_parse_body(req, resp);
+
+	(void)app;
+	if (body == NULL)
+		return;
+	svc_response_json(resp, 200, body);
+	cJSON_Delete(body);
+}
+
+static void
+h_one(const struct svc_request *req, struct svc_response *resp, void *app)
+{
+	(void)app;
+	svc_response_raw(resp, 200, "text/plain", req->path, strlen(req->path));
+}
+
+static const struct svc_route table[] = {
+	{ "GET", "/tickets", h_list, 0 },
+	{ "POST", "/tickets/addComment", h_post, 0 },
+	{ "GET", "/tickets/", h_one, SVC_ROUTE_PREFIX },
+};
+
+static int
+run(const char *method, const char *path, const char *body,
+    struct svc_response *resp, int *calls)
+{
+	struct svc_request req;
+
+	memset(&req, 0, sizeof req);
+	svc_request_make(&req, method, path, "application/json", body);
+	svc_response_clear(resp);
+	svc_route(table, 3, &req, resp, calls);
+	svc_request_clear(&req);
+	svc_buf_free(&req.body_buf);
+	return resp->status;
+}
+
+START_TEST(routes)
+{
+	struct svc_response resp;
+	int calls = 0;
+
+	svc_response_init(&resp);
+	ck_assert_int_eq(run("GET", "/tickets", NULL, &resp, &calls), 200);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(run("HEAD", "/tickets", NULL, &resp, &calls), 200);
+	ck_assert_int_eq(calls, 2);
+	ck_assert_int_eq(run("POST", "/tickets/addComment", "{\"a\":\"b\"}",
+	    &resp, &calls), 200);
+	ck_assert_str_eq(resp.body.data, "{\"a\":\"b\"}");
+	ck_assert_int_eq(run("GET", "/tickets/abc", NULL, &resp, &calls), 200);
+	ck_assert_str_eq(resp.body.data, "/tickets/abc");
+
+	/* A known path with the wrong method: 405 and what is allowed. */
+	ck_assert_int_eq(run("GET", "/tickets/addComment", NULL, &resp,
+	    &calls), 405);
+	ck_assert_ptr_nonnull(strstr(resp.headers.data, "Allow: POST"));
+	ck_assert_int_eq(run("DELETE", "/tickets", NULL, &resp, &calls), 405);
+	ck_assert_ptr_nonnull(strstr(resp.headers.data, "Allow: GET, HEAD"));
+
+	ck_assert_int_eq(run("GET", "/nothing", NULL, &resp, &calls), 404);
+	ck_assert_int_eq(run("GET", "/tickets/a/b", NULL, &resp, &calls), 404);
+	ck_assert_int_eq(run("GET", "/tickets/", NULL, &resp, &calls), 404);
+	ck_assert_ptr_nonnull(strstr(resp.body.data, "\"error\""));
+	ck_assert_int_eq(calls, 2);
+	svc_response_free(&resp);
+}
+END_TEST
+
+START_TEST(request_copies_params)
+{
+	char a[] = "REQUEST_METHOD=POST", b[] = "PATH_INFO=/x",
+	    c[] = "HTTP_X_REQUEST_ID=abc-123", d[] = "CONTENT_LENGTH=70000",
+	    e[] = "HTTP_IDEMPOTENCY_KEY=k1";
+	char *env[] = { a, b, c, d, e, NULL };
+	struct svc_request req;
+
+	memset(&req, 0, sizeof req);
+	svc_request_from_env(&req, env, "made");
+	/* The copies outlive the parameters libfcgi frees. */
+	memset(a, 'x', sizeof a - 1);
+	memset(c, 'x', sizeof c - 1);
+	ck_assert_str_eq(req.method, "POST");
+	ck_assert_str_eq(req.request_id, "abc-123");
+	ck_assert(req.body_too_large);
+	ck_assert_str_eq(svc_request_param(&req, "HTTP_IDEMPOTENCY_KEY"), "k1");
+	ck_assert_ptr_null(svc_request_param(&req, "HTTP_NOPE"));
+	svc_request_clear(&req);
+
+	/* A request id that could forge a header is replaced. */
+	{
+		char r[] = "HTTP_X_REQUEST_ID=a\r\nX-Evil: 1";
+		char *env2[] = { r, NULL };
+
+		svc_request_from_env(&req, env2, "made");
+		ck_assert_str_eq(req.request_id, "made");
+		ck_assert_str_eq(req.method, "");
+		svc_request_clear(&req);
+	}
+	svc_buf_free(&req.body_buf);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("route");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, routes);
+	tcase_add_test(tc, request_copies_params);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
