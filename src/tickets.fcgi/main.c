@@ -30,7 +30,7 @@ usage(FILE *f)
 "  --retry-schedule LIST  seconds between event delivery attempts\n"
 "                         (default $EVENTS_RETRY_SCHEDULE, else\n"
 "                         0,5,300,1800,7200,18000,36000,36000)\n"
-"  --probe SECONDS        probe period of a failing subscriber (default 15)\n"
+"  --probe SECONDS        probe period of a failing subscriber (default 10)\n"
 "  --event-timeout SECONDS  time limit of one event POST (default 15)\n"
 "  --log-level LEVEL      debug, info, warn or error (default info)\n"
 "  --log FILE             append the log to FILE (spawn-fcgi gives stderr\n"
@@ -151,7 +151,7 @@ main(int argc, char **argv)
 	cfg.db_name = env_or("TICKETS_DB", "tickets");
 	cfg.public_url = env_or("VD_PUBLIC_URL", "http://127.0.0.1:8080");
 	cfg.heartbeat = 10;
-	cfg.probe = 15;
+	cfg.probe = 10;
 	cfg.event_timeout = 15;
 	schedule_text = env_or("EVENTS_RETRY_SCHEDULE",
 	    "0,5,300,1800,7200,18000,36000,36000");

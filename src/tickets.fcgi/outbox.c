@@ -69,6 +69,7 @@ struct subq {
 	int inflight;
 	int failures;                   /* consecutive */
 	int64_t next_probe_ms;
+	struct job *probed;             /* the last probe: the next is after */
 	bool seen;                      /* in the last refresh */
 	struct subq *next;
 };
@@ -160,6 +161,8 @@ ev_free(struct outbox *o, struct ev *e)
 static void
 queue_remove(struct subq *q, struct job *j)
 {
+	if (q->probed == j)
+		q->probed = j->prev;
 	if (j->prev != NULL)
 		j->prev->next = j->next;
 	else
@@ -385,10 +388,16 @@ send_due(struct outbox *o, int64_t now)
 
 	for (q = o->subs; q != NULL; q = q->next) {
 		if (q->failures >= FAILING_AFTER) {
-			/* A failing subscriber gets one probe at a time. */
+			/* A failing subscriber gets one probe at a time, each
+			 * with the next event in turn: one event it refuses
+			 * must not hide that it takes the others again. */
 			if (q->inflight == 0 && q->head != NULL &&
-			    now >= q->next_probe_ms)
-				send_job(o, q->head);
+			    now >= q->next_probe_ms) {
+				j = q->probed != NULL && q->probed->next !=
+				    NULL ? q->probed->next : q->head;
+				q->probed = j;
+				send_job(o, j);
+			}
 			continue;
 		}
 		for (j = q->head; j != NULL && q->inflight < PER_SUB_INFLIGHT;
