@@ -9,6 +9,7 @@
  * applied twice by the next.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct vd_call {
 struct vd_attempt {
 	vd_code_t code;
 	int status;                 /* last HTTP status seen, 0 if none */
+	size_t made;                /* HTTP requests sent (or tried) */
 	bool timed_out;
 	char reason[128];           /* for the "tried" list when it failed */
 };
@@ -267,12 +269,13 @@ make_key(char *buf, size_t size)
 static void
 try_version(vd_call_t *call, const vd_entry_t *entry,
     struct curl_slist *get_headers, struct curl_slist *post_headers,
-    int64_t deadline_at, struct vd_attempt *a)
+    int64_t deadline_at, bool fallback, struct vd_attempt *a)
 {
 	vd_client_t *client = call->client;
 	vd_http_response_t resp = { .retry_after_s = -1 };
 	cJSON *merged = NULL;
 	char version[128], step[64] = "";
+	int64_t started;
 	size_t i;
 
 	vd_version_format(&entry->version, version, sizeof version);
@@ -322,6 +325,8 @@ try_version(vd_call_t *call, const vd_entry_t *entry,
 		req.connect_ms = client->connect_ms < req.total_ms ?
 		    client->connect_ms : req.total_ms;
 		call->attempts++;
+		a->made++;
+		started = vd_mono_ms();
 		a->code = vd_http_perform(client->curl, &req, &resp);
 		a->status = resp.status;
 		a->timed_out = resp.timed_out;
@@ -331,6 +336,20 @@ try_version(vd_call_t *call, const vd_entry_t *entry,
 			snprintf(resp.reason, sizeof resp.reason,
 			    "unreadable reply (HTTP %d, not JSON)",
 			    resp.status);
+		}
+		if (client->observe_fn != NULL) {
+			vd_observation_t obs = {
+				.kind = VD_OBSERVE_ATTEMPT,
+				.service = call->name,
+				.version = version,
+				.code = a->code,
+				.http_status = resp.status,
+				.elapsed_ms = (long)(vd_mono_ms() - started),
+				.fallback = fallback,
+				.state = "",
+			};
+
+			vd_observe(client, &obs);
 		}
 		if (a->code == VD_OK) {
 			vd_log(client, VD_LOG_INFO, "calling %s %s%s ... ok",
@@ -391,19 +410,85 @@ add_tried(char *buf, size_t size, const vd_entry_t *entry,
 		strcpy(buf + size - 4, "...");
 }
 
+/* Tells the logger and the observer that the breaker of name at version
+ * went from one state to another. */
+static void
+breaker_changed(vd_client_t *client, const char *name, const char *version,
+    const vd_breaker_t *b, vd_breaker_state_t from, const char *why)
+{
+	vd_observation_t obs = {
+		.kind = VD_OBSERVE_BREAKER,
+		.service = name,
+		.version = version,
+		.state = vd_breaker_state_name(b->state),
+	};
+
+	if (b->state == from)
+		return;
+	switch (b->state) {
+	case VD_BREAKER_OPEN:
+		vd_log(client, VD_LOG_WARN, "circuit of %s %s open for %.1f s: "
+		    "%s", name, version, (double)b->open_ms / 1000, why);
+		break;
+	case VD_BREAKER_HALF_OPEN:
+		vd_log(client, VD_LOG_INFO, "circuit of %s %s half-open: one "
+		    "trial call", name, version);
+		break;
+	case VD_BREAKER_CLOSED:
+		vd_log(client, VD_LOG_INFO, "circuit of %s %s closed: %s",
+		    name, version, why);
+		break;
+	}
+	vd_observe(client, &obs);
+}
+
+/* Whether an attempt that ended with code counts for the breaker: a
+ * failure is what makes a call fall back (connection error, timeout, 5xx,
+ * unreadable reply); 2xx and 4xx are successes (the version answered);
+ * running out of the call's deadline or of memory says nothing of it. */
+static bool
+counts_for_breaker(const struct vd_attempt *a)
+{
+	return a->code != VD_ENOMEM && !(a->code == VD_ETIMEOUT &&
+	    a->made == 0);
+}
+
+/* The version whose breaker is open and closes soonest, when every
+ * candidate's breaker is open; SIZE_MAX when one at least may be called. */
+static size_t
+all_open(struct vd_breaker_entry **br, size_t n, int64_t now)
+{
+	int64_t soonest = INT64_MAX, remaining;
+	size_t i, pick = SIZE_MAX;
+
+	for (i = 0; i < n; i++) {
+		if (br[i] == NULL || vd_breaker_peek(&br[i]->breaker, now,
+		    &remaining) != VD_BREAKER_OPEN)
+			return SIZE_MAX;
+		if (remaining < soonest) {
+			soonest = remaining;
+			pick = i;
+		}
+	}
+	return pick;
+}
+
 vd_code_t
 vd_call_perform(vd_call_t *call, vd_error_t *error)
 {
 	vd_client_t *client;
 	vd_entry_t *cands = NULL;
-	size_t n = 0, i;
+	struct vd_breaker_entry **br = NULL;
+	size_t n = 0, i, forced = SIZE_MAX;
 	struct curl_slist *get_headers = NULL, *post_headers = NULL;
 	struct vd_attempt a = { .code = VD_ENOSERVICE };
 	const char *spec;
 	char why[200], key[40] = "", tried[VD_ERROR_SIZE] = "";
-	int64_t deadline_at;
+	char version[128], last_failed[160] = "";
+	int64_t deadline_at, now;
 	int last_status = 0;
-	bool ok_get, ok_post, out_of_time = false;
+	bool ok_get, ok_post, out_of_time = false, tried_one = false;
+	bool refused = false;
 	vd_code_t code;
 
 	if (call == NULL)
@@ -413,7 +498,8 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 	spec = *vd_range_spec(call->range) != '\0' ?
 	    vd_range_spec(call->range) : "*";
 	clear_results(call);
-	deadline_at = vd_mono_ms() + client->deadline_ms;
+	now = vd_mono_ms();
+	deadline_at = now + client->deadline_ms;
 	code = vd_registry_candidates(client, call->name, call->range, &cands,
 	    &n, why, sizeof why, error);
 	if (code != VD_OK)
@@ -431,18 +517,105 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 	}
 	get_headers = build_headers(call, false, key, &ok_get);
 	post_headers = build_headers(call, true, key, &ok_post);
-	if (!ok_get || !ok_post) {
+	if (!ok_get || !ok_post || (br = calloc(n, sizeof *br)) == NULL) {
 		code = vd_error_set(error, VD_ENOMEM, 0, "out of memory");
 		goto out;
 	}
+	/* Each call is one deposit in the retry budget; each fallback (a
+	 * version tried after another was) one withdrawal. */
+	vd_budget_deposit(&client->budget, now);
 	for (i = 0; i < n; i++) {
-		if (deadline_at - vd_mono_ms() <= 0) {
+		vd_version_format(&cands[i].version, version, sizeof version);
+		br[i] = vd_client_breaker(client, call->name, version,
+		    cands[i].url);
+	}
+	/* A breaker must not turn a degraded service into an outage: when
+	 * every candidate's circuit is open, the one that closes soonest is
+	 * tried anyway, as its trial (Envoy's panic threshold). */
+	if ((forced = all_open(br, n, now)) != SIZE_MAX) {
+		vd_breaker_t *b = &br[forced]->breaker;
+		int64_t remaining;
+
+		vd_breaker_peek(b, now, &remaining);
+		vd_version_format(&cands[forced].version, version,
+		    sizeof version);
+		/* Told once until the circuit closes, not on every call. */
+		vd_log(client, b->panic_told ? VD_LOG_DEBUG : VD_LOG_WARN,
+		    "every version of %s in %s has its circuit open: trying "
+		    "%s anyway (open for %.1f s more)", call->name, spec,
+		    version, (double)remaining / 1000);
+		b->panic_told = true;
+	}
+	for (i = 0; i < n; i++) {
+		vd_breaker_t *b = br[i] != NULL ? &br[i]->breaker : NULL;
+		vd_breaker_state_t from, to;
+		int64_t remaining;
+		char change[96];
+
+		now = vd_mono_ms();
+		if (deadline_at - now <= 0) {
 			out_of_time = true;
 			break;
 		}
+		vd_version_format(&cands[i].version, version, sizeof version);
+		if (b != NULL && i != forced && vd_breaker_peek(b, now,
+		    &remaining) == VD_BREAKER_OPEN) {
+			vd_observation_t obs = {
+				.kind = VD_OBSERVE_SKIPPED,
+				.service = call->name,
+				.version = version,
+				.state = "open",
+			};
+
+			if (remaining > 0)
+				vd_log(client, VD_LOG_INFO, "skipping %s %s: "
+				    "circuit open for %.1f s more",
+				    call->name, version,
+				    (double)remaining / 1000);
+			else
+				vd_log(client, VD_LOG_INFO, "skipping %s %s: "
+				    "circuit half-open, its trial call is out",
+				    call->name, version);
+			vd_observe(client, &obs);
+			add_tried(tried, sizeof tried, &cands[i],
+			    "skipped: circuit open");
+			continue;
+		}
+		if (tried_one && !vd_budget_withdraw(&client->budget, now)) {
+			vd_observation_t obs = {
+				.kind = VD_OBSERVE_BUDGET,
+				.service = call->name,
+				.version = version,
+			};
+
+			vd_observe(client, &obs);
+			vd_log(client, VD_LOG_WARN, "not falling back to %s "
+			    "%s: retry budget exhausted", call->name, version);
+			refused = true;
+			break;
+		}
+		from = b != NULL ? b->state : VD_BREAKER_CLOSED;
+		if (b != NULL) {
+			vd_breaker_begin(b, now, i == forced);
+			breaker_changed(client, call->name, version, b, from,
+			    "");
+			from = b->state;
+		}
 		memset(&a, 0, sizeof a);
 		try_version(call, &cands[i], get_headers, post_headers,
-		    deadline_at, &a);
+		    deadline_at, tried_one, &a);
+		if (a.made > 0)
+			tried_one = true;
+		if (b != NULL && counts_for_breaker(&a)) {
+			to = vd_breaker_record(b, &client->breaker_cfg,
+			    vd_mono_ms(), a.code == VD_OK ||
+			    a.code == VD_ECLIENT, change, sizeof change);
+			if (to != from)
+				breaker_changed(client, call->name, version,
+				    b, from, change);
+		} else if (b != NULL) {
+			vd_breaker_cancel(b);
+		}
 		if (a.status != 0)
 			last_status = a.status;
 		if (a.code == VD_OK || a.code == VD_ENOMEM)
@@ -458,10 +631,19 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 			    detail[0] != '\0' ? ": " : "", detail);
 			break;
 		}
+		snprintf(last_failed, sizeof last_failed, "%.30s (%.120s)",
+		    version, a.reason);
 		add_tried(tried, sizeof tried, &cands[i], a.reason);
 	}
 	code = a.code;
-	if (code == VD_ENOMEM) {
+	if (refused) {
+		code = vd_error_set(error, VD_EBUDGET, last_status,
+		    "retry budget exhausted: %s %s failed at %s; fallback to "
+		    "%s refused (budget: %g%% of calls plus %g a second, over "
+		    "%d s)", call->name, spec, last_failed, version,
+		    client->budget.percent, client->budget.per_second,
+		    client->budget.window_s);
+	} else if (code == VD_ENOMEM) {
 		vd_error_set(error, code, 0, "out of memory");
 	} else if (code != VD_OK && code != VD_ECLIENT) {
 		/* Out of time if the deadline left versions untried or cut
@@ -479,6 +661,7 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 		}
 	}
 out:
+	free(br);
 	curl_slist_free_all(get_headers);
 	curl_slist_free_all(post_headers);
 	vd_entries_free(cands, n);

@@ -2,6 +2,7 @@
  * client.c - the client handle: registry connection, limits, logger, and
  * the HTTP handle that calls reuse so that connections are kept alive.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,13 @@ vd_log(const vd_client_t *client, vd_log_level_t level, const char *fmt, ...)
 	client->log_fn(level, line, client->log_userdata);
 }
 
+void
+vd_observe(const vd_client_t *client, const vd_observation_t *obs)
+{
+	if (client != NULL && client->observe_fn != NULL)
+		client->observe_fn(obs, client->observe_userdata);
+}
+
 /* Sets a URI option unless the user's URI chose it already. */
 static void
 uri_default_int32(mongoc_uri_t *uri, const char *option, int32_t value)
@@ -101,8 +109,10 @@ vd_client_new(const char *mongodb_uri, vd_error_t *error)
 
 	if ((client = calloc(1, sizeof *client)) == NULL)
 		goto nomem;
+	pthread_mutex_init(&client->reg_lock, NULL);
+	pthread_cond_init(&client->reg_cond, NULL);
 	client->mongo = mongoc_client_new_from_uri_with_error(uri, &berr);
-	mongoc_uri_destroy(uri);
+	client->uri = uri;
 	uri = NULL;
 	if (client->mongo == NULL) {
 		vd_client_destroy(client);
@@ -122,6 +132,10 @@ vd_client_new(const char *mongodb_uri, vd_error_t *error)
 	client->attempt_ms = 5000;
 	client->deadline_ms = 15000;
 	client->stale_after_s = 30;
+	client->refresh_ms = 2000;
+	vd_breaker_config_default(&client->breaker_cfg);
+	vd_budget_init(&client->budget, VD_BUDGET_PERCENT, VD_BUDGET_PER_SECOND,
+	    VD_BUDGET_WINDOW_S);
 	return client;
 nomem:
 	mongoc_uri_destroy(uri);
@@ -133,15 +147,28 @@ nomem:
 void
 vd_client_destroy(vd_client_t *client)
 {
+	struct vd_breaker_entry *b, *next;
+
 	if (client == NULL)
 		return;
-	vd_registry_cache_free(client);
+	vd_cache_clear(client);
+	for (b = client->breakers; b != NULL; b = next) {
+		next = b->next;
+		free(b->name);
+		free(b->version);
+		free(b->url);
+		free(b);
+	}
 	if (client->curl != NULL)
 		curl_easy_cleanup(client->curl);
 	if (client->mongo != NULL)
 		mongoc_client_destroy(client->mongo);
+	mongoc_uri_destroy(client->uri);
 	free(client->database);
 	free(client->collection);
+	free(client->cache_file);
+	pthread_mutex_destroy(&client->reg_lock);
+	pthread_cond_destroy(&client->reg_cond);
 	free(client);
 }
 
@@ -169,12 +196,13 @@ vd_client_set_registry(vd_client_t *client, const char *database,
 		free(coll);
 		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
 	}
+	/* The refresher reads the old names: stop it before they change. */
+	vd_cache_clear(client);
 	free(client->database);
 	free(client->collection);
 	client->database = db;
 	client->collection = coll;
 	client->index_ready = false;
-	vd_registry_cache_free(client);
 	return VD_OK;
 }
 
@@ -213,4 +241,172 @@ vd_client_collection(vd_client_t *client)
 {
 	return mongoc_client_get_collection(client->mongo, client->database,
 	    client->collection);
+}
+
+mongoc_client_t *
+vd_client_mongo_new(const vd_client_t *client, vd_error_t *error)
+{
+	mongoc_client_t *mongo;
+	bson_error_t berr;
+
+	mongo = mongoc_client_new_from_uri_with_error(client->uri, &berr);
+	if (mongo == NULL) {
+		vd_error_set(error, VD_EREGISTRY, 0, "Registry unavailable: %s",
+		    berr.message);
+		return NULL;
+	}
+	mongoc_client_set_error_api(mongo, MONGOC_ERROR_API_VERSION_2);
+	return mongo;
+}
+
+void
+vd_client_set_observer(vd_client_t *client, vd_observe_fn fn, void *userdata)
+{
+	if (client == NULL)
+		return;
+	client->observe_fn = fn;
+	client->observe_userdata = userdata;
+}
+
+vd_code_t
+vd_client_set_breaker(vd_client_t *client, long consecutive,
+    long rate_percent, long min_calls, long window_ms, long base_open_ms,
+    long max_open_ms, vd_error_t *error)
+{
+	vd_breaker_config_t cfg;
+
+	if (client == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_client_set_breaker: NULL client");
+	cfg = client->breaker_cfg;
+	if (consecutive >= 0)
+		cfg.consecutive = (unsigned)(consecutive > 1000000 ? 1000000 :
+		    consecutive);
+	if (rate_percent >= 0)
+		cfg.rate_percent = (unsigned)rate_percent;
+	if (min_calls >= 0)
+		cfg.min_calls = (unsigned)(min_calls > 1000000 ? 1000000 :
+		    min_calls);
+	if (window_ms > 0)
+		cfg.window_ms = window_ms;
+	if (base_open_ms > 0)
+		cfg.base_open_ms = base_open_ms;
+	if (max_open_ms > 0)
+		cfg.max_open_ms = max_open_ms;
+	if (cfg.rate_percent > 100)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "Breaker failure rate over 100%%: %u", cfg.rate_percent);
+	if (cfg.max_open_ms < cfg.base_open_ms)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "Breaker maximum open time (%" PRId64 " ms) under its base "
+		    "open time (%" PRId64 " ms)", cfg.max_open_ms,
+		    cfg.base_open_ms);
+	client->breaker_cfg = cfg;
+	return VD_OK;
+}
+
+vd_code_t
+vd_client_set_budget(vd_client_t *client, double percent, double per_second,
+    long window_s, vd_error_t *error)
+{
+	if (client == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_client_set_budget: NULL client");
+	/* NaN fails every comparison: refuse it explicitly. */
+	if (percent != percent || per_second != per_second ||
+	    percent > 1000 || window_s > VD_BUDGET_SLOTS)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "Bad retry budget: percent at most 1000, window at most "
+		    "%d s", VD_BUDGET_SLOTS);
+	vd_budget_configure(&client->budget, percent, per_second,
+	    (int)window_s);
+	return VD_OK;
+}
+
+vd_code_t
+vd_client_set_cache_file(vd_client_t *client, const char *path,
+    vd_error_t *error)
+{
+	char *copy = NULL;
+
+	if (client == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_client_set_cache_file: NULL client");
+	if (path != NULL && *path == '\0')
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_client_set_cache_file: empty path");
+	if (path != NULL && (copy = strdup(path)) == NULL)
+		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
+	pthread_mutex_lock(&client->reg_lock);
+	free(client->cache_file);
+	client->cache_file = copy;
+	client->file_hash = 0;
+	client->file_written_ms = 0;
+	client->file_failed = false;
+	pthread_mutex_unlock(&client->reg_lock);
+	return VD_OK;
+}
+
+void
+vd_client_set_registry_refresh(vd_client_t *client, long refresh_ms)
+{
+	if (client == NULL || refresh_ms <= 0)
+		return;
+	pthread_mutex_lock(&client->reg_lock);
+	client->refresh_ms = refresh_ms;
+	pthread_mutex_unlock(&client->reg_lock);
+}
+
+/* Breakers of versions not called for an hour are forgotten when new
+ * ones are made, so that a long-lived client does not keep every version
+ * it ever saw. */
+#define BREAKER_FORGET_MS (60 * 60 * 1000)
+
+struct vd_breaker_entry *
+vd_client_breaker(vd_client_t *client, const char *name, const char *version,
+    const char *url)
+{
+	struct vd_breaker_entry *b, **p;
+	int64_t now = vd_mono_ms();
+
+	for (b = client->breakers; b != NULL; b = b->next) {
+		if (strcmp(b->name, name) == 0 &&
+		    strcmp(b->version, version) == 0 &&
+		    strcmp(b->url, url) == 0) {
+			b->used_ms = now;
+			return b;
+		}
+	}
+	for (p = &client->breakers; *p != NULL; ) {
+		b = *p;
+		if (now - b->used_ms > BREAKER_FORGET_MS &&
+		    b->breaker.state == VD_BREAKER_CLOSED) {
+			*p = b->next;
+			free(b->name);
+			free(b->version);
+			free(b->url);
+			free(b);
+			client->n_breakers--;
+		} else {
+			p = &b->next;
+		}
+	}
+	if ((b = calloc(1, sizeof *b)) == NULL)
+		return NULL;
+	b->name = strdup(name);
+	b->version = strdup(version);
+	b->url = strdup(url);
+	if (b->name == NULL || b->version == NULL || b->url == NULL) {
+		free(b->name);
+		free(b->version);
+		free(b->url);
+		free(b);
+		return NULL;
+	}
+	vd_breaker_init(&b->breaker);
+	b->used_ms = now;
+	b->next = client->breakers;
+	client->breakers = b;
+	client->n_breakers++;
+	return b;
 }

@@ -1,9 +1,14 @@
 /*
  * dispatch.c - the dispatch command: call a service by name and version,
- * with fallback across versions; list the registry; remove an entry.
+ * with fallback across versions (once, or many times from several threads
+ * with a summary for operators); list the registry; add or remove an
+ * entry.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,34 +27,63 @@
 
 struct options {
 	const char *mongodb_uri;
+	const char *cache_file;
 	bool verbose;
+	bool quiet_attempts;       /* --count: no line per attempt */
+	int64_t started_ms;        /* --count: log times are relative */
 };
 
 static const char usage_text[] =
-"Usage: dispatch [--mongodb-uri URI] [-v] COMMAND [ARGS]\n"
+"Usage: dispatch [--mongodb-uri URI] [--cache-file FILE] [-v] COMMAND [ARGS]\n"
 "\n"
 "Commands:\n"
-"  call [--timeout MS] [--deadline MS] [-H 'Name: value']... NAME RANGE [JSON]\n"
-"      Call the service NAME at a version in RANGE (\"1.0.1\": same major,\n"
-"      at least 1.0.1; also =, ^, ~, <, >=, ||, *), newest version first,\n"
-"      falling back to the next when one fails. JSON (\"-\": standard input)\n"
-"      is the body of POST endpoints. Prints the reply; one line per\n"
-"      attempt goes to standard error. --timeout bounds one attempt,\n"
-"      --deadline the whole call.\n"
+"  call [OPTIONS] NAME RANGE [JSON]\n"
+"      Call the service NAME at a version in RANGE, newest version first,\n"
+"      falling back to the next when one fails. RANGE is \"1.0.1\" (same\n"
+"      major, at least 1.0.1, then older patches of 1.0), \"=1.0.1\"\n"
+"      (exactly), \"^1.0.1\", \"~1.0.1\", \">=1.0.1 <2\", \"A || B\" or\n"
+"      \"*\": quote it. JSON (\"-\": standard input) is the body of POST\n"
+"      endpoints. Prints the reply; one line per attempt goes to standard\n"
+"      error.\n"
+"        --timeout MS          bound one attempt (default 5000)\n"
+"        --connect-timeout MS  bound connecting to one version (default 1000)\n"
+"        --deadline MS         bound the whole call (default 15000)\n"
+"        -H 'Name: value'      add a request header\n"
+"        --breaker SPEC        circuit breaker settings: \"off\", or some of\n"
+"                              consecutive=5,rate=50,min-calls=20,\n"
+"                              window=10000,open=5000,max-open=60000 (ms)\n"
+"        --budget SPEC         retry budget: \"off\", or some of\n"
+"                              percent=20,per-second=10,window=10 (seconds)\n"
+"        --count N             make the call N times (at most 1000000) and\n"
+"                              print outcomes per version and latencies\n"
+"        --concurrency C       ... from C threads, one client each\n"
+"                              (default 1, at most 256)\n"
+"        --json                ... and print that summary as JSON\n"
+"        --registry-refresh MS\n"
+"                              refresh the copy of the registry that calls\n"
+"                              use when older than MS (default 2000)\n"
 "  list [NAME]\n"
 "      Print the registry (of NAME only, if given).\n"
+"  register [--get URL]... [--post URL]... [--url PATH] [--role ROLE]...\n"
+"           NAME VERSION\n"
+"      Register (or refresh) an entry of NAME at VERSION with the given\n"
+"      endpoints; it goes stale unless registered again within 30 s.\n"
 "  unregister NAME VERSION\n"
 "      Remove the entries of NAME at exactly VERSION.\n"
 "\n"
 "Options:\n"
 "  --mongodb-uri URI  the registry's database (default: $MONGODB_URI,\n"
 "                     else mongodb://127.0.0.1:27017)\n"
-"  -v, --verbose      log debug lines too\n"
+"  --cache-file FILE  keep a copy of the registry in FILE, and call from it\n"
+"                     when the registry database cannot be read (default:\n"
+"                     $VD_REGISTRY_CACHE, if set)\n"
+"  -v, --verbose      log debug lines too (and, with --count, every attempt)\n"
 "  -h, --help         print this help\n"
 "  -V, --version      print the version\n"
 "\n"
 "Exit status: 0 done; 1 the service rejected the request (4xx, its reply\n"
-"is printed); 2 any other failure; 64 a usage error.\n";
+"is printed); 2 any other failure (with --count: any call failed); 64 a\n"
+"usage error.\n";
 
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -69,6 +103,21 @@ usage_error(const char *fmt, ...)
 
 /* Log lines go to stderr as they come, so that stdout holds the reply
  * only. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static void
 log_line(vd_log_level_t level, const char *message, void *userdata)
 {
@@ -76,6 +125,16 @@ log_line(vd_log_level_t level, const char *message, void *userdata)
 
 	if (level == VD_LOG_DEBUG && !opts->verbose)
 		return;
+	if (opts->quiet_attempts && !opts->verbose) {
+		/* --count: one line per attempt would drown the rest. */
+		if (starts_with(message, "calling ") ||
+		    starts_with(message, "skipping ") ||
+		    starts_with(message, "not falling back "))
+			return;
+		fprintf(stderr, "[%.3f s] %s\n",
+		    (double)(mono_ms() - opts->started_ms) / 1000, message);
+		return;
+	}
 	fprintf(stderr, "%s\n", message);
 }
 
@@ -109,6 +168,14 @@ open_client(struct options *opts, int *status)
 		return NULL;
 	}
 	vd_client_set_logger(client, log_line, opts);
+	if (opts->cache_file != NULL &&
+	    vd_client_set_cache_file(client, opts->cache_file, &error) !=
+	    VD_OK) {
+		fprintf(stderr, "dispatch: %s\n", error.message);
+		vd_client_destroy(client);
+		*status = EXIT_USAGE;
+		return NULL;
+	}
 	return client;
 }
 
@@ -145,91 +212,221 @@ read_stdin(void)
 	return buf;
 }
 
-static int
-cmd_call(struct options *opts, int argc, char **argv)
+/* ---- call ---- */
+
+#define MAX_COUNT 1000000L
+#define MAX_CONCURRENCY 256L
+
+/* What `dispatch call` was asked to do. */
+struct call_spec {
+	const char *name;
+	const char *range;
+	const char *body;
+	char **headers;            /* "Name: value" */
+	size_t n_headers;
+	long connect_ms, timeout_ms, deadline_ms;
+	long refresh_ms;
+	bool breaker_set;
+	long breaker[6];           /* consecutive, rate, min, window, open,
+	                              max-open; -1 leaves one */
+	bool budget_set;
+	double budget_percent, budget_per_second;
+	long budget_window_s;
+	long count, concurrency;
+	bool json;
+};
+
+static bool
+parse_long(const char *text, long min, long max, long *out)
 {
-	static const struct option longopts[] = {
-		{ "timeout", required_argument, NULL, 't' },
-		{ "deadline", required_argument, NULL, 'd' },
-		{ "header", required_argument, NULL, 'H' },
-		{ NULL, 0, NULL, 0 },
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (end == text || *end != '\0' || errno != 0 || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_double(const char *text, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (end == text || *end != '\0' || errno != 0 || !(v >= min) ||
+	    !(v <= max))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* --breaker off | key=value,... */
+static bool
+parse_breaker(const char *text, struct call_spec *spec)
+{
+	static const char *const keys[] = {
+		"consecutive", "rate", "min-calls", "window", "open",
+		"max-open",
 	};
-	long timeout_ms = 0, deadline_ms = 0;
-	vd_client_t *client = NULL;
-	vd_call_t *call = NULL;
+	char buf[256], *item, *save = NULL;
+	size_t i;
+
+	spec->breaker_set = true;
+	for (i = 0; i < 6; i++)
+		spec->breaker[i] = -1;
+	if (strcmp(text, "off") == 0) {
+		spec->breaker[0] = 0;
+		spec->breaker[1] = 0;
+		return true;
+	}
+	if (strlen(text) >= sizeof buf)
+		return false;
+	strcpy(buf, text);
+	for (item = strtok_r(buf, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+
+		if (eq == NULL)
+			return false;
+		*eq = '\0';
+		for (i = 0; i < 6 && strcmp(item, keys[i]) != 0; i++)
+			;
+		if (i == 6 || !parse_long(eq + 1, i < 3 ? 0 : 1,
+		    i == 1 ? 100 : 86400000L, &spec->breaker[i]))
+			return false;
+	}
+	return true;
+}
+
+/* --budget off | key=value,... */
+static bool
+parse_budget(const char *text, struct call_spec *spec)
+{
+	char buf[256], *item, *save = NULL;
+
+	spec->budget_set = true;
+	spec->budget_percent = -1;
+	spec->budget_per_second = -1;
+	spec->budget_window_s = -1;
+	if (strcmp(text, "off") == 0) {
+		spec->budget_per_second = HUGE_VAL;
+		return true;
+	}
+	if (strlen(text) >= sizeof buf)
+		return false;
+	strcpy(buf, text);
+	for (item = strtok_r(buf, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		bool ok;
+
+		if (eq == NULL)
+			return false;
+		*eq++ = '\0';
+		if (strcmp(item, "percent") == 0)
+			ok = parse_double(eq, 0, 1000, &spec->budget_percent);
+		else if (strcmp(item, "per-second") == 0)
+			ok = parse_double(eq, 0, 1e9,
+			    &spec->budget_per_second);
+		else if (strcmp(item, "window") == 0)
+			ok = parse_long(eq, 1, 60, &spec->budget_window_s);
+		else
+			ok = false;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* A client set up as spec asks; NULL with *status set. */
+static vd_client_t *
+call_client(struct options *opts, const struct call_spec *spec, int *status)
+{
+	vd_client_t *client;
+	vd_error_t error;
+
+	if ((client = open_client(opts, status)) == NULL)
+		return NULL;
+	vd_client_set_timeouts(client, spec->connect_ms, spec->timeout_ms,
+	    spec->deadline_ms);
+	vd_client_set_registry_refresh(client, spec->refresh_ms);
+	if ((spec->breaker_set && vd_client_set_breaker(client,
+	    spec->breaker[0], spec->breaker[1], spec->breaker[2],
+	    spec->breaker[3], spec->breaker[4], spec->breaker[5], &error) !=
+	    VD_OK) || (spec->budget_set && vd_client_set_budget(client,
+	    spec->budget_percent, spec->budget_per_second,
+	    spec->budget_window_s, &error) != VD_OK)) {
+		fprintf(stderr, "dispatch: %s\n", error.message);
+		vd_client_destroy(client);
+		*status = EXIT_USAGE;
+		return NULL;
+	}
+	return client;
+}
+
+/* A call as spec asks; NULL with *status set. */
+static vd_call_t *
+call_new(vd_client_t *client, const struct call_spec *spec, int *status)
+{
+	vd_call_t *call;
+	vd_error_t error;
+	char name[256];
+	size_t i;
+
+	if ((call = vd_call_new(client, spec->name, spec->range, &error)) ==
+	    NULL) {
+		*status = error.code == VD_EVERSION ? EXIT_USAGE : EXIT_FAILED;
+		fprintf(stderr, "dispatch: %s\n", error.message);
+		return NULL;
+	}
+	for (i = 0; i < spec->n_headers; i++) {
+		const char *colon = strchr(spec->headers[i], ':');
+		const char *value = colon + 1;
+		size_t len = (size_t)(colon - spec->headers[i]);
+
+		if (len >= sizeof name)
+			len = sizeof name - 1;
+		memcpy(name, spec->headers[i], len);
+		name[len] = '\0';
+		value += strspn(value, " \t");
+		if (vd_call_set_header(call, name, value, &error) != VD_OK) {
+			*status = usage_error("bad header: %s",
+			    spec->headers[i]);
+			vd_call_destroy(call);
+			return NULL;
+		}
+	}
+	if (spec->body != NULL &&
+	    vd_call_set_body(call, spec->body, -1, &error) != VD_OK) {
+		*status = usage_error("%s", error.message);
+		vd_call_destroy(call);
+		return NULL;
+	}
+	return call;
+}
+
+/* One call, its reply on stdout. */
+static int
+call_once(struct options *opts, const struct call_spec *spec)
+{
+	vd_client_t *client;
+	vd_call_t *call;
 	vd_error_t error;
 	vd_code_t code;
-	char **headers = calloc((size_t)argc, sizeof *headers);
-	char *body = NULL;
 	const char *reply;
-	size_t n_headers = 0, i, len;
-	int c, status = EXIT_FAILED;
+	size_t len;
+	int status = EXIT_FAILED;
 
-	if (headers == NULL) {
-		fprintf(stderr, "dispatch: out of memory\n");
-		return EXIT_FAILED;
-	}
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "+H:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (!parse_ms(optarg, &timeout_ms))
-				status = usage_error("bad --timeout: %s", optarg);
-			break;
-		case 'd':
-			if (!parse_ms(optarg, &deadline_ms))
-				status = usage_error("bad --deadline: %s", optarg);
-			break;
-		case 'H':
-			if (strchr(optarg, ':') == NULL)
-				status = usage_error("bad header (not "
-				    "'Name: value'): %s", optarg);
-			headers[n_headers++] = optarg;
-			break;
-		default:
-			status = EXIT_USAGE;
-			break;
-		}
-		if (status == EXIT_USAGE)
-			goto out;
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 2 || argc > 3) {
-		status = usage_error("%s", "usage: dispatch call [--timeout MS] "
-		    "[--deadline MS] [-H 'Name: value'] NAME RANGE [JSON]");
-		goto out;
-	}
-	if ((client = open_client(opts, &status)) == NULL)
-		goto out;
-	vd_client_set_timeouts(client, 0, timeout_ms, deadline_ms);
-	if ((call = vd_call_new(client, argv[0], argv[1], &error)) == NULL) {
-		status = error.code == VD_EVERSION ? EXIT_USAGE : EXIT_FAILED;
-		fprintf(stderr, "dispatch: %s\n", error.message);
-		goto out;
-	}
-	for (i = 0; i < n_headers; i++) {
-		char *colon = strchr(headers[i], ':');
-		const char *value = colon + 1;
-
-		*colon = '\0';
-		value += strspn(value, " \t");
-		if (vd_call_set_header(call, headers[i], value, &error) !=
-		    VD_OK) {
-			status = usage_error("bad header: %s", headers[i]);
-			goto out;
-		}
-	}
-	if (argc == 3) {
-		if (strcmp(argv[2], "-") == 0 && (body = read_stdin()) == NULL) {
-			fprintf(stderr, "dispatch: cannot read stdin\n");
-			goto out;
-		}
-		if (vd_call_set_body(call, body != NULL ? body : argv[2], -1,
-		    &error) != VD_OK) {
-			status = usage_error("%s", error.message);
-			goto out;
-		}
+	if ((client = call_client(opts, spec, &status)) == NULL)
+		return status;
+	if ((call = call_new(client, spec, &status)) == NULL) {
+		vd_client_destroy(client);
+		return status;
 	}
 	code = vd_call_perform(call, &error);
 	reply = vd_call_reply(call, &len);
@@ -245,11 +442,555 @@ cmd_call(struct options *opts, int argc, char **argv)
 		perror("dispatch: stdout");
 		status = EXIT_FAILED;
 	}
-out:
 	vd_call_destroy(call);
 	vd_client_destroy(client);
-	free(headers);
+	return status;
+}
+
+/* ---- call --count: counters by key ---- */
+
+#define TALLY_COLUMNS 4
+
+/* Counters under string keys (a version, a reason), in order of first
+ * appearance. */
+struct tally {
+	struct tally_row {
+		char key[128];
+		long n[TALLY_COLUMNS];
+	} *rows;
+	size_t len;
+};
+
+static void
+tally_add(struct tally *t, const char *key, int column, long n)
+{
+	struct tally_row *r;
+	size_t i;
+
+	for (i = 0; i < t->len; i++)
+		if (strcmp(t->rows[i].key, key) == 0) {
+			t->rows[i].n[column] += n;
+			return;
+		}
+	if ((r = realloc(t->rows, (t->len + 1) * sizeof *r)) == NULL)
+		return;         /* a count lost, not the run */
+	t->rows = r;
+	memset(&r[t->len], 0, sizeof r[t->len]);
+	snprintf(r[t->len].key, sizeof r[t->len].key, "%s", key);
+	r[t->len].n[column] = n;
+	t->len++;
+}
+
+static void
+tally_merge(struct tally *into, const struct tally *from)
+{
+	size_t i;
+	int c;
+
+	for (i = 0; i < from->len; i++)
+		for (c = 0; c < TALLY_COLUMNS; c++)
+			tally_add(into, from->rows[i].key, c,
+			    from->rows[i].n[c]);
+}
+
+/* What one thread of a run saw. */
+struct run_stats {
+	struct tally outcomes;     /* key "ok VERSION" or the failure */
+	struct tally attempts;     /* by version: ok, failed, skipped,
+	                              budget refusals */
+	struct tally breaker;      /* by version: open, half-open, closed */
+	char first_error[VD_ERROR_SIZE];
+	long ok, failed;
+};
+
+enum { ATT_OK, ATT_FAILED, ATT_SKIPPED, ATT_REFUSED };
+enum { BR_OPEN, BR_HALF_OPEN, BR_CLOSED };
+
+struct run {
+	struct options *opts;
+	const struct call_spec *spec;
+	long next;                 /* the next call to make (atomic) */
+	double *latency_ms;        /* per call */
+	pthread_mutex_t lock;
+	struct run_stats total;
+	int status;                /* a setup failure's exit status */
+};
+
+static void
+observe_run(const vd_observation_t *obs, void *userdata)
+{
+	struct run_stats *st = userdata;
+
+	switch (obs->kind) {
+	case VD_OBSERVE_ATTEMPT:
+		tally_add(&st->attempts, obs->version,
+		    obs->code == VD_OK || obs->code == VD_ECLIENT ? ATT_OK :
+		    ATT_FAILED, 1);
+		break;
+	case VD_OBSERVE_SKIPPED:
+		tally_add(&st->attempts, obs->version, ATT_SKIPPED, 1);
+		break;
+	case VD_OBSERVE_BUDGET:
+		tally_add(&st->attempts, obs->version, ATT_REFUSED, 1);
+		break;
+	case VD_OBSERVE_BREAKER:
+		tally_add(&st->breaker, obs->version,
+		    strcmp(obs->state, "open") == 0 ? BR_OPEN :
+		    strcmp(obs->state, "half-open") == 0 ? BR_HALF_OPEN :
+		    BR_CLOSED, 1);
+		break;
+	}
+}
+
+static void *
+run_thread(void *arg)
+{
+	struct run *run = arg;
+	struct run_stats st;
+	vd_client_t *client;
+	vd_call_t *call = NULL;
+	vd_error_t error;
+	vd_code_t code;
+	int status = EXIT_FAILED;
+	long i;
+
+	memset(&st, 0, sizeof st);
+	if ((client = call_client(run->opts, run->spec, &status)) == NULL ||
+	    (call = call_new(client, run->spec, &status)) == NULL) {
+		vd_client_destroy(client);
+		pthread_mutex_lock(&run->lock);
+		run->status = status;
+		pthread_mutex_unlock(&run->lock);
+		/* The others stop at their next call. */
+		__atomic_store_n(&run->next, run->spec->count,
+		    __ATOMIC_SEQ_CST);
+		return NULL;
+	}
+	vd_client_set_observer(client, observe_run, &st);
+	while ((i = __atomic_fetch_add(&run->next, 1, __ATOMIC_SEQ_CST)) <
+	    run->spec->count) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		code = vd_call_perform(call, &error);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		run->latency_ms[i] = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		if (code == VD_OK) {
+			char key[160];
+
+			snprintf(key, sizeof key, "ok %s",
+			    vd_call_version(call));
+			tally_add(&st.outcomes, key, 0, 1);
+			st.ok++;
+		} else {
+			tally_add(&st.outcomes, vd_strerror(code), 0, 1);
+			if (st.failed++ == 0)
+				snprintf(st.first_error, sizeof st.first_error,
+				    "%s", error.message);
+		}
+	}
+	vd_call_destroy(call);
+	vd_client_destroy(client);
+	pthread_mutex_lock(&run->lock);
+	tally_merge(&run->total.outcomes, &st.outcomes);
+	tally_merge(&run->total.attempts, &st.attempts);
+	tally_merge(&run->total.breaker, &st.breaker);
+	if (run->total.first_error[0] == '\0')
+		memcpy(run->total.first_error, st.first_error,
+		    sizeof st.first_error);
+	run->total.ok += st.ok;
+	run->total.failed += st.failed;
+	pthread_mutex_unlock(&run->lock);
+	free(st.outcomes.rows);
+	free(st.attempts.rows);
+	free(st.breaker.rows);
+	return NULL;
+}
+
+static int
+compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank percentile p of sorted[0..n). */
+static double
+percentile(const double *sorted, size_t n, double p)
+{
+	size_t rank = (size_t)(p / 100 * (double)n + 0.999999);
+
+	if (n == 0)
+		return 0;
+	if (rank < 1)
+		rank = 1;
+	return sorted[(rank > n ? n : rank) - 1];
+}
+
+/* Writes s as a JSON string. */
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void
+print_json(const struct run *run, double seconds, const double *lat,
+    size_t n)
+{
+	const struct run_stats *t = &run->total;
+	size_t i;
+
+	printf("{\"name\":");
+	json_string(run->spec->name);
+	printf(",\"range\":");
+	json_string(run->spec->range);
+	printf(",\"calls\":%zu,\"concurrency\":%ld,\"seconds\":%.3f,"
+	    "\"ok\":%ld,\"failed\":%ld,\"outcomes\":{", n,
+	    run->spec->concurrency, seconds, t->ok, t->failed);
+	for (i = 0; i < t->outcomes.len; i++) {
+		printf("%s", i > 0 ? "," : "");
+		json_string(t->outcomes.rows[i].key);
+		printf(":%ld", t->outcomes.rows[i].n[0]);
+	}
+	printf("},\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
+	    "\"max\":%.3f},\"versions\":{", percentile(lat, n, 50),
+	    percentile(lat, n, 90), percentile(lat, n, 99),
+	    n > 0 ? lat[n - 1] : 0.0);
+	for (i = 0; i < t->attempts.len; i++) {
+		const long *c = t->attempts.rows[i].n;
+
+		printf("%s", i > 0 ? "," : "");
+		json_string(t->attempts.rows[i].key);
+		printf(":{\"ok\":%ld,\"failed\":%ld,\"skipped\":%ld,"
+		    "\"budget_refused\":%ld}", c[ATT_OK], c[ATT_FAILED],
+		    c[ATT_SKIPPED], c[ATT_REFUSED]);
+	}
+	printf("},\"breaker\":{");
+	for (i = 0; i < t->breaker.len; i++) {
+		const long *c = t->breaker.rows[i].n;
+
+		printf("%s", i > 0 ? "," : "");
+		json_string(t->breaker.rows[i].key);
+		printf(":{\"open\":%ld,\"half-open\":%ld,\"closed\":%ld}",
+		    c[BR_OPEN], c[BR_HALF_OPEN], c[BR_CLOSED]);
+	}
+	printf("},\"first_error\":");
+	json_string(t->first_error);
+	printf("}\n");
+}
+
+static void
+print_table(const struct run *run, double seconds, const double *lat,
+    size_t n)
+{
+	const struct run_stats *t = &run->total;
+	size_t i;
+
+	printf("%s %s: %zu calls, %ld at a time, in %.2f s (%.1f calls/s)\n",
+	    run->spec->name, run->spec->range, n, run->spec->concurrency,
+	    seconds, seconds > 0 ? (double)n / seconds : 0.0);
+	printf("  %-32s %8s\n", "outcome", "calls");
+	for (i = 0; i < t->outcomes.len; i++)
+		printf("  %-32s %8ld\n", t->outcomes.rows[i].key,
+		    t->outcomes.rows[i].n[0]);
+	printf("  latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
+	    percentile(lat, n, 50), percentile(lat, n, 90),
+	    percentile(lat, n, 99), n > 0 ? lat[n - 1] : 0.0);
+	printf("  %-12s %9s %9s %9s %9s\n", "version", "ok", "failed",
+	    "skipped", "refused");
+	for (i = 0; i < t->attempts.len; i++) {
+		const long *c = t->attempts.rows[i].n;
+
+		printf("  %-12s %9ld %9ld %9ld %9ld\n",
+		    t->attempts.rows[i].key, c[ATT_OK], c[ATT_FAILED],
+		    c[ATT_SKIPPED], c[ATT_REFUSED]);
+	}
+	printf("  (attempts by version; skipped: circuit open; refused: "
+	    "retry budget)\n");
+	for (i = 0; i < t->breaker.len; i++) {
+		const long *c = t->breaker.rows[i].n;
+
+		printf("  circuit of %s: opened %ld, half-open %ld, closed "
+		    "%ld\n", t->breaker.rows[i].key, c[BR_OPEN],
+		    c[BR_HALF_OPEN], c[BR_CLOSED]);
+	}
+	if (t->first_error[0] != '\0')
+		printf("  first error: %s\n", t->first_error);
+}
+
+/* The call made spec->count times from spec->concurrency threads, one
+ * client each; a summary on stdout. */
+static int
+call_many(struct options *opts, const struct call_spec *spec)
+{
+	struct run run;
+	pthread_t *threads;
+	struct timespec t0, t1;
+	long i, started = 0;
+	double seconds;
+	int status;
+
+	memset(&run, 0, sizeof run);
+	run.opts = opts;
+	run.spec = spec;
+	pthread_mutex_init(&run.lock, NULL);
+	run.latency_ms = calloc((size_t)spec->count, sizeof *run.latency_ms);
+	threads = calloc((size_t)spec->concurrency, sizeof *threads);
+	if (run.latency_ms == NULL || threads == NULL) {
+		fprintf(stderr, "dispatch: out of memory\n");
+		free(run.latency_ms);
+		free(threads);
+		return EXIT_FAILED;
+	}
+	opts->quiet_attempts = true;
+	opts->started_ms = mono_ms();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < spec->concurrency; i++) {
+		if (pthread_create(&threads[i], NULL, run_thread, &run) != 0)
+			break;
+		started++;
+	}
+	if (started == 0)
+		run_thread(&run);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	seconds = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	status = run.status;
+	if (status == 0) {
+		size_t n = (size_t)(run.total.ok + run.total.failed);
+
+		qsort(run.latency_ms, (size_t)spec->count, sizeof (double),
+		    compare_double);
+		/* Calls not made (none, unless a thread failed to start)
+		 * were zeroed: sorted first; leave them out. */
+		if (spec->json)
+			print_json(&run, seconds, run.latency_ms +
+			    (size_t)spec->count - n, n);
+		else
+			print_table(&run, seconds, run.latency_ms +
+			    (size_t)spec->count - n, n);
+		status = run.total.failed > 0 ? EXIT_FAILED : EXIT_SUCCESS;
+		if (fflush(stdout) != 0) {
+			perror("dispatch: stdout");
+			status = EXIT_FAILED;
+		}
+	}
+	free(run.total.outcomes.rows);
+	free(run.total.attempts.rows);
+	free(run.total.breaker.rows);
+	free(run.latency_ms);
+	free(threads);
+	pthread_mutex_destroy(&run.lock);
+	return status;
+}
+
+static int
+cmd_call(struct options *opts, int argc, char **argv)
+{
+	enum { O_TIMEOUT = 256, O_CONNECT, O_DEADLINE, O_BREAKER, O_BUDGET,
+	    O_COUNT, O_CONCURRENCY, O_JSON, O_REFRESH };
+	static const struct option longopts[] = {
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "connect-timeout", required_argument, NULL, O_CONNECT },
+		{ "deadline", required_argument, NULL, O_DEADLINE },
+		{ "header", required_argument, NULL, 'H' },
+		{ "breaker", required_argument, NULL, O_BREAKER },
+		{ "budget", required_argument, NULL, O_BUDGET },
+		{ "count", required_argument, NULL, O_COUNT },
+		{ "concurrency", required_argument, NULL, O_CONCURRENCY },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "registry-refresh", required_argument, NULL, O_REFRESH },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct call_spec spec;
+	char *body = NULL;
+	bool many = false;
+	int c, status = EXIT_FAILED;
+
+	memset(&spec, 0, sizeof spec);
+	spec.count = 1;
+	spec.concurrency = 1;
+	if ((spec.headers = calloc((size_t)argc, sizeof *spec.headers)) ==
+	    NULL) {
+		fprintf(stderr, "dispatch: out of memory\n");
+		return EXIT_FAILED;
+	}
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+H:", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_TIMEOUT:
+			if (!parse_ms(optarg, &spec.timeout_ms))
+				status = usage_error("bad --timeout: %s", optarg);
+			break;
+		case O_CONNECT:
+			if (!parse_ms(optarg, &spec.connect_ms))
+				status = usage_error(
+				    "bad --connect-timeout: %s", optarg);
+			break;
+		case O_DEADLINE:
+			if (!parse_ms(optarg, &spec.deadline_ms))
+				status = usage_error("bad --deadline: %s", optarg);
+			break;
+		case 'H':
+			if (strchr(optarg, ':') == NULL)
+				status = usage_error("bad header (not "
+				    "'Name: value'): %s", optarg);
+			spec.headers[spec.n_headers++] = optarg;
+			break;
+		case O_BREAKER:
+			if (!parse_breaker(optarg, &spec))
+				status = usage_error("bad --breaker: %s (off, "
+				    "or consecutive=N,rate=PERCENT,min-calls=N,"
+				    "window=MS,open=MS,max-open=MS)", optarg);
+			break;
+		case O_BUDGET:
+			if (!parse_budget(optarg, &spec))
+				status = usage_error("bad --budget: %s (off, "
+				    "or percent=P,per-second=N,window=SECONDS)",
+				    optarg);
+			break;
+		case O_COUNT:
+			if (!parse_long(optarg, 1, MAX_COUNT, &spec.count))
+				status = usage_error("bad --count: %s (1 to "
+				    "%ld)", optarg, MAX_COUNT);
+			many = true;
+			break;
+		case O_CONCURRENCY:
+			if (!parse_long(optarg, 1, MAX_CONCURRENCY,
+			    &spec.concurrency))
+				status = usage_error("bad --concurrency: %s (1 "
+				    "to %ld)", optarg, MAX_CONCURRENCY);
+			many = true;
+			break;
+		case O_JSON:
+			spec.json = true;
+			many = true;
+			break;
+		case O_REFRESH:
+			if (!parse_ms(optarg, &spec.refresh_ms))
+				status = usage_error(
+				    "bad --registry-refresh: %s", optarg);
+			break;
+		default:
+			status = EXIT_USAGE;
+			break;
+		}
+		if (status == EXIT_USAGE)
+			goto out;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2 || argc > 3) {
+		status = usage_error("%s", "usage: dispatch call [OPTIONS] "
+		    "NAME RANGE [JSON]");
+		goto out;
+	}
+	spec.name = argv[0];
+	spec.range = argv[1];
+	if (argc == 3) {
+		if (strcmp(argv[2], "-") == 0 && (body = read_stdin()) == NULL) {
+			fprintf(stderr, "dispatch: cannot read stdin\n");
+			goto out;
+		}
+		spec.body = body != NULL ? body : argv[2];
+	}
+	if (spec.concurrency > spec.count)
+		spec.concurrency = spec.count;
+	status = many ? call_many(opts, &spec) : call_once(opts, &spec);
+out:
+	free(spec.headers);
 	free(body);
+	return status;
+}
+
+/* ---- register ---- */
+
+static int
+cmd_register(struct options *opts, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "get", required_argument, NULL, 'g' },
+		{ "post", required_argument, NULL, 'p' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "role", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	vd_endpoint_t *endpoints = calloc((size_t)argc, sizeof *endpoints);
+	const char **roles = calloc((size_t)argc, sizeof *roles);
+	vd_service_t service;
+	vd_client_t *client = NULL;
+	vd_error_t error;
+	vd_code_t code;
+	int c, status = EXIT_FAILED;
+
+	memset(&service, 0, sizeof service);
+	if (endpoints == NULL || roles == NULL) {
+		fprintf(stderr, "dispatch: out of memory\n");
+		goto out;
+	}
+	service.endpoints = endpoints;
+	service.roles = roles;
+	service.url = "";
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'g':
+		case 'p':
+			endpoints[service.n_endpoints].type = c == 'g' ?
+			    "http-get" : "http-post";
+			endpoints[service.n_endpoints++].url = optarg;
+			break;
+		case 'u':
+			service.url = optarg;
+			break;
+		case 'r':
+			roles[service.n_roles++] = optarg;
+			break;
+		default:
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2 || service.n_endpoints == 0) {
+		status = usage_error("%s", "usage: dispatch register [--get "
+		    "URL]... [--post URL]... [--url PATH] [--role ROLE]... "
+		    "NAME VERSION (one endpoint at least)");
+		goto out;
+	}
+	service.name = argv[0];
+	service.version = argv[1];
+	if ((client = open_client(opts, &status)) == NULL)
+		goto out;
+	code = vd_register(client, &service, &error);
+	if (code != VD_OK) {
+		fprintf(stderr, "dispatch: %s\n", error.message);
+		status = code == VD_EVERSION || code == VD_EINVAL ||
+		    code == VD_EREFUSED ? EXIT_USAGE : EXIT_FAILED;
+		goto out;
+	}
+	status = EXIT_SUCCESS;
+out:
+	vd_client_destroy(client);
+	free(endpoints);
+	free(roles);
 	return status;
 }
 
@@ -373,6 +1114,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "mongodb-uri", required_argument, NULL, 'm' },
+		{ "cache-file", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -384,17 +1126,25 @@ main(int argc, char **argv)
 	} commands[] = {
 		{ "call", cmd_call },
 		{ "list", cmd_list },
+		{ "register", cmd_register },
 		{ "unregister", cmd_unregister },
 	};
-	struct options opts = { NULL, false };
+	struct options opts = { NULL, NULL, false, false, 0 };
+	const char *cache = getenv("VD_REGISTRY_CACHE");
 	size_t i;
 	int c;
+
+	if (cache != NULL && *cache != '\0')
+		opts.cache_file = cache;
 
 	/* "+": options after the command are the command's own. */
 	while ((c = getopt_long(argc, argv, "+vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			opts.mongodb_uri = optarg;
+			break;
+		case 'c':
+			opts.cache_file = optarg;
 			break;
 		case 'v':
 			opts.verbose = true;

@@ -26,6 +26,7 @@ struct vd_transfer {
 	char *url;
 	char *origin;          /* scheme://host:port */
 	char *event_id;
+	char **extra;          /* "Name: value" lines, NULL-terminated */
 	char *body;
 	size_t len;
 	vd_delivered_fn done;
@@ -75,6 +76,8 @@ vd_sender_new(vd_error_t *error)
 static void
 transfer_free(vd_sender_t *sender, struct vd_transfer *t)
 {
+	char **h;
+
 	if (t->easy != NULL) {
 		curl_multi_remove_handle(sender->multi, t->easy);
 		curl_easy_cleanup(t->easy);
@@ -84,6 +87,9 @@ transfer_free(vd_sender_t *sender, struct vd_transfer *t)
 	free(t->url);
 	free(t->origin);
 	free(t->event_id);
+	for (h = t->extra; h != NULL && *h != NULL; h++)
+		free(*h);
+	free(t->extra);
 	free(t->body);
 	free(t);
 }
@@ -194,7 +200,29 @@ vd_sender_post(vd_sender_t *sender, const char *url, const char *event_id,
     const char *body, size_t len, vd_delivered_fn done, void *userdata,
     vd_error_t *error)
 {
+	return vd_sender_post_headers(sender, url, event_id, body, len, NULL,
+	    done, userdata, error);
+}
+
+/* One header line, no line break in it: nothing smuggled into the
+ * request. */
+static bool
+header_line(const char *h)
+{
+	const char *colon = strchr(h, ':');
+
+	return colon != NULL && colon != h && strpbrk(h, "\r\n") == NULL &&
+	    strlen(h) < 1024;
+}
+
+vd_code_t
+vd_sender_post_headers(vd_sender_t *sender, const char *url,
+    const char *event_id, const char *body, size_t len,
+    const char *const *headers, vd_delivered_fn done, void *userdata,
+    vd_error_t *error)
+{
 	struct vd_transfer *t, **tail;
+	size_t n = 0, i;
 
 	if (sender == NULL || event_id == NULL || *event_id == '\0' ||
 	    strlen(event_id) > MAX_EVENT_ID ||
@@ -204,9 +232,25 @@ vd_sender_post(vd_sender_t *sender, const char *url, const char *event_id,
 	if (!vd_http_url_allowed(url))
 		return vd_error_set(error, VD_EINVAL, 0,
 		    "Not an http or https URL: %s", url != NULL ? url : "(null)");
+	for (; headers != NULL && headers[n] != NULL; n++)
+		if (!header_line(headers[n]))
+			return vd_error_set(error, VD_EINVAL, 0,
+			    "vd_sender_post_headers: not a header line");
 	if ((t = calloc(1, sizeof *t)) == NULL)
 		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
 	vd_http_response_clear(&t->resp);
+	if (n > 0) {
+		if ((t->extra = calloc(n + 1, sizeof *t->extra)) == NULL) {
+			transfer_free(sender, t);
+			return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
+		}
+		for (i = 0; i < n; i++)
+			if ((t->extra[i] = strdup(headers[i])) == NULL) {
+				transfer_free(sender, t);
+				return vd_error_set(error, VD_ENOMEM, 0,
+				    "out of memory");
+			}
+	}
 	t->url = strdup(url);
 	t->event_id = strdup(event_id);
 	t->body = malloc(len + 1);
@@ -272,7 +316,7 @@ start(vd_sender_t *sender, struct vd_transfer *t)
 		    sender->connect_ms : sender->total_ms,
 		.total_ms = sender->total_ms,
 	};
-	char id[MAX_EVENT_ID + 16], stamp[64], *sig = NULL, *line = NULL;
+	char id[MAX_EVENT_ID + 16], stamp[64], *sig = NULL, *line = NULL, **h;
 	int64_t now = (int64_t)time(NULL);
 	bool ok;
 
@@ -283,6 +327,8 @@ start(vd_sender_t *sender, struct vd_transfer *t)
 	t->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	ok = t->headers != NULL && curl_slist_append(t->headers, id) != NULL &&
 	    curl_slist_append(t->headers, "Expect:") != NULL;
+	for (h = t->extra; ok && h != NULL && *h != NULL; h++)
+		ok = curl_slist_append(t->headers, *h) != NULL;
 	if (ok && sender->secrets != NULL) {
 		/* Each attempt is signed at its own time: a receiver's
 		 * five-minute window must not close on a late retry. */

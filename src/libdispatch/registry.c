@@ -20,7 +20,6 @@
 #define DUPLICATE_KEY 11000
 #define PRUNE_AFTER_MS (60 * 60 * 1000)        /* unseen this long: gone */
 #define PRUNE_EVERY_MS (5 * 60 * 1000)
-#define CACHE_MAX_AGE_MS (60 * 60 * 1000)
 
 /* Numbers are stored as int32 when they fit, as the article's services
  * (JavaScript) did, so that its tools can read our entries. */
@@ -257,6 +256,8 @@ vd_register(vd_client_t *client, const vd_service_t *service,
 		}
 	}
 	prune(client, coll, now_ms);
+	/* A call through this client must see the change at once. */
+	vd_cache_invalidate(client);
 out:
 	mongoc_collection_destroy(coll);
 	return code;
@@ -302,12 +303,12 @@ vd_unregister(vd_client_t *client, const char *name, const char *version,
 		    "Registry unavailable: %s", berr.message);
 	mongoc_collection_destroy(coll);
 	bson_destroy(&filter);
-	vd_registry_cache_free(client);
+	vd_cache_invalidate(client);
 	return code;
 }
 
-static void
-entry_clear(vd_entry_t *e)
+void
+vd_entry_clear(vd_entry_t *e)
 {
 	size_t i;
 
@@ -332,7 +333,7 @@ vd_entries_free(vd_entry_t *entries, size_t count)
 	if (entries == NULL)
 		return;
 	for (i = 0; i < count; i++)
-		entry_clear(&entries[i]);
+		vd_entry_clear(&entries[i]);
 	free(entries);
 }
 
@@ -442,16 +443,15 @@ read_entry(const bson_t *doc, vd_entry_t *e)
 	}
 	return 1;
 nomem:
-	entry_clear(e);
+	vd_entry_clear(e);
 	return -1;
 }
 
-/* Reads every entry of name (NULL: all), unsorted. */
+/* Reads every entry of name (NULL: all) from coll, unsorted. */
 static vd_code_t
-read_entries(vd_client_t *client, const char *name, vd_entry_t **entries,
-    size_t *count, vd_error_t *error)
+read_collection(mongoc_collection_t *coll, const char *name,
+    vd_entry_t **entries, size_t *count, vd_error_t *error)
 {
-	mongoc_collection_t *coll = vd_client_collection(client);
 	mongoc_cursor_t *cursor;
 	bson_t filter = BSON_INITIALIZER;
 	const bson_t *doc;
@@ -460,6 +460,8 @@ read_entries(vd_client_t *client, const char *name, vd_entry_t **entries,
 	size_t n = 0, cap = 0;
 	vd_code_t code = VD_OK;
 
+	*entries = NULL;
+	*count = 0;
 	if (name != NULL)
 		BSON_APPEND_UTF8(&filter, "name", name);
 	cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
@@ -489,7 +491,6 @@ read_entries(vd_client_t *client, const char *name, vd_entry_t **entries,
 		code = vd_error_set(error, VD_EREGISTRY, 0,
 		    "Registry unavailable: %s", berr.message);
 	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
 	bson_destroy(&filter);
 	if (code != VD_OK) {
 		vd_entries_free(list, n);
@@ -498,6 +499,30 @@ read_entries(vd_client_t *client, const char *name, vd_entry_t **entries,
 	*entries = list;
 	*count = n;
 	return VD_OK;
+}
+
+static vd_code_t
+read_entries(vd_client_t *client, const char *name, vd_entry_t **entries,
+    size_t *count, vd_error_t *error)
+{
+	mongoc_collection_t *coll = vd_client_collection(client);
+	vd_code_t code = read_collection(coll, name, entries, count, error);
+
+	mongoc_collection_destroy(coll);
+	return code;
+}
+
+vd_code_t
+vd_registry_read_all(mongoc_client_t *mongo, const char *db,
+    const char *coll, vd_entry_t **entries, size_t *count,
+    vd_error_t *error)
+{
+	mongoc_collection_t *c = mongoc_client_get_collection(mongo, db,
+	    coll);
+	vd_code_t code = read_collection(c, NULL, entries, count, error);
+
+	mongoc_collection_destroy(c);
+	return code;
 }
 
 static int
@@ -545,7 +570,7 @@ vd_entries_filter(vd_entry_t *entries, size_t count, const vd_range_t *range,
 		    !(live_only && entries[i].stale))
 			entries[kept++] = entries[i];
 		else
-			entry_clear(&entries[i]);
+			vd_entry_clear(&entries[i]);
 	}
 	return kept;
 }
@@ -672,68 +697,14 @@ vd_lookup(vd_client_t *client, const char *name, const char *range,
 	return code;
 }
 
-void
-vd_registry_cache_free(vd_client_t *client)
-{
-	struct vd_cache *c, *next;
-
-	for (c = client->cache; c != NULL; c = next) {
-		next = c->next;
-		vd_entries_free(c->entries, c->count);
-		free(c->name);
-		free(c);
-	}
-	client->cache = NULL;
-}
-
-static struct vd_cache *
-cache_find(vd_client_t *client, const char *name)
-{
-	struct vd_cache *c;
-
-	for (c = client->cache; c != NULL; c = c->next)
-		if (strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-/* Keeps a copy of a fresh look-up of name, for when the registry is down.
- * Out of memory only means there is no copy. */
-static void
-cache_store(vd_client_t *client, const char *name, const vd_entry_t *entries,
-    size_t count, int64_t now_ms)
-{
-	struct vd_cache *c = cache_find(client, name);
-	vd_entry_t *copy = vd_entries_copy(entries, count);
-
-	if (copy == NULL)
-		return;
-	if (c == NULL) {
-		if ((c = calloc(1, sizeof *c)) == NULL ||
-		    (c->name = strdup(name)) == NULL) {
-			free(c);
-			vd_entries_free(copy, count);
-			return;
-		}
-		c->next = client->cache;
-		client->cache = c;
-	} else {
-		vd_entries_free(c->entries, c->count);
-	}
-	c->entries = copy;
-	c->count = count;
-	c->fetched_ms = now_ms;
-}
-
 vd_code_t
 vd_registry_candidates(vd_client_t *client, const char *name,
     const vd_range_t *range, vd_entry_t **entries, size_t *count,
     char *why, size_t why_size, vd_error_t *error)
 {
+	struct vd_snapshot *snap;
 	vd_entry_t *list;
-	size_t n, live;
-	int64_t now_ms = vd_now_ms();
-	vd_error_t err;
+	size_t first, n, live;
 	vd_code_t code;
 	char registered[192];
 
@@ -741,29 +712,24 @@ vd_registry_candidates(vd_client_t *client, const char *name,
 	*count = 0;
 	if (why != NULL && why_size > 0)
 		why[0] = '\0';
-	code = read_entries(client, name, &list, &n, &err);
-	if (code == VD_OK) {
-		vd_entries_mark_stale(list, n, now_ms,
+	if ((code = vd_cache_acquire(client, &snap, error)) != VD_OK)
+		return code;
+	/* Sorted by name: the entries of name are together. */
+	for (first = 0; first < snap->count &&
+	    strcmp(snap->entries[first].name, name) != 0; first++)
+		;
+	for (n = 0; first + n < snap->count &&
+	    strcmp(snap->entries[first + n].name, name) == 0; n++)
+		;
+	list = vd_entries_copy(snap->entries + first, n);
+	/* Live or stale as of the read: while the registry cannot be read,
+	 * responders cannot heartbeat either. */
+	if (list != NULL)
+		vd_entries_mark_stale(list, n, snap->fetched_ms,
 		    (int64_t)client->stale_after_s * 1000);
-		vd_entries_sort(list, n);
-		cache_store(client, name, list, n, now_ms);
-	} else {
-		struct vd_cache *c = cache_find(client, name);
-
-		if (code != VD_EREGISTRY || c == NULL ||
-		    now_ms - c->fetched_ms > CACHE_MAX_AGE_MS) {
-			if (error != NULL)
-				*error = err;
-			return code;
-		}
-		/* Better the last known entries than no call at all. */
-		vd_log(client, VD_LOG_WARN, "%s; using the copy of %" PRId64
-		    " s ago", err.message, (now_ms - c->fetched_ms) / 1000);
-		if ((list = vd_entries_copy(c->entries, c->count)) == NULL)
-			return vd_error_set(error, VD_ENOMEM, 0,
-			    "out of memory");
-		n = c->count;
-	}
+	vd_cache_release(client, snap);
+	if (list == NULL)
+		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
 	vd_entries_describe(list, n, registered, sizeof registered);
 	n = vd_entries_filter(list, n, range, false);
 	live = vd_entries_filter(list, n, NULL, true);

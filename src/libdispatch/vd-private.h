@@ -6,6 +6,7 @@
 #ifndef VD_PRIVATE_H
 #define VD_PRIVATE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include <cjson/cJSON.h>
@@ -27,19 +28,190 @@
 vd_code_t vd_error_set(vd_error_t *error, vd_code_t code, int http_status,
     const char *fmt, ...) VD_PRINTF(4, 5);
 
-/* client.c */
+/* breaker.c: one circuit breaker per service version (see breaker.c). */
 
-/* One registry look-up kept for when the registry cannot answer. */
-struct vd_cache {
-	char *name;
+/* Defaults, in line with Hystrix (20 calls, 50 %, 10 s window, 5 s sleep
+ * window) and Envoy's outlier detection (5 consecutive 5xx; an ejection
+ * time that grows with each ejection, capped). */
+#define VD_BREAKER_CONSECUTIVE 5
+#define VD_BREAKER_RATE_PERCENT 50
+#define VD_BREAKER_MIN_CALLS 20
+#define VD_BREAKER_WINDOW_MS 10000
+#define VD_BREAKER_BASE_OPEN_MS 5000
+#define VD_BREAKER_MAX_OPEN_MS 60000
+#define VD_BREAKER_BUCKETS 10
+
+typedef enum vd_breaker_state {
+	VD_BREAKER_CLOSED = 0,
+	VD_BREAKER_OPEN = 1,
+	VD_BREAKER_HALF_OPEN = 2
+} vd_breaker_state_t;
+
+typedef struct vd_breaker_config {
+	unsigned consecutive;       /* failures in a row that open; 0: never */
+	unsigned rate_percent;      /* share of failures that opens; 0: never */
+	unsigned min_calls;         /* ... out of at least this many calls */
+	int64_t window_ms;          /* ... in this rolling window */
+	int64_t base_open_ms;       /* first open period */
+	int64_t max_open_ms;        /* cap of the growing open period */
+} vd_breaker_config_t;
+
+typedef struct vd_breaker {
+	vd_breaker_state_t state;
+	unsigned consecutive;       /* failures in a row, when closed */
+	struct {
+		bool used;
+		int64_t start;
+		uint32_t calls;
+		uint32_t failures;
+	} bucket[VD_BREAKER_BUCKETS];
+	int64_t open_until;         /* open: when the trial may go */
+	int64_t open_ms;            /* the last open period (it grows) */
+	int64_t closed_at;          /* when it last closed from half-open */
+	unsigned openings;          /* how many times it opened */
+	bool trial;                 /* half-open: the one trial is out */
+	bool probe;                 /* open: a forced probe is out */
+	bool panic_told;            /* its forced probes were logged */
+} vd_breaker_t;
+
+void vd_breaker_config_default(vd_breaker_config_t *cfg);
+void vd_breaker_init(vd_breaker_t *b);
+const char *vd_breaker_state_name(vd_breaker_state_t state);
+
+/* What a call at now would find, without changing b: CLOSED (go), OPEN
+ * (skip; *remaining_ms, if not NULL, says for how long, 0 when it waits
+ * for a trial's outcome) or HALF_OPEN (a trial may go). */
+vd_breaker_state_t vd_breaker_peek(const vd_breaker_t *b, int64_t now,
+    int64_t *remaining_ms);
+
+/* A call is about to go: an open breaker whose time is up becomes
+ * half-open with this call as its trial. Returns the state the call goes
+ * in: CLOSED, HALF_OPEN (a trial), or OPEN: it must not go, unless force
+ * (every version of the call is open) made it a probe, whose success
+ * closes the breaker and whose failure changes nothing. */
+vd_breaker_state_t vd_breaker_begin(vd_breaker_t *b, int64_t now,
+    bool force);
+
+/* A trial or probe given by vd_breaker_begin() that did not happen. */
+void vd_breaker_cancel(vd_breaker_t *b);
+
+/* Counts the outcome of a call that went; returns the new state. When
+ * the state changed, why (if not NULL) says why ("5 consecutive
+ * failures", "12 of 20 calls failed in 10.0 s", "trial call failed",
+ * "trial call succeeded", "call succeeded while every version was
+ * open"), else it is "". */
+vd_breaker_state_t vd_breaker_record(vd_breaker_t *b,
+    const vd_breaker_config_t *cfg, int64_t now, bool success, char *why,
+    size_t why_size);
+
+/* Calls and failures in the rolling window that ends at now. */
+void vd_breaker_window(const vd_breaker_t *b, const vd_breaker_config_t *cfg,
+    int64_t now, unsigned *calls, unsigned *failures);
+
+/* budget.c: the retry budget (see budget.c). */
+
+#define VD_BUDGET_PERCENT 20.0
+#define VD_BUDGET_PER_SECOND 10.0
+#define VD_BUDGET_WINDOW_S 10
+#define VD_BUDGET_SLOTS 60          /* the longest window, in seconds */
+
+typedef struct vd_budget {
+	double percent;
+	double per_second;
+	int window_s;
+	struct vd_budget_slot {
+		bool used;
+		int64_t second;
+		uint32_t calls;
+		uint32_t fallbacks;
+	} slot[VD_BUDGET_SLOTS];
+} vd_budget_t;
+
+void vd_budget_init(vd_budget_t *b, double percent, double per_second,
+    int window_s);
+
+/* Changes the settings, keeping the counts; a negative value (or a
+ * window_s <= 0) leaves a setting as it is. */
+void vd_budget_configure(vd_budget_t *b, double percent, double per_second,
+    int window_s);
+
+/* Counts one call. */
+void vd_budget_deposit(vd_budget_t *b, int64_t now_ms);
+
+/* Counts one fallback and returns true if the budget allows it; returns
+ * false (and counts nothing) when it is spent. */
+bool vd_budget_withdraw(vd_budget_t *b, int64_t now_ms);
+
+/* Fallbacks still allowed at now_ms (may be fractional or negative). */
+double vd_budget_balance(const vd_budget_t *b, int64_t now_ms);
+
+/* cache.c: the client's copy of the whole registry (see cache.c). */
+
+/* One read of the registry: every entry, sorted. Shared by the calls that
+ * use it and freed by the last (refs is guarded by the client's
+ * reg_lock). */
+struct vd_snapshot {
+	int refs;
 	vd_entry_t *entries;
 	size_t count;
-	int64_t fetched_ms;
-	struct vd_cache *next;
+	int64_t fetched_ms;         /* wall clock of the read */
+	bool from_file;
+};
+
+/* The registry copy as JSON text for the cache file; caller frees with
+ * free(); NULL when out of memory. */
+char *vd_cache_serialize(const vd_entry_t *entries, size_t count,
+    int64_t fetched_ms);
+
+/* Parses text written by vd_cache_serialize. *entries (sorted): caller
+ * frees with vd_entries_free(). VD_EINVAL when it is not such a text. */
+vd_code_t vd_cache_parse(const char *text, size_t len, vd_entry_t **entries,
+    size_t *count, int64_t *fetched_ms, vd_error_t *error);
+
+/* A hash of the entries, their lastSeen left out. */
+uint64_t vd_cache_hash(const vd_entry_t *entries, size_t count);
+
+/* Writes the file atomically (temporary file in the same directory,
+ * fsync, rename); reads it back. */
+vd_code_t vd_cache_save(const char *path, const vd_entry_t *entries,
+    size_t count, int64_t fetched_ms, vd_error_t *error);
+vd_code_t vd_cache_load(const char *path, vd_entry_t **entries,
+    size_t *count, int64_t *fetched_ms, vd_error_t *error);
+
+/* The copy for a call (caller releases it with vd_cache_release), read
+ * now if there is none yet, else refreshed in the background when older
+ * than the refresh interval. VD_EREGISTRY when there is no copy and the
+ * registry cannot be read. */
+vd_code_t vd_cache_acquire(vd_client_t *client, struct vd_snapshot **out,
+    vd_error_t *error);
+void vd_cache_release(vd_client_t *client, struct vd_snapshot *s);
+
+/* The next call reads the registry itself (after a change made through
+ * this client). */
+void vd_cache_invalidate(vd_client_t *client);
+
+/* Stops and joins the refresher thread, if any. */
+void vd_cache_stop(vd_client_t *client);
+
+/* Stops the refresher and drops the copy (the registry moved). */
+void vd_cache_clear(vd_client_t *client);
+
+/* client.c */
+
+/* The breaker of one service version at one URL, and what the client
+ * last told of it. */
+struct vd_breaker_entry {
+	char *name;
+	char *version;
+	char *url;
+	vd_breaker_t breaker;
+	int64_t used_ms;            /* last use (monotonic), for pruning */
+	struct vd_breaker_entry *next;
 };
 
 struct vd_client {
 	mongoc_client_t *mongo;
+	mongoc_uri_t *uri;          /* for the refresher's own connection */
 	char *database;
 	char *collection;
 	long connect_ms;
@@ -48,10 +220,40 @@ struct vd_client {
 	long stale_after_s;
 	vd_log_fn log_fn;
 	void *log_userdata;
+	vd_observe_fn observe_fn;
+	void *observe_userdata;
 	CURL *curl;                /* reused by every call: keep-alive */
 	bool index_ready;          /* unique index made by this client */
 	int64_t last_prune_ms;
-	struct vd_cache *cache;
+
+	/* Resilience: breakers per version, the retry budget. */
+	vd_breaker_config_t breaker_cfg;
+	struct vd_breaker_entry *breakers;
+	size_t n_breakers;
+	vd_budget_t budget;
+
+	/* The registry copy (cache.c). reg_lock guards what the refresher
+	 * thread shares with the calling thread: everything below. */
+	pthread_mutex_t reg_lock;
+	pthread_cond_t reg_cond;
+	pthread_t reg_thread;
+	bool reg_thread_started;
+	bool reg_stop;             /* the refresher must end */
+	bool reg_kick;             /* the refresher must read */
+	bool reg_busy;             /* a background read is asked or running */
+	bool reg_dirty;            /* read in the calling thread next time */
+	long refresh_ms;
+	int64_t reg_tried_ms;      /* last read's end (monotonic) */
+	struct vd_snapshot *snap;
+	bool reg_down;             /* the last read failed */
+	bool reg_down_told;        /* ... and the logger was told */
+	char reg_error[VD_ERROR_SIZE];
+	char *cache_file;
+	uint64_t file_hash;        /* of the entries the file holds */
+	int64_t file_written_ms;   /* fetched_ms of what the file holds */
+	bool file_failed;
+	bool file_told;
+	char file_error[VD_ERROR_SIZE];
 };
 
 /* mongoc_init() and curl_global_init(), once per process. */
@@ -65,6 +267,19 @@ int64_t vd_mono_ms(void);
 /* Sends one formatted line to the client's logger, if it has one. */
 void vd_log(const vd_client_t *client, vd_log_level_t level,
     const char *fmt, ...) VD_PRINTF(3, 4);
+
+/* Sends obs to the client's observer, if it has one. */
+void vd_observe(const vd_client_t *client, const vd_observation_t *obs);
+
+/* A new connection to the client's registry (for the refresher thread);
+ * caller frees with mongoc_client_destroy(). */
+mongoc_client_t *vd_client_mongo_new(const vd_client_t *client,
+    vd_error_t *error);
+
+/* The breaker of name at version and url, made (closed) if there is none;
+ * NULL when out of memory. */
+struct vd_breaker_entry *vd_client_breaker(vd_client_t *client,
+    const char *name, const char *version, const char *url);
 
 /* The registry collection; caller frees with mongoc_collection_destroy(). */
 mongoc_collection_t *vd_client_collection(vd_client_t *client);
@@ -93,18 +308,24 @@ vd_entry_t *vd_entries_copy(const vd_entry_t *entries, size_t count);
 void vd_entries_describe(const vd_entry_t *entries, size_t count, char *buf,
     size_t size);
 
+/* Frees what e holds and zeroes it. */
+void vd_entry_clear(vd_entry_t *e);
+
+/* Reads every entry of the collection db.coll through mongo, unsorted.
+ * *entries: caller frees with vd_entries_free(). */
+vd_code_t vd_registry_read_all(mongoc_client_t *mongo, const char *db,
+    const char *coll, vd_entry_t **entries, size_t *count,
+    vd_error_t *error);
+
 /* The entries a call of name at range may use: matching and not stale,
- * newest first. When there are none, *count is 0 and why (if not NULL)
- * says what is registered under name instead, e.g. "none matches;
- * registered: 2.0.0". When the registry cannot answer, the client's last
- * copy for name is used if there is one, else VD_EREGISTRY. *entries:
- * caller frees with vd_entries_free(). */
+ * newest first, from the client's copy of the registry (cache.c). When
+ * there are none, *count is 0 and why (if not NULL) says what is
+ * registered under name instead, e.g. "none matches; registered: 2.0.0".
+ * VD_EREGISTRY when there is no copy and the registry cannot answer.
+ * *entries: caller frees with vd_entries_free(). */
 vd_code_t vd_registry_candidates(vd_client_t *client, const char *name,
     const vd_range_t *range, vd_entry_t **entries, size_t *count,
     char *why, size_t why_size, vd_error_t *error);
-
-/* Frees the client's copies of earlier look-ups. */
-void vd_registry_cache_free(vd_client_t *client);
 
 /* http.c */
 

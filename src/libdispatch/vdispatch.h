@@ -13,6 +13,10 @@
  *  - Every *_destroy and *_free accepts NULL and then does nothing.
  *  - Handles are not thread-safe: use one per thread, like mongoc_client_t.
  *    vd_sender_wakeup() is the one call that may come from another thread.
+ *    A client may run one thread of its own, which refreshes its copy of
+ *    the registry (vd_client_set_registry_refresh); vd_client_destroy()
+ *    joins it. Loggers and observers are only ever called in the thread
+ *    that called the library.
  *  - The library never prints and never exits: it reports through return
  *    codes, vd_error_t and the optional logger of vd_client_set_logger().
  *
@@ -170,17 +174,127 @@ VD_EXPORT vd_code_t vd_client_set_registry(vd_client_t *client,
 /* Time limits in milliseconds; 0 leaves a limit as it is. connect_ms bounds
  * connecting to one version (default 1000), attempt_ms one whole attempt
  * (default 5000), deadline_ms the whole call across all its fallbacks
- * (default 15000). A version that hangs so costs one attempt at most. */
+ * (default 15000). A version that hangs (a stopped responder whose socket
+ * still accepts) so costs one attempt at most, and no attempt outlives the
+ * deadline. Calls read the registry from the client's copy (see
+ * vd_client_set_registry_refresh), so only a call that must read it first
+ * (the client's first, or the first after vd_register or vd_unregister
+ * through it) can wait for the registry, bounded by the registry's own
+ * timeouts (2 s to connect or select a server, 5 s per read, unless the
+ * URI says otherwise), and that wait counts against the deadline. */
 VD_EXPORT void vd_client_set_timeouts(vd_client_t *client, long connect_ms,
     long attempt_ms, long deadline_ms);
 
 /* An entry whose lastSeen is older than seconds is not chosen by calls
- * (default 30; 0 leaves it). Responders refresh theirs with vd_register(). */
+ * (default 30; 0 leaves it), judged as of when the client's copy of the
+ * registry was read (see vd_client_set_registry_refresh). Responders
+ * refresh theirs with vd_register(). */
 VD_EXPORT void vd_client_set_stale_after(vd_client_t *client, long seconds);
 
 /* Installs the logger (NULL: none, the default). */
 VD_EXPORT void vd_client_set_logger(vd_client_t *client, vd_log_fn fn,
     void *userdata);
+
+/* What a client observed, for metrics: one report per call attempt, per
+ * version skipped because its circuit breaker is open, per breaker state
+ * change, and per fallback refused by the retry budget. */
+typedef enum vd_observation_kind {
+	VD_OBSERVE_ATTEMPT = 0,      /* an attempt ended: code, status, ms */
+	VD_OBSERVE_SKIPPED = 1,      /* version skipped: its breaker is open */
+	VD_OBSERVE_BREAKER = 2,      /* version's breaker changed to state */
+	VD_OBSERVE_BUDGET = 3        /* a fallback refused by the budget */
+} vd_observation_kind_t;
+
+typedef struct vd_observation {
+	vd_observation_kind_t kind;
+	const char *service;         /* the service name called */
+	const char *version;         /* the version concerned */
+	vd_code_t code;              /* ATTEMPT: VD_OK or why it failed */
+	int http_status;             /* ATTEMPT: 0 when no HTTP answer */
+	long elapsed_ms;             /* ATTEMPT */
+	bool fallback;               /* ATTEMPT: not the first version tried */
+	const char *state;           /* BREAKER: "closed", "open", "half-open" */
+} vd_observation_t;
+
+/* Receives observations during vd_call_perform(); obs and its strings are
+ * valid during the call only. */
+typedef void (*vd_observe_fn)(const vd_observation_t *obs, void *userdata);
+
+/* Installs the observer (NULL: none, the default). It is called in the
+ * thread that performs the call, never from a library thread: per HTTP
+ * request (ATTEMPT; fallback is true from the second version tried on),
+ * per version skipped (SKIPPED, state "open"), per breaker change
+ * (BREAKER), per fallback refused (BUDGET, version = the one not tried). */
+VD_EXPORT void vd_client_set_observer(vd_client_t *client, vd_observe_fn fn,
+    void *userdata);
+
+/* Circuit breakers. The client keeps one per service version (name,
+ * version and url of the entry); calls skip a version whose circuit is
+ * open ("skipping Ticket Query 1.0.1: circuit open for 4.2 s more").
+ * A failure is what makes a call fall back (connection error, timeout,
+ * 5xx, unreadable reply); a 2xx or a 4xx is a success.
+ *   closed     calls go. It opens after `consecutive` failures in a row
+ *              (default 5), or when at least `rate_percent` percent
+ *              (default 50) of at least `min_calls` calls (default 20)
+ *              failed in the last `window_ms` (default 10000).
+ *   open       the version is skipped for `base_open_ms` (default 5000);
+ *              each re-opening doubles the time, up to `max_open_ms`
+ *              (default 60000); the growth is forgotten once the version
+ *              has stayed closed for max_open_ms.
+ *   half-open  one trial call goes: success closes, failure re-opens.
+ * When every candidate of a call is open, the call still tries the one
+ * that closes soonest, as its trial: a breaker never turns a degraded
+ * service into an outage. State is kept in the client, per process; it is
+ * not shared with other clients.
+ * A negative value (or 0 for the three times) leaves a setting as it is;
+ * consecutive 0 and rate_percent 0 turn those rules off (both: the breaker
+ * never opens). VD_EINVAL when rate_percent > 100 or max_open_ms <
+ * base_open_ms; nothing changes then. */
+VD_EXPORT vd_code_t vd_client_set_breaker(vd_client_t *client,
+    long consecutive, long rate_percent, long min_calls, long window_ms,
+    long base_open_ms, long max_open_ms, vd_error_t *error);
+
+/* Retry budget, as Finagle's and Linkerd's: fallbacks (versions tried after
+ * another failed) may be at most `percent` percent of the calls made in the
+ * last `window_s` seconds (default 20), plus `per_second` a second (default
+ * 10, so 100 in the default window of 10 s). When it is spent, a call that
+ * would fall back fails at once with VD_EBUDGET ("retry budget exhausted:
+ * ...") instead of trying the next version, so that a failing version
+ * cannot multiply the load on the others. Kept per client. A negative
+ * value (window_s <= 0) leaves a setting as it is; percent 0 and per_second
+ * 0 allow no fallback at all; per_second HUGE_VAL sets no limit. VD_EINVAL
+ * when percent > 1000 or window_s > 60 (or NaN); nothing changes then. */
+VD_EXPORT vd_code_t vd_client_set_budget(vd_client_t *client, double percent,
+    double per_second, long window_s, vd_error_t *error);
+
+/* The client's copy of the registry. Calls choose versions from an
+ * in-memory copy of every entry, read in one query. The first call reads
+ * it (and so does the first after vd_register or vd_unregister through
+ * this client); afterwards a call that finds it older than refresh_ms
+ * (default 2000) asks the client's refresher thread for a new one and goes
+ * on with the copy it has, so that calls do not wait for the registry.
+ * The refresher is a thread of the client, started by the first call that
+ * needs a refresh, with a connection of its own to the registry; it
+ * never calls the logger or the observer, and vd_client_destroy() stops
+ * and joins it (waiting, at most, for a registry read in progress: the
+ * registry's connect and socket timeouts). While the registry cannot be
+ * read, calls go on from the copy, entries judged live or stale as of
+ * when it was read, and the logger is told once ("Registry unavailable:
+ * ...; calling from the copy of 12 s ago until it answers"), and again
+ * when it answers. 0 or less leaves the interval as it is. */
+VD_EXPORT void vd_client_set_registry_refresh(vd_client_t *client,
+    long refresh_ms);
+
+/* Keeps the registry copy in the file at path too (NULL: no file, the
+ * default; the path is copied): rewritten whenever a read finds other
+ * entries, and at least every minute, atomically (a temporary file beside
+ * it, then rename), mode 0644. Several processes may share one file. When
+ * the client has no copy and the registry cannot be read, calls use the
+ * file's, whatever its age, with a warning that says its age. A file that
+ * cannot be written is told once to the logger. VD_EINVAL on an empty
+ * path. */
+VD_EXPORT vd_code_t vd_client_set_cache_file(vd_client_t *client,
+    const char *path, vd_error_t *error);
 
 /* ------------------------------------------------------------------ */
 /* Registry                                                            */
@@ -255,7 +369,11 @@ VD_EXPORT void vd_entries_free(vd_entry_t *entries, size_t count);
  * (objects key by key, recursively; arrays concatenated; otherwise the
  * later reply wins), while a single reply is returned byte for byte. When
  * every candidate failed: VD_ENOSERVICE, "No service available", naming
- * what was tried; VD_ETIMEOUT when the deadline cut the fallbacks short. */
+ * what was tried; VD_ETIMEOUT when the deadline cut the fallbacks short.
+ * A version whose circuit breaker is open is skipped (see
+ * vd_client_set_breaker); a fallback that the retry budget refuses ends
+ * the call with VD_EBUDGET (see vd_client_set_budget). The observer, if
+ * any, hears of every attempt, skip, breaker change and refusal. */
 typedef struct vd_call vd_call_t;
 
 /* Returns a new call, caller frees with vd_call_destroy(); NULL and
@@ -345,6 +463,15 @@ VD_EXPORT void vd_sender_set_limits(vd_sender_t *sender, long per_host,
 VD_EXPORT vd_code_t vd_sender_post(vd_sender_t *sender, const char *url,
     const char *event_id, const char *body, size_t len, vd_delivered_fn done,
     void *userdata, vd_error_t *error);
+
+/* As vd_sender_post(), with extra request headers: headers is a
+ * NULL-terminated array of "Name: value" lines (copied; NULL for none),
+ * for example "X-Request-Id: ...". VD_EINVAL when a line has no name, a
+ * line break, or 1024 bytes or more. */
+VD_EXPORT vd_code_t vd_sender_post_headers(vd_sender_t *sender,
+    const char *url, const char *event_id, const char *body, size_t len,
+    const char *const *headers, vd_delivered_fn done, void *userdata,
+    vd_error_t *error);
 
 /* How many POSTs are queued or in flight. */
 VD_EXPORT size_t vd_sender_pending(const vd_sender_t *sender);

@@ -9,104 +9,9 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "replyfeed.h"
-
-/* ---- time ---- */
-
-/* n decimal digits at *p, advancing it; false if there are fewer. */
-static bool
-digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	for (; n > 0; n--, (*p)++) {
-		if (!isdigit((unsigned char)**p))
-			return false;
-		v = v * 10 + (**p - '0');
-	}
-	*out = v;
-	return true;
-}
-
-static bool
-expect(const char **p, char c)
-{
-	if (**p != c)
-		return false;
-	(*p)++;
-	return true;
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
- * (H. Hinnant's days_from_civil): no timegm(), no time zone database. */
-static int64_t
-days_from_civil(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-days_in_month(int y, int m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-bool
-replyfeed_parse_time(const char *s, int64_t *ms)
-{
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, frac = 0, scale = 100;
-	int sign = 0;
-
-	if (!digits(&s, 4, &y) || !expect(&s, '-') || !digits(&s, 2, &mo) ||
-	    !expect(&s, '-') || !digits(&s, 2, &d))
-		return false;
-	if (*s != 'T' && *s != 't' && *s != ' ')
-		return false;
-	s++;
-	if (!digits(&s, 2, &h) || !expect(&s, ':') || !digits(&s, 2, &mi) ||
-	    !expect(&s, ':') || !digits(&s, 2, &sec))
-		return false;
-	if (*s == '.' || *s == ',') {
-		s++;
-		if (!isdigit((unsigned char)*s))
-			return false;
-		/* Milliseconds are kept; finer digits are read and dropped. */
-		for (; isdigit((unsigned char)*s); s++, scale /= 10)
-			frac += (*s - '0') * scale;
-	}
-	/* A time without a zone is local to somebody unknown: refused. */
-	if (*s == 'Z' || *s == 'z')
-		s++;
-	else if (*s == '+' || *s == '-') {
-		sign = *s++ == '-' ? -1 : 1;
-		if (!digits(&s, 2, &oh))
-			return false;
-		if (*s == ':')
-			s++;
-		if (!digits(&s, 2, &om))
-			return false;
-	} else
-		return false;
-	if (*s != '\0' || y < 1 || mo < 1 || mo > 12 || d < 1 ||
-	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60 ||
-	    oh > 23 || om > 59)
-		return false;
-	*ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-	    sec - sign * (oh * 3600 + om * 60)) * 1000) + frac;
-	return true;
-}
 
 /* ---- fields ---- */
 
@@ -177,6 +82,13 @@ read_fields(const cJSON *body, const struct svc_request *req,
 	header = svc_request_param(req, "HTTP_WEBHOOK_ID");
 	if (ev->id == NULL && header != NULL && usable_id(header))
 		ev->id = header;
+	/* The signature binds the webhook-id: the body may not name another
+	 * event (and slip past the duplicate check under a new id). */
+	if (header != NULL && strcmp(ev->id, header) != 0) {
+		svc_response_error(resp, 400, "invalid request",
+		    "field 'id' differs from the webhook-id header");
+		return false;
+	}
 	if (ev->id == NULL) {
 		bson_oid_init(&oid, NULL);
 		bson_oid_to_string(&oid, hex);
@@ -191,7 +103,7 @@ read_fields(const cJSON *body, const struct svc_request *req,
 		return false;
 	if (created == NULL)
 		ev->created_ms = ev->received_ms;
-	else if (!replyfeed_parse_time(created, &ev->created_ms)) {
+	else if (!svc_parse_iso_time(created, &ev->created_ms)) {
 		svc_response_error(resp, 400, "invalid request",
 		    "field 'createdAt' must be an ISO-8601 date and time with "
 		    "a time zone, such as 2026-11-26T10:00:00.123Z");
@@ -202,20 +114,39 @@ read_fields(const cJSON *body, const struct svc_request *req,
 
 /* ---- signature ---- */
 
-/* Whether the event comes from who it says. This is where Standard
- * Webhooks verification goes (issue "Events that are never lost, never
- * forged"): the webhook-id, webhook-timestamp and webhook-signature
- * headers checked against the configured secrets over the raw body
- * (req->body, req->body_len), answering 401 with the reason when they do
- * not hold. Until then every event is taken. */
+/* Whether the event comes from who it says: its Standard Webhooks headers
+ * checked against our secrets over the raw body, before anything is read
+ * from it. The answer says which check failed; a replay of a genuine
+ * event is stopped by the five-minute window and, within it, by the id
+ * already stored. */
 static bool
 event_verify(const struct svc_request *req, struct svc_response *resp,
     const struct replyfeed_app *app)
 {
-	(void)req;
-	(void)resp;
-	(void)app;
-	return true;
+	const char *secrets = app->cfg->events_secret;
+	vd_error_t err;
+	vd_code_t rc;
+
+	if (secrets == NULL)
+		return true;	/* said once at start: events are taken as is */
+	rc = vd_webhook_verify(secrets,
+	    svc_request_param(req, "HTTP_WEBHOOK_ID"),
+	    svc_request_param(req, "HTTP_WEBHOOK_TIMESTAMP"),
+	    svc_request_param(req, "HTTP_WEBHOOK_SIGNATURE"), req->body,
+	    req->body_len, (int64_t)time(NULL), REPLYFEED_TOLERANCE, &err);
+	if (rc == VD_OK)
+		return true;
+	svc_log(SVC_WARN, "rid=%s event refused: %s", req->request_id,
+	    err.message);
+	if (rc == VD_EINVAL) {
+		svc_response_error(resp, 500, "misconfigured",
+		    "this receiver's EVENTS_SECRET is malformed");
+		return false;
+	}
+	svc_response_error(resp, 401, rc == VD_ESTALE ? "stale timestamp" :
+	    strncmp(err.message, "missing", 7) == 0 ? "missing signature" :
+	    "invalid signature", "%s", err.message);
+	return false;
 }
 
 /* ---- the handler ---- */
@@ -248,10 +179,15 @@ replyfeed_event(const struct svc_request *req, struct svc_response *resp,
 	bool duplicate;
 	cJSON *body, *out;
 
+	if (req->body_too_large) {
+		svc_response_error(resp, 413, "payload too large",
+		    "the body is over %d bytes", SVC_BODY_MAX);
+		return;
+	}
+	if (!event_verify(req, resp, app))
+		return;
 	if ((body = svc_parse_body(req, resp)) == NULL)
 		return;
-	if (!event_verify(req, resp, app))
-		goto done;
 	memset(&ev, 0, sizeof ev);
 	ev.received_ms = svc_now_ms();
 	if (!read_fields(body, req, &ev, made, sizeof made, resp))
@@ -269,6 +205,12 @@ replyfeed_event(const struct svc_request *req, struct svc_response *resp,
 		app->inserted++;
 		svc_log(SVC_INFO, "event received id=%s ticket=%s from=%s "
 		    "rid=%s", ev.id, ev.ticket_id, from, req->request_id);
+		/* Before the 200: a reader after it sees the event. */
+		if (!latest_file_add(app->cfg->latest_file, &ev)) {
+			svc_log(SVC_WARN, "cannot update %s; it is made again "
+			    "from the database", app->cfg->latest_file);
+			app->rebuild = true;
+		}
 	}
 	out = cJSON_CreateObject();
 	cJSON_AddBoolToObject(out, "ok", true);

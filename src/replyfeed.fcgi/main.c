@@ -40,8 +40,10 @@ usage(FILE *f)
 "  --log-level LEVEL      debug, info, warn or error (default info)\n"
 "  --log FILE             append the log to FILE (spawn-fcgi gives stderr\n"
 "                         to /dev/null)\n"
-"  --state-dir DIR        the stack's state directory (spawn/stack passes it;\n"
-"                         nothing is kept there yet)\n"
+"  --latest-file PATH     keep the latest replies in PATH for nginx to serve\n"
+"  --state-dir DIR        the stack's state directory (spawn/stack passes it):\n"
+"                         the version's metrics file is DIR/metrics/\n"
+"                         replyfeed-VERSION.metrics (without it, /dev/shm)\n"
 "  --decommission         unsubscribe the event URL through Ticket\n"
 "                         Unsubscribe, remove this version's registry\n"
 "                         entries, and exit (stop the responders first, or\n"
@@ -98,7 +100,18 @@ describe(struct announced *a, const struct replyfeed_config *cfg)
 	a->service.n_roles = 1;
 }
 
-/* Indexes the database refused at start, and pruning: "now and then",
+/* GET <prefix>/metrics: this version's metrics, over all its workers. */
+void
+replyfeed_metrics(const struct svc_request *req, struct svc_response *resp,
+    void *arg)
+{
+	struct replyfeed_app *app = arg;
+
+	svc_metrics_serve(app->metrics, req, resp);
+}
+
+/* Counts the request in the metrics; then indexes the database refused
+ * at start, and pruning: "now and then",
  * after the client has its answer. Two workers may both prune: deleting
  * what is deleted already changes nothing. */
 static void
@@ -110,13 +123,17 @@ after_request(const struct svc_request *req, const struct svc_response *resp,
 	bson_error_t error;
 	long n;
 
-	(void)req;
-	(void)resp;
-	(void)route;
-	(void)seconds;
-	if (!store_prepared(app->store) && now - app->prepare_ms >= PREPARE_MS) {
+	if ((!store_prepared(app->store) || app->rebuild) &&
+	    now - app->prepare_ms >= PREPARE_MS) {
 		app->prepare_ms = now;
-		if (store_prepare(app->store, &error))
+		if (app->rebuild && latest_file_rebuild(app->cfg->latest_file,
+		    app->store, &error)) {
+			app->rebuild = false;
+			svc_log(SVC_INFO, "%s made from the database",
+			    app->cfg->latest_file);
+		}
+		if (!store_prepared(app->store) &&
+		    store_prepare(app->store, &error))
 			svc_log(SVC_INFO, "index on (createdAt, _id) ready");
 	}
 	if (app->inserted == 0 || (app->inserted < PRUNE_EVERY &&
@@ -149,6 +166,7 @@ main(int argc, char **argv)
 		{ "heartbeat", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log", required_argument, NULL, 'o' },
+		{ "latest-file", required_argument, NULL, 'F' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "decommission", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
@@ -159,7 +177,7 @@ main(int argc, char **argv)
 	struct announced ann;
 	struct svc_announce *announce;
 	struct svc_loop loop;
-	char version[96], public_url[REPLYFEED_URL_MAX + 1];
+	char version[96], public_url[REPLYFEED_URL_MAX + 1], merr[256];
 	const char *version_arg = "1.0.0", *url_arg, *log_file = NULL;
 	mongoc_uri_t *uri;
 	vd_range_t *range;
@@ -171,6 +189,7 @@ main(int argc, char **argv)
 	memset(&cfg, 0, sizeof cfg);
 	cfg.db_name = env_or("REPLYFEED_DB", "replyfeed");
 	url_arg = env_or("VD_PUBLIC_URL", "http://127.0.0.1:8080");
+	cfg.events_secret = env_or("EVENTS_SECRET", NULL);
 	cfg.tickets_range = "1.0.1";
 	cfg.renew = 60;
 	cfg.keep = 1000;
@@ -189,6 +208,7 @@ main(int argc, char **argv)
 		    1); break;
 		case 'l': cfg.log_level = optarg; break;
 		case 'o': log_file = optarg; break;
+		case 'F': cfg.latest_file = optarg; break;
 		case 's': cfg.state_dir = optarg; break;
 		case 'D': cfg.decommission = true; break;
 		case 'h': usage(stdout); return 0;
@@ -267,6 +287,10 @@ main(int argc, char **argv)
 
 	memset(&app, 0, sizeof app);
 	app.cfg = &cfg;
+	/* Metrics are worth having, not worth refusing to serve for. */
+	if ((app.metrics = svc_metrics_open(cfg.state_dir, "replyfeed",
+	    cfg.version, merr, sizeof merr)) == NULL)
+		svc_log(SVC_WARN, "no metrics: %s", merr);
 	if ((app.store = store_open(&cfg, "replyfeed", &error)) == NULL) {
 		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
 		mongoc_cleanup();
@@ -276,18 +300,27 @@ main(int argc, char **argv)
 	app.prepare_ms = svc_now_ms();
 	if (!store_prepare(app.store, &error))
 		svc_log(SVC_WARN, "index not ready yet: %s", error.message);
+	app.rebuild = cfg.latest_file != NULL &&
+	    !latest_file_rebuild(cfg.latest_file, app.store, &error);
+	if (app.rebuild)
+		svc_log(SVC_WARN, "%s not made yet: %s", cfg.latest_file,
+		    error.message);
 
 	describe(&ann, &cfg);
 	announce = svc_announce_start(cfg.mongodb_uri, &ann.service, 1,
 	    cfg.heartbeat);
-	app.subscription = subscription_start(&cfg);
+	app.subscription = subscription_start(&cfg, app.metrics);
 	svc_log(SVC_INFO, "serving %s; events at %s; keeping %ld replies",
 	    cfg.prefix, cfg.event_url, cfg.keep);
+	if (cfg.events_secret == NULL)
+		svc_log(SVC_WARN, "EVENTS_SECRET is not set: events are taken "
+		    "without checking their signatures");
 
 	memset(&loop, 0, sizeof loop);
 	loop.routes = replyfeed_routes;
 	loop.n_routes = replyfeed_n_routes;
 	loop.app = &app;
+	loop.metrics = app.metrics;
 	loop.after = after_request;
 	rc = svc_loop_run(&loop);
 
@@ -296,6 +329,7 @@ main(int argc, char **argv)
 	subscription_stop(app.subscription);
 	svc_announce_stop(announce);
 	store_close(app.store);
+	svc_metrics_close(app.metrics);
 	mongoc_cleanup();
 	return rc == 0 ? 0 : 1;
 }

@@ -24,6 +24,9 @@
 /* The event type the tickets service sends, and assumed when absent. */
 #define REPLYFEED_DEFAULT_TYPE "reply.created"
 
+/* Seconds an event's webhook-timestamp may be off (Standard Webhooks). */
+#define REPLYFEED_TOLERANCE 300
+
 struct replyfeed_config {
 	const char *version;        /* "1.0.0" */
 	const char *mongodb_uri;    /* NULL: $MONGODB_URI, else the default */
@@ -37,6 +40,8 @@ struct replyfeed_config {
 	int heartbeat;              /* seconds between registry heartbeats */
 	const char *log_level;
 	const char *state_dir;      /* spawn/stack's state directory */
+	const char *events_secret;  /* whsec_... list; NULL: not verified */
+	const char *latest_file;    /* kept for nginx to serve; NULL: none */
 	bool decommission;          /* unsubscribe, unregister, exit */
 };
 
@@ -90,8 +95,11 @@ struct subscription;
 
 /* Starts the thread that subscribes cfg->event_url through "Ticket
  * Subscribe" until it succeeds, then renews it every cfg->renew seconds.
- * Returns NULL (said in the log) when the thread cannot start. */
-struct subscription *subscription_start(const struct replyfeed_config *cfg);
+ * Its calls are counted in metrics (may be NULL) and each carries an
+ * X-Request-Id of its own, which its log lines show. Returns NULL (said in
+ * the log) when the thread cannot start. */
+struct subscription *subscription_start(const struct replyfeed_config *cfg,
+    struct svc_metrics *metrics);
 
 /* Stops the thread. The subscription stays: events sent while this
  * service is down wait for it. NULL is fine. */
@@ -107,12 +115,6 @@ bool subscription_state(struct subscription *sub, char *version,
  * saying on stdout what it did. Returns the exit status. */
 int subscription_decommission(const struct replyfeed_config *cfg);
 
-/* ---- event.c ---- */
-
-/* Parses an ISO-8601 / RFC 3339 date-time with a time zone
- * ("2026-11-26T10:00:00.123Z", "...+01:00") into ms since the epoch. */
-bool replyfeed_parse_time(const char *text, int64_t *ms);
-
 /* ---- the process ---- */
 
 struct replyfeed_app {
@@ -122,7 +124,16 @@ struct replyfeed_app {
 	long inserted;              /* events stored since the last prune */
 	int64_t pruned_ms;          /* when the last prune ran */
 	int64_t prepare_ms;         /* when indexes were last attempted */
+	bool rebuild;               /* the latest file needs making again */
+	struct svc_metrics *metrics; /* the version's metrics (metrics.c) */
 };
+
+/* latestfile.c: the latest replies in a file nginx serves (path NULL:
+ * none). Merges a new event into it, or makes it again from the
+ * database; false when the file could not be written. */
+bool latest_file_add(const char *path, const struct event *ev);
+bool latest_file_rebuild(const char *path, struct store *store,
+    bson_error_t *error);
 
 /* Handlers (event.c, latest.c, health.c). */
 void replyfeed_event(const struct svc_request *, struct svc_response *,
@@ -130,6 +141,8 @@ void replyfeed_event(const struct svc_request *, struct svc_response *,
 void replyfeed_latest(const struct svc_request *, struct svc_response *,
     void *);
 void replyfeed_health(const struct svc_request *, struct svc_response *,
+    void *);
+void replyfeed_metrics(const struct svc_request *, struct svc_response *,
     void *);
 
 /* routes.c */

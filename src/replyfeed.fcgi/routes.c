@@ -5,9 +5,10 @@
 #include "replyfeed.h"
 
 const struct svc_route replyfeed_routes[] = {
-	{ "POST", "/replyEvent", replyfeed_event, 0 },
-	{ "GET", "/latestReplies", replyfeed_latest, 0 },
-	{ "GET", "/health", replyfeed_health, 0 },
+	{ "POST", "/replyEvent", replyfeed_event },
+	{ "GET", "/latestReplies", replyfeed_latest },
+	{ "GET", "/health", replyfeed_health },
+	{ "GET", "/metrics", replyfeed_metrics },
 };
 
 const size_t replyfeed_n_routes =

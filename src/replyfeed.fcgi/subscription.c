@@ -9,6 +9,10 @@
  * side, so two workers doing it is fine. Stopping never unsubscribes:
  * the tickets service keeps the events for us while we are down. Only
  * --decommission does.
+ *
+ * Each call carries an X-Request-Id of its own ("sub-..."), which the
+ * tickets service logs and our log lines name, and is counted in the
+ * version's metrics through the client's observer.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "replyfeed.h"
 
@@ -38,7 +43,19 @@ struct subscription {
 	char *url;
 	char *range;
 	long renew;
+	struct svc_metrics *metrics;
+	unsigned long long calls;   /* the thread's: calls made so far */
 };
+
+/* A request id for a call this process starts on its own: prefix, pid
+ * and time (which tell processes apart), and the call's number. */
+static void
+make_rid(char *buf, size_t size, const char *prefix, unsigned long long n)
+{
+	unsigned int who = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
+
+	snprintf(buf, size, "%s-%08x%04llx", prefix, who, n & 0xffff);
+}
 
 /* The body both calls send: {"url": ...}. Caller frees with cJSON_free. */
 static char *
@@ -53,13 +70,13 @@ url_body(const char *url)
 	return text;
 }
 
-/* One call of name in range with body. On success *version is the version
- * that answered and, if reply is not NULL, *reply its body (caller frees
- * with free()). */
+/* One call of name in range with body, carrying request id rid. On
+ * success *version is the version that answered and, if reply is not NULL,
+ * *reply its body (caller frees with free()). */
 static bool
 call_once(vd_client_t *client, const char *name, const char *range,
-    const char *body, char *version, size_t size, char **reply,
-    vd_error_t *err)
+    const char *body, const char *rid, char *version, size_t size,
+    char **reply, vd_error_t *err)
 {
 	vd_call_t *call;
 	vd_code_t code;
@@ -71,6 +88,8 @@ call_once(vd_client_t *client, const char *name, const char *range,
 	if ((call = vd_call_new(client, name, range, err)) == NULL)
 		return false;
 	code = vd_call_set_body(call, body, -1, err);
+	if (code == VD_OK)
+		code = vd_call_set_header(call, "X-Request-Id", rid, err);
 	if (code == VD_OK)
 		code = vd_call_perform(call, err);
 	if (code == VD_OK) {
@@ -116,7 +135,7 @@ subscription_main(void *arg)
 	struct subscription *s = arg;
 	vd_client_t *client;
 	vd_error_t err;
-	char version[32], *body;
+	char version[32], rid[48], *body;
 	long delay = 0, backoff = BACKOFF_MIN;
 	bool ever = false, outage = false;
 
@@ -125,6 +144,7 @@ subscription_main(void *arg)
 		return NULL;
 	}
 	vd_client_set_logger(client, quiet_log, s);
+	vd_client_set_observer(client, svc_metrics_vd_observe, s->metrics);
 	/* A call never holds the thread (and so a shutdown) long. */
 	vd_client_set_timeouts(client, 1000, 5000, 10000);
 	if ((body = url_body(s->url)) == NULL) {
@@ -133,15 +153,16 @@ subscription_main(void *arg)
 		return NULL;
 	}
 	while (!wait_stop(s, delay)) {
-		if (call_once(client, SUBSCRIBE, s->range, body, version,
+		make_rid(rid, sizeof rid, "sub", ++s->calls);
+		if (call_once(client, SUBSCRIBE, s->range, body, rid, version,
 		    sizeof version, NULL, &err)) {
 			if (!ever || outage)
-				svc_log(SVC_INFO, "subscribed %s through %s %s",
-				    s->url, SUBSCRIBE, version);
+				svc_log(SVC_INFO, "rid=%s subscribed %s through "
+				    "%s %s", rid, s->url, SUBSCRIBE, version);
 			else
-				svc_log(SVC_DEBUG, "renewed the subscription "
-				    "of %s through %s %s", s->url, SUBSCRIBE,
-				    version);
+				svc_log(SVC_DEBUG, "rid=%s renewed the "
+				    "subscription of %s through %s %s", rid,
+				    s->url, SUBSCRIBE, version);
 			pthread_mutex_lock(&s->lock);
 			s->subscribed = true;
 			snprintf(s->version, sizeof s->version, "%s", version);
@@ -152,14 +173,15 @@ subscription_main(void *arg)
 			delay = s->renew;
 		} else {
 			if (!outage)
-				svc_log(SVC_WARN, "cannot %s %s through %s %s: %s "
-				    "(retrying every %d to %d s until it works)",
-				    ever ? "renew the subscription of" :
-				    "subscribe", s->url, SUBSCRIBE, s->range,
-				    err.message, BACKOFF_MIN, BACKOFF_MAX);
+				svc_log(SVC_WARN, "rid=%s cannot %s %s through "
+				    "%s %s: %s (retrying every %d to %d s until "
+				    "it works)", rid, ever ?
+				    "renew the subscription of" : "subscribe",
+				    s->url, SUBSCRIBE, s->range, err.message,
+				    BACKOFF_MIN, BACKOFF_MAX);
 			else
-				svc_log(SVC_DEBUG, "subscription: still "
-				    "failing: %s", err.message);
+				svc_log(SVC_DEBUG, "rid=%s subscription: still "
+				    "failing: %s", rid, err.message);
 			outage = true;
 			delay = backoff;
 			backoff = backoff * 2 < BACKOFF_MAX ? backoff * 2 :
@@ -184,7 +206,8 @@ subscription_free(struct subscription *s)
 }
 
 struct subscription *
-subscription_start(const struct replyfeed_config *cfg)
+subscription_start(const struct replyfeed_config *cfg,
+    struct svc_metrics *metrics)
 {
 	struct subscription *s;
 
@@ -196,6 +219,7 @@ subscription_start(const struct replyfeed_config *cfg)
 	s->url = strdup(cfg->event_url);
 	s->range = strdup(cfg->tickets_range);
 	s->renew = cfg->renew;
+	s->metrics = metrics;
 	if ((cfg->mongodb_uri != NULL && s->uri == NULL) || s->url == NULL ||
 	    s->range == NULL ||
 	    svc_thread_start(&s->thread, subscription_main, s) != 0) {
@@ -243,7 +267,7 @@ subscription_decommission(const struct replyfeed_config *cfg)
 {
 	vd_client_t *client;
 	vd_error_t err;
-	char version[32], *body, *reply = NULL;
+	char version[32], rid[48], *body, *reply = NULL;
 	cJSON *json;
 	int rc = 0;
 
@@ -257,8 +281,9 @@ subscription_decommission(const struct replyfeed_config *cfg)
 		vd_client_destroy(client);
 		return 1;
 	}
-	if (call_once(client, UNSUBSCRIBE, UNSUBSCRIBE_RANGE, body, version,
-	    sizeof version, &reply, &err)) {
+	make_rid(rid, sizeof rid, "decommission", 1);
+	if (call_once(client, UNSUBSCRIBE, UNSUBSCRIBE_RANGE, body, rid,
+	    version, sizeof version, &reply, &err)) {
 		json = reply != NULL ? cJSON_Parse(reply) : NULL;
 		printf("unsubscribed %s through %s %s%s\n", cfg->event_url,
 		    UNSUBSCRIBE, version,

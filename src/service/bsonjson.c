@@ -5,29 +5,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "service.h"
 
 /* Deeper documents are not ours: they could only come from elsewhere. */
 #define MAX_DEPTH 32
-
-void
-svc_iso_time(int64_t ms, char *buf, size_t size)
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	int frac = (int)(ms % 1000);
-
-	if (frac < 0) {
-		frac += 1000;
-		secs -= 1;
-	}
-	gmtime_r(&secs, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, frac);
-}
 
 static cJSON *value_to_json(const bson_iter_t *it, int depth);
 

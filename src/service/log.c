@@ -4,10 +4,9 @@
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "service.h"
@@ -24,6 +23,8 @@ svc_log_init(const char *name, const char *version, const char *level)
 	size_t i;
 
 	snprintf(log_who, sizeof log_who, "%s@%s", name, version);
+	if (level == NULL)
+		level = getenv("VD_LOG_LEVEL");
 	for (i = 0; level != NULL && i < 4; i++)
 		if (strcasecmp(level, level_names[i]) == 0)
 			log_min = (enum svc_log_level)i;
@@ -44,24 +45,6 @@ svc_log_open(const char *path)
 	}
 	close(fd);
 	return true;
-}
-
-int64_t
-svc_now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-double
-svc_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void

@@ -99,6 +99,27 @@ write_response(FCGX_Request *fr, const struct svc_request *req,
 		FCGX_PutStr(resp->body.data, (int)resp->body.len, fr->out);
 }
 
+/* A request that failed on our side (5xx) is an event: one line, with the
+ * request id that the response, nginx's access log and the services
+ * called carry too (every request is in nginx's access log). The path is
+ * the client's: bytes that could forge a line are shown as '?'. */
+static void
+log_failure(const struct svc_request *req, const struct svc_response *resp,
+    double seconds)
+{
+	char path[256];
+	size_t i;
+
+	if (resp->status < 500)
+		return;
+	snprintf(path, sizeof path, "%s%s", req->script_name, req->path);
+	for (i = 0; path[i] != '\0'; i++)
+		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+			path[i] = '?';
+	svc_log(SVC_WARN, "rid=%s %s %s status=%d ms=%.1f", req->request_id,
+	    req->method, path, resp->status, seconds * 1000);
+}
+
 int
 svc_loop_run(const struct svc_loop *loop)
 {
@@ -123,7 +144,7 @@ svc_loop_run(const struct svc_loop *loop)
 
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		const struct svc_route *route = NULL;
-		double t0 = svc_monotonic();
+		double t0 = svc_monotonic(), elapsed;
 
 		snprintf(rid, sizeof rid, "%08x%08llx", prefix, ++seq);
 		svc_request_from_env(&req, fr.envp, rid);
@@ -134,11 +155,15 @@ svc_loop_run(const struct svc_loop *loop)
 		else
 			route = svc_route(loop->routes, loop->n_routes, &req,
 			    &resp, loop->app);
+		/* Counted before the answer leaves: a client that has its
+		 * answer finds its request in the metrics. */
+		elapsed = svc_monotonic() - t0;
+		svc_metrics_request(loop->metrics, &req, &resp, route, elapsed);
 		write_response(&fr, &req, &resp);
 		FCGX_Finish_r(&fr);
+		log_failure(&req, &resp, elapsed);
 		if (loop->after != NULL)
-			loop->after(&req, &resp, route, svc_monotonic() - t0,
-			    loop->app);
+			loop->after(&req, &resp, route, elapsed, loop->app);
 		svc_request_clear(&req);
 		svc_response_clear(&resp);
 	}

@@ -5,17 +5,40 @@
 
 #include "service.h"
 
+/* Whether path fits pattern, segment by segment; a "*" segment stands
+ * for any one non-empty segment. */
 static bool
-path_matches(const struct svc_route *r, const char *path)
+path_matches(const char *pattern, const char *path)
 {
-	size_t n;
+	while (*pattern != '\0' && *path != '\0') {
+		if (*pattern == '*') {
+			if (*path == '/')
+				return false;
+			while (*path != '\0' && *path != '/')
+				path++;
+			pattern++;
+		} else if (*pattern++ != *path++)
+			return false;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
 
-	if (!(r->flags & SVC_ROUTE_PREFIX))
-		return strcmp(r->path, path) == 0;
-	/* "/tickets/" matches "/tickets/abc" but not "/tickets/" alone. */
-	n = strlen(r->path);
-	return strncmp(r->path, path, n) == 0 && path[n] != '\0' &&
-	    strchr(path + n, '/') == NULL;
+const char *
+svc_path_segment(const char *path, int n, char *buf, size_t size)
+{
+	size_t len;
+
+	for (; n > 0 && path != NULL; n--)
+		if ((path = strchr(path + 1, '/')) == NULL)
+			return NULL;
+	if (path == NULL || *path != '/')
+		return NULL;
+	len = strcspn(path + 1, "/");
+	if (len >= size)
+		return NULL;
+	memcpy(buf, path + 1, len);
+	buf[len] = '\0';
+	return buf;
 }
 
 const struct svc_route *
@@ -29,13 +52,12 @@ svc_route(const struct svc_route *table, size_t n,
 
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";
-	/* Exact paths first: "/tickets/addComment" must not fall to the
-	 * prefix row "/tickets/" just because its method is GET. */
+	/* Exact paths first: "/tickets/addComment" must not fall to a
+	 * pattern ending in a "*" segment just because its method is GET. */
 	for (pass = 0; pass < 2 && *allow == '\0'; pass++) {
 		for (i = 0; i < n; i++) {
-			if ((table[i].flags & SVC_ROUTE_PREFIX) != (pass ?
-			    SVC_ROUTE_PREFIX : 0) ||
-			    !path_matches(&table[i], req->path))
+			if ((strchr(table[i].path, '*') != NULL) != pass ||
+			    !path_matches(table[i].path, req->path))
 				continue;
 			if (strcmp(table[i].method, method) == 0) {
 				table[i].handler(req, resp, app);

@@ -122,16 +122,18 @@ const char *svc_status_text(int status);
 typedef void (*svc_handler_fn)(const struct svc_request *req,
     struct svc_response *resp, void *app);
 
-enum {
-	SVC_ROUTE_PREFIX = 1   /* path matches itself and anything below */
-};
-
+/* A path is matched whole; a segment "*" in it matches any one segment:
+ * a pattern /tickets/STAR matches /tickets/abc, not /tickets/a/b. */
 struct svc_route {
 	const char *method;
 	const char *path;
 	svc_handler_fn handler;
-	int flags;
 };
+
+/* Segment n of path (0 is the first: "tickets" in "/tickets/abc"), copied
+ * into buf; NULL when there is none or it does not fit. */
+const char *svc_path_segment(const char *path, int n, char *buf,
+    size_t size);
 
 /* Runs the route matching req; an unknown path is 404, a known path with
  * another method 405 with Allow. HEAD runs the GET route. Returns the
@@ -146,11 +148,14 @@ typedef void (*svc_after_fn)(const struct svc_request *req,
     const struct svc_response *resp, const struct svc_route *route,
     double seconds, void *app);
 
+struct svc_metrics;
+
 struct svc_loop {
 	const struct svc_route *routes;
 	size_t n_routes;
 	void *app;
-	svc_after_fn after;          /* may be NULL */
+	struct svc_metrics *metrics; /* requests counted here; may be NULL */
+	svc_after_fn after;          /* after the answer is sent; may be NULL */
 };
 
 /* Accepts FastCGI requests on fd 0 (where spawn-fcgi puts the socket)
@@ -169,7 +174,8 @@ int svc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 enum svc_log_level { SVC_DEBUG, SVC_INFO, SVC_WARN, SVC_ERROR };
 
-/* Names this process in every line: "tickets@1.0.1". Call once at start. */
+/* Names this process in every line: "tickets@1.0.1", and sets the least
+ * level logged (NULL: $VD_LOG_LEVEL, else info). Call once at start. */
 void svc_log_init(const char *name, const char *version, const char *level);
 
 /* Sends stderr (our lines and the libraries') to path, appending: spawn-fcgi
@@ -183,9 +189,101 @@ void svc_log(enum svc_log_level level, const char *fmt, ...)
 /* Adapter for vd_client_set_logger(). */
 void svc_log_vd(vd_log_level_t level, const char *message, void *userdata);
 
+
+/* ---- clock.c ---- */
+
 /* Milliseconds since the epoch, and a monotonic clock in seconds. */
 int64_t svc_now_ms(void);
 double svc_monotonic(void);
+
+/* Formats ms since the epoch as "2026-11-26T10:00:00.123Z". */
+void svc_iso_time(int64_t ms, char *buf, size_t size);
+
+/* Parses an ISO-8601 date and time with a zone ("2026-11-26T10:00:00Z",
+ * "...10:00:00.5+01:00") into ms since the epoch; false when s is not
+ * one (a time without a zone is refused: whose local time would it be?). */
+bool svc_parse_iso_time(const char *s, int64_t *ms);
+
+/* ---- metrics.c ---- */
+
+/* Metrics in the Prometheus text format (0.0.4), totals of one service
+ * version over all of its worker processes: every worker maps one file and
+ * updates it with atomic operations (no lock, no system call), so a scrape
+ * that reaches any worker sees the same totals.
+ *
+ * A series is a name and its labels, written as Prometheus writes them
+ * without the braces: `outcome="failed"`, or "" for none (label values
+ * that do not come from the program are escaped with svc_metrics_label).
+ * At most 1024 series per version; names under 64 bytes, labels under
+ * 192. Updates that do not fit are dropped and counted in
+ * vdispatch_metrics_overflow_total. Every function does nothing when m is
+ * NULL, and every one may be called from any thread. */
+struct svc_metrics;
+
+/* The families the frame and the services report. */
+#define SVC_METRIC_REQUESTS "vdispatch_requests_total"
+#define SVC_METRIC_DURATION "vdispatch_request_duration_seconds"
+#define SVC_METRIC_ATTEMPTS "vdispatch_dispatch_attempts_total"
+#define SVC_METRIC_FALLBACKS "vdispatch_dispatch_fallbacks_total"
+#define SVC_METRIC_SKIPPED "vdispatch_dispatch_skipped_total"
+#define SVC_METRIC_BUDGET "vdispatch_dispatch_budget_refusals_total"
+#define SVC_METRIC_BREAKER "vdispatch_breaker_state"
+#define SVC_METRIC_BREAKER_CHANGES "vdispatch_breaker_changes_total"
+#define SVC_METRIC_EVENTS "vdispatch_event_deliveries_total"
+
+#define SVC_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Maps the metrics file of service@version, creating it if needed:
+ * STATE_DIR/metrics/SERVICE-VERSION.metrics, or without a state directory
+ * a file in /dev/shm named after the socket on fd 0. Call once per process
+ * (after spawn-fcgi's fork), before any thread uses it. Returns NULL with
+ * a message in err when the file cannot be made or mapped. Free with
+ * svc_metrics_close(). */
+struct svc_metrics *svc_metrics_open(const char *state_dir,
+    const char *service, const char *version, char *err, size_t errsize);
+void svc_metrics_close(struct svc_metrics *m);
+
+/* The file mapped ("" for NULL). */
+const char *svc_metrics_path(const struct svc_metrics *m);
+
+/* Adds n to the counter name{labels}. */
+void svc_metrics_count(struct svc_metrics *m, const char *name,
+    const char *labels, uint64_t n);
+
+/* Sets this process's value of the gauge name{labels}; the scrape shows
+ * the largest value among the live processes. */
+void svc_metrics_gauge(struct svc_metrics *m, const char *name,
+    const char *labels, int64_t value);
+
+/* Counts seconds into the histogram name{labels} (buckets from 1 ms to
+ * 5 s, and +Inf). */
+void svc_metrics_observe(struct svc_metrics *m, const char *name,
+    const char *labels, double seconds);
+
+/* Appends key="value" (value escaped, a comma before it unless buf is
+ * empty) to the NUL-terminated labels in buf. Returns the length the
+ * labels need; when that is size or more, buf is left as it was. */
+size_t svc_metrics_label(char *buf, size_t size, const char *key,
+    const char *value);
+
+/* Counts a request: vdispatch_requests_total{endpoint,method,status} and
+ * vdispatch_request_duration_seconds{endpoint,method}, where endpoint is
+ * the route's path ("none" when no route ran). For the loop's after hook. */
+void svc_metrics_request(struct svc_metrics *m, const struct svc_request *req,
+    const struct svc_response *resp, const struct svc_route *route,
+    double seconds);
+
+/* Adapter for vd_client_set_observer(); userdata is the svc_metrics. */
+void svc_metrics_vd_observe(const vd_observation_t *obs, void *userdata);
+
+/* Appends every series to out in the text format, with the process
+ * figures of the live workers. */
+void svc_metrics_render(struct svc_metrics *m, struct svc_buf *out);
+
+/* A GET <prefix>/metrics handler's body: the rendered text (503 when m is
+ * NULL). */
+void svc_metrics_serve(struct svc_metrics *m, const struct svc_request *req,
+    struct svc_response *resp);
 
 /* ---- db.c ---- */
 
@@ -229,8 +327,6 @@ cJSON *svc_bson_to_json(const bson_t *doc);
  * not an object or holds a key starting with '$'. */
 bool svc_json_to_bson(const cJSON *json, bson_t *out);
 
-/* Formats ms since the epoch as "2026-11-26T10:00:00.123Z". */
-void svc_iso_time(int64_t ms, char *buf, size_t size);
 
 /* ---- validate.c ---- */
 

@@ -127,6 +127,7 @@ tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
 	reply.message = message;
 	reply.title = title;
 	reply.created_ms = svc_now_ms();
+	reply.request_id = req->request_id;
 	if (key != NULL) {
 		snprintf(scoped, sizeof scoped, "addComment|%s", key);
 		request_hash(ticket, user, message, hash);

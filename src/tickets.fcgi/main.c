@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "tickets.h"
 
 #define MAX_RETRIES 32
@@ -32,9 +34,16 @@ usage(FILE *f)
 "                         0,5,300,1800,7200,18000,36000,36000)\n"
 "  --probe SECONDS        probe period of a failing subscriber (default 10)\n"
 "  --event-timeout SECONDS  time limit of one event POST (default 15)\n"
+"  --allowed-hosts LIST   hosts events may go to: host or host:port, comma-\n"
+"                         separated, * for any (default $EVENTS_ALLOWED_HOSTS,\n"
+"                         else the public URL's host:port)\n"
+"  (EVENTS_SECRET: whsec_ secrets that sign events; EVENTS_PROBE_INTERVAL)\n"
 "  --log-level LEVEL      debug, info, warn or error (default info)\n"
 "  --log FILE             append the log to FILE (spawn-fcgi gives stderr\n"
 "                         to /dev/null)\n"
+"  --state-dir DIR        the stack's state directory (spawn/stack passes it):\n"
+"                         the version's metrics file is DIR/metrics/\n"
+"                         tickets-VERSION.metrics (without it, /dev/shm)\n"
 "  --load FILE            load sample tickets if there are none, and exit\n");
 }
 
@@ -66,6 +75,43 @@ parse_schedule(const char *text, long *out, size_t *n)
 	return *n > 0;
 }
 
+/* "a, b c" -> { "a", "b", "c", NULL }; never NULL. */
+static char **
+split_list(const char *text)
+{
+	char *copy = strdup(text != NULL ? text : ""), *tok, *save = NULL;
+	char **out = calloc(strlen(copy) + 2, sizeof *out);
+	size_t n = 0;
+
+	if (out == NULL)
+		abort();
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save))
+		out[n++] = strdup(tok);
+	free(copy);
+	return out;
+}
+
+/* The default allow-list: nginx itself (host:port of the public URL),
+ * where the services' own event receivers are. */
+static char *
+public_host(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *out = NULL;
+
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+	    CURLUE_OK && (out = malloc(strlen(host) + strlen(port) + 2)) !=
+	    NULL)
+		sprintf(out, "%s:%s", host, port);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return out;
+}
+
 static long
 positive(const char *text, const char *what)
 {
@@ -80,6 +126,17 @@ positive(const char *text, const char *what)
 	return v;
 }
 
+/* GET <prefix>/metrics: this version's metrics, over all its workers. */
+void
+tickets_metrics(const struct svc_request *req, struct svc_response *resp,
+    void *arg)
+{
+	struct tickets_app *app = arg;
+
+	svc_metrics_serve(app->metrics, req, resp);
+}
+
+/* Counts every request in the version's metrics (svc_loop's after hook). */
 /* The four services of the article, at this version. */
 struct announced {
 	char urls[4][512];
@@ -131,7 +188,9 @@ main(int argc, char **argv)
 		{ "event-timeout", required_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "log", required_argument, NULL, 'o' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{ "load", required_argument, NULL, 'L' },
+		{ "allowed-hosts", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -141,7 +200,10 @@ main(int argc, char **argv)
 	struct svc_announce *announce;
 	struct svc_loop loop;
 	long schedule[MAX_RETRIES];
-	const char *schedule_text, *log_file = NULL;
+	const char *schedule_text, *log_file = NULL, *allowed;
+	char *nginx_host = NULL;
+	size_t i;
+	char merr[256];
 	bson_error_t error;
 	vd_version_t v;
 	char *end;
@@ -155,6 +217,11 @@ main(int argc, char **argv)
 	cfg.event_timeout = 15;
 	schedule_text = env_or("EVENTS_RETRY_SCHEDULE",
 	    "0,5,300,1800,7200,18000,36000,36000");
+	allowed = env_or("EVENTS_ALLOWED_HOSTS", NULL);
+	cfg.events_secret = env_or("EVENTS_SECRET", NULL);
+	if (getenv("EVENTS_PROBE_INTERVAL") != NULL)
+		cfg.probe = positive(getenv("EVENTS_PROBE_INTERVAL"),
+		    "EVENTS_PROBE_INTERVAL");
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'V': cfg.version = optarg; break;
@@ -178,7 +245,9 @@ main(int argc, char **argv)
 		    "--event-timeout"); break;
 		case 'l': cfg.log_level = optarg; break;
 		case 'o': log_file = optarg; break;
+		case 's': cfg.state_dir = optarg; break;
 		case 'L': cfg.load_file = optarg; break;
+		case 'A': allowed = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 64;
 		}
@@ -189,6 +258,17 @@ main(int argc, char **argv)
 		return 64;
 	}
 	cfg.retry_schedule = schedule;
+	for (i = 0; i < cfg.n_retry; i++)
+		cfg.retry_window += schedule[i];
+	if (allowed == NULL) {
+		if ((nginx_host = public_host(cfg.public_url)) == NULL) {
+			fprintf(stderr, "tickets.fcgi: the public URL '%s' is "
+			    "not a URL\n", cfg.public_url);
+			return 64;
+		}
+		allowed = nginx_host;
+	}
+	cfg.allowed_hosts = split_list(allowed);
 	if (cfg.version == NULL && cfg.load_file == NULL) {
 		usage(stderr);
 		return 64;
@@ -226,25 +306,38 @@ main(int argc, char **argv)
 	if (!store_prepare(app.store, &error))
 		svc_log(SVC_WARN, "indexes not ready yet: %s", error.message);
 
+	/* Metrics are worth having, not worth refusing to serve for. */
+	if ((app.metrics = svc_metrics_open(cfg.state_dir, "tickets",
+	    cfg.version, merr, sizeof merr)) == NULL)
+		svc_log(SVC_WARN, "no metrics: %s", merr);
+	cfg.metrics = app.metrics;
+
 	describe(&ann, &cfg);
 	announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
 	    cfg.heartbeat);
 	tickets_owner_name(app.owner, sizeof app.owner);
 	app.outbox = outbox_start(&cfg, app.owner);
 	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
-	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s", cfg.prefix,
-	    cfg.fail_rate, app.owner);
+	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s; events may go "
+	    "to %s", cfg.prefix, cfg.fail_rate, app.owner, allowed);
+	if (cfg.events_secret == NULL)
+		svc_log(SVC_WARN, "EVENTS_SECRET is not set: events go out "
+		    "unsigned");
 
 	memset(&loop, 0, sizeof loop);
 	loop.routes = tickets_routes;
 	loop.n_routes = tickets_n_routes;
 	loop.app = &app;
+	loop.metrics = app.metrics;
 	rc = svc_loop_run(&loop);
 
 	svc_log(SVC_INFO, "stopping");
 	svc_announce_stop(announce);
 	outbox_stop(app.outbox);
 	store_close(app.store);
+	svc_metrics_close(app.metrics);
 	mongoc_cleanup();
+	bson_strfreev(cfg.allowed_hosts);
+	free(nginx_host);
 	return rc == 0 ? 0 : 1;
 }

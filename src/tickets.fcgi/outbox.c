@@ -2,16 +2,26 @@
  * outbox.c - delivery of reply events to subscribers, at least once.
  *
  * Each accepted reply is stored with its event (delivered: false) before
- * the client hears 200; the request thread then hands the reply id to this
- * process's delivery thread, which POSTs the event to every subscriber
- * through libcurl's multi interface, off the request path. Failed POSTs are
- * retried on a schedule; a subscriber that keeps failing is only probed now
- * and then, and once it answers again everything it missed goes at once.
+ * the client hears 200; the request thread then hands the stored document
+ * to this process's delivery thread, which POSTs the event, signed, to
+ * every subscriber through libcurl's multi interface, off the request path.
+ * Only a 2xx is a delivery. A failed POST is retried on a schedule (with
+ * jitter, honouring Retry-After); a subscriber that keeps failing is only
+ * probed now and then, and once it answers again everything it missed goes
+ * at once. An event that no retry delivered within the schedule is kept as
+ * a dead letter, to be replayed; a 410 Gone ends the subscription.
  *
- * Nothing is lost when a process dies: its undelivered events name it as
- * owner, every process heartbeats an "instances" document, and the live
- * instance with the smallest name adopts the events of owners that stopped
- * beating (or, on the same host, whose pid is gone).
+ * Nothing is lost when a process dies: its events name it as owner, an
+ * event settles (delivered or dead) by a marker inserted in "settled",
+ * every process heartbeats an "instances" document, and the live instance
+ * with the smallest name adopts the unsettled events of owners that
+ * stopped beating (or, on the same host, whose pid is gone), sending them
+ * only where the attempt records say they did not arrive.
+ *
+ * FerretDB decodes a whole collection for any query but one on _id, so in
+ * the steady state nothing here queries the replies: events come from the
+ * request threads in memory, and what is written (attempts, settled
+ * markers) is inserted in batches. Only adoption reads the replies.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,17 +33,17 @@
 
 #define N_BUCKETS 4096
 #define PER_SUB_INFLIGHT 8      /* concurrent POSTs to one subscriber */
+#define IN_FLIGHT 256           /* and to all of them */
 #define FAILING_AFTER 3         /* consecutive failures: only probe */
-/* FerretDB scans a whole collection for any filter, even on _id, so the
- * passes over the replies (adoption, marking delivered) are rare and
- * batched; the small collections (instances, subscriptions) are cheap. */
 #define BEAT_MS 3000
 #define STALE_MS 15000          /* an instance silent this long is dead */
 #define SWEEP_MS 5000           /* look at the instances */
-#define FULL_SWEEP_MS 60000     /* and at all undelivered events */
-#define FLUSH_MS 1000           /* mark delivered at most this often */
+#define FULL_SWEEP_MS 300000    /* and at all unsettled events anyway */
+#define FLUSH_MS 500            /* write settled markers this often */
 #define FLUSH_BATCH 256
+#define STATS_MS 2000           /* write subscriber states this often */
 #define SUBS_MS 2000
+#define MAX_ATTEMPTS_KEPT 20000 /* attempt records waiting for the DB */
 
 struct ev;
 struct subq;
@@ -48,6 +58,7 @@ struct job {
 	int64_t due_ms;
 	bool inflight;
 	bool done;
+	bool replay;                    /* asked for again by an operator */
 };
 
 struct ev {
@@ -56,8 +67,9 @@ struct ev {
 	char event_id[32];
 	char *body;
 	size_t len;
+	char rid[96];                   /* "X-Request-Id: ..." of its reply */
+	int64_t created_ms;
 	int left;                       /* jobs not done yet */
-	bool troubled;                  /* a POST failed: record each success */
 	struct job **jobs;
 	size_t n_jobs;
 	struct ev *hnext;
@@ -67,11 +79,19 @@ struct subq {
 	struct sub sub;                 /* id, url, created_ms */
 	struct job *head, *tail;
 	int inflight;
-	int failures;                   /* consecutive */
 	int64_t next_probe_ms;
 	struct job *probed;             /* the last probe: the next is after */
+	struct sub_stats stats;         /* failures: consecutive */
+	bool dirty;                     /* stats not written yet */
 	bool seen;                      /* in the last refresh */
 	struct subq *next;
+};
+
+/* What the request threads hand over: a stored reply, and for a replay
+ * the subscriptions it goes to again. */
+struct handoff {
+	bson_t *doc;
+	char **subs;                    /* NULL: a fresh event, to everyone */
 };
 
 struct outbox {
@@ -81,7 +101,7 @@ struct outbox {
 	pthread_t thread;
 
 	pthread_mutex_t lock;           /* guards pushed and stop */
-	bson_t **pushed;                /* reply documents handed over */
+	struct handoff *pushed;
 	size_t n_pushed, cap_pushed;
 	bool stop;
 
@@ -89,24 +109,35 @@ struct outbox {
 	struct store *store;
 	struct subq *subs;
 	struct ev *buckets[N_BUCKETS];
-	bson_t **loading;               /* handed over, not taken in yet */
+	struct handoff *loading;        /* handed over, not taken in yet */
 	size_t n_loading, cap_loading;
-	bson_oid_t *done;               /* events to mark delivered */
-	size_t n_done, cap_done;
-	int64_t subs_ms, beat_ms, sweep_ms, full_ms, flush_ms, db_warned_ms;
+	char **settle;                  /* event ids to mark settled */
+	size_t n_settle, cap_settle;
+	struct attempt *attempts;       /* to record */
+	size_t n_attempts, cap_attempts;
+	int64_t subs_ms, beat_ms, sweep_ms, full_ms, flush_ms, stats_ms;
+	int64_t db_warned_ms;
 	char **live;                    /* live instances at the last sweep */
-	char **reached;                 /* deliveries during a sweep */
+	char **reached;                 /* while adopting: who got what */
+	unsigned int seed;              /* rand_r state for jitter */
 };
 
 static void
-oid_push(bson_oid_t **v, size_t *n, size_t *cap, const bson_oid_t *id)
+grow(void **v, size_t n, size_t *cap, size_t size)
 {
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		if ((*v = realloc(*v, *cap * sizeof **v)) == NULL)
-			abort();
-	}
-	bson_oid_copy(id, &(*v)[(*n)++]);
+	if (n < *cap)
+		return;
+	*cap = *cap ? *cap * 2 : 64;
+	if ((*v = realloc(*v, *cap * size)) == NULL)
+		abort();
+}
+
+static void
+settle(struct outbox *o, const struct ev *e)
+{
+	grow((void **)&o->settle, o->n_settle, &o->cap_settle,
+	    sizeof *o->settle);
+	o->settle[o->n_settle++] = bson_strdup(e->event_id);
 }
 
 /* Database trouble is said once a minute, not once per attempt. */
@@ -174,8 +205,8 @@ queue_remove(struct subq *q, struct job *j)
 	j->prev = j->next = NULL;
 }
 
-/* A job is over: delivered, or its subscription is gone. The event is
- * over when all its jobs are. */
+/* A job is over: delivered, dead, or its subscription is gone. The event
+ * is settled when all its jobs are. */
 static void
 job_finish(struct outbox *o, struct job *j)
 {
@@ -185,9 +216,33 @@ job_finish(struct outbox *o, struct job *j)
 	queue_remove(j->sub, j);
 	j->sub = NULL;
 	if (--e->left == 0) {
-		oid_push(&o->done, &o->n_done, &o->cap_done, &e->id);
+		settle(o, e);
 		ev_free(o, e);
 	}
+}
+
+static struct job *
+job_add(struct ev *e, struct subq *q, bool replay)
+{
+	struct job *j;
+
+	if ((j = calloc(1, sizeof *j)) == NULL ||
+	    (e->jobs = realloc(e->jobs, (e->n_jobs + 1) *
+	    sizeof *e->jobs)) == NULL)
+		abort();
+	j->ev = e;
+	j->sub = q;
+	j->replay = replay;
+	memcpy(j->sub_id, q->sub.id, sizeof j->sub_id);
+	j->prev = q->tail;
+	if (q->tail != NULL)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	e->jobs[e->n_jobs++] = j;
+	e->left++;
+	return j;
 }
 
 static bool
@@ -220,70 +275,81 @@ reached(struct outbox *o, const char *event_id, const char *sub)
 	return bsearch(&k, o->reached, n, sizeof *o->reached, cmp_key) != NULL;
 }
 
-/* Takes an event into memory with one job per subscriber. A fresh event
- * (handed over by the request thread) goes to every current subscriber;
- * an adopted one only to those that existed when it was made and that it
- * has not reached yet. */
-static void
-ev_add(struct outbox *o, const bson_t *doc, bool fresh)
+static struct ev *
+ev_new(struct outbox *o, const bson_t *doc)
 {
 	bson_iter_t it;
-	bson_oid_t id;
-	int64_t created = 0;
-	struct subq *q;
 	struct ev *e;
+	char hex[25];
 
 	if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it))
-		return;
-	bson_oid_copy(bson_iter_oid(&it), &id);
-	if (ev_find(o, &id) != NULL)
-		return;
-	if (bson_iter_init_find(&it, doc, "createdAt") &&
-	    BSON_ITER_HOLDS_DATE_TIME(&it))
-		created = bson_iter_date_time(&it);
+		return NULL;
 	if ((e = calloc(1, sizeof *e)) == NULL)
 		abort();
 	e->outbox = o;
-	bson_oid_copy(&id, &e->id);
+	bson_oid_copy(bson_iter_oid(&it), &e->id);
 	if ((e->body = store_event_json(doc)) == NULL) {
 		free(e);
-		return;
+		return NULL;
 	}
 	e->len = strlen(e->body);
-	{
-		char hex[25];
+	bson_oid_to_string(&e->id, hex);
+	snprintf(e->event_id, sizeof e->event_id, "evt_%s", hex);
+	if (bson_iter_init_find(&it, doc, "createdAt") &&
+	    BSON_ITER_HOLDS_DATE_TIME(&it))
+		e->created_ms = bson_iter_date_time(&it);
+	/* The receiver's log can name the request the reply came from. */
+	if (bson_iter_init_find(&it, doc, "requestId") &&
+	    BSON_ITER_HOLDS_UTF8(&it) && *bson_iter_utf8(&it, NULL) != '\0')
+		snprintf(e->rid, sizeof e->rid, "X-Request-Id: %s",
+		    bson_iter_utf8(&it, NULL));
+	e->hnext = *bucket(o, &e->id);
+	*bucket(o, &e->id) = e;
+	return e;
+}
 
-		bson_oid_to_string(&id, hex);
-		snprintf(e->event_id, sizeof e->event_id, "evt_%s", hex);
-	}
-	e->troubled = !fresh;
+enum take { FRESH, ADOPTED, REPLAY };
+
+/* Takes an event into memory with one job per subscriber it goes to. A
+ * fresh event (handed over by the request thread) goes to every current
+ * subscriber; an adopted one only to those that existed when it was made
+ * and that it has not reached yet; a replay to the subscriptions named. */
+static void
+ev_add(struct outbox *o, const bson_t *doc, enum take how, char **targets)
+{
+	bson_iter_t it;
+	struct subq *q;
+	struct ev *e;
+	size_t i;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it))
+		return;
+	if ((e = ev_find(o, bson_iter_oid(&it))) != NULL && how != REPLAY)
+		return;
+	if (e == NULL && (e = ev_new(o, doc)) == NULL)
+		return;
 	for (q = o->subs; q != NULL; q = q->next) {
-		struct job *j;
+		bool pending = false;
 
-		/* A second of slack for clocks of other hosts. */
-		if (!fresh && (q->sub.created_ms > created + 1000 ||
-		    reached(o, e->event_id, q->sub.id)))
+		if (how == REPLAY) {
+			if (!listed(targets, q->sub.id))
+				continue;
+			for (i = 0; i < e->n_jobs; i++)
+				pending |= !e->jobs[i]->done &&
+				    strcmp(e->jobs[i]->sub_id, q->sub.id) == 0;
+			if (!pending)
+				job_add(e, q, true);
 			continue;
-		if ((j = calloc(1, sizeof *j)) == NULL)
-			abort();
-		j->ev = e;
-		j->sub = q;
-		memcpy(j->sub_id, q->sub.id, sizeof j->sub_id);
-		j->prev = q->tail;
-		if (q->tail != NULL)
-			q->tail->next = j;
-		else
-			q->head = j;
-		q->tail = j;
-		e->jobs = realloc(e->jobs, (e->n_jobs + 1) * sizeof *e->jobs);
-		e->jobs[e->n_jobs++] = j;
-		e->left++;
+		}
+		/* A second of slack for clocks of other hosts. */
+		if (how == ADOPTED && (q->sub.created_ms > e->created_ms +
+		    1000 || reached(o, e->event_id, q->sub.id)))
+			continue;
+		job_add(e, q, false);
 	}
-	e->hnext = *bucket(o, &id);
-	*bucket(o, &id) = e;
 	if (e->left == 0) {
 		/* Nobody to tell. */
-		oid_push(&o->done, &o->n_done, &o->cap_done, &e->id);
+		settle(o, e);
 		ev_free(o, e);
 	}
 }
@@ -306,7 +372,6 @@ subq_drop(struct outbox *o, struct subq *q)
 {
 	struct subq **p;
 
-	/* Jobs in flight finish in their callback, which sees sub gone. */
 	while (q->head != NULL)
 		job_finish(o, q->head);
 	for (p = &o->subs; *p != NULL; p = &(*p)->next)
@@ -314,8 +379,6 @@ subq_drop(struct outbox *o, struct subq *q)
 			*p = q->next;
 			break;
 		}
-	svc_log(SVC_INFO, "outbox: subscription %s (%s) is gone", q->sub.id,
-	    q->sub.url);
 	free(q->sub.url);
 	free(q);
 }
@@ -350,13 +413,55 @@ subs_refresh(struct outbox *o)
 		*tail = q;
 	}
 	store_subs_free(subs, n);
+	/* Unsubscribed (or disabled elsewhere): what was pending for it is
+	 * not wanted any more. */
 	for (q = o->subs; q != NULL; q = next) {
 		next = q->next;
-		if (!q->seen && q->inflight == 0)
+		if (!q->seen && q->inflight == 0) {
+			svc_log(SVC_INFO, "outbox: subscription %s (%s) is "
+			    "gone", q->sub.id, q->sub.url);
 			subq_drop(o, q);
+		}
 	}
 	o->subs_ms = started;
 	return true;
+}
+
+/* Keeps j as a dead letter and takes it out of the queue. */
+static void
+dead_letter(struct outbox *o, struct job *j, int status, const char *reason)
+{
+	bson_error_t error;
+
+	svc_log(SVC_WARN, "event dead id=%s to=%s attempts=%d: %s",
+	    j->ev->event_id, j->sub->sub.url, j->attempts, reason);
+	svc_metrics_count(o->cfg->metrics, SVC_METRIC_EVENTS,
+	    "outcome=\"dead\"", 1);
+	if (!store_deadletter(o->store, j->ev->event_id, j->sub_id,
+	    j->sub->sub.url, j->attempts, status, reason, &error))
+		db_warn(o, "keeping a dead letter", &error);
+	job_finish(o, j);
+}
+
+/* Ends subscription q for reason: no event goes to it until it is
+ * subscribed again; what was pending for it is kept as dead letters. */
+static void
+disable(struct outbox *o, struct subq *q, int status, const char *reason)
+{
+	bson_error_t error;
+	struct job *j, *next;
+
+	svc_log(SVC_WARN, "outbox: subscription %s (%s) disabled: %s",
+	    q->sub.id, q->sub.url, reason);
+	if (!store_disable(o->store, q->sub.id, reason, &error))
+		db_warn(o, "disabling a subscription", &error);
+	for (j = q->head; j != NULL; j = next) {
+		next = j->next;
+		if (!j->inflight)
+			dead_letter(o, j, status, reason);
+	}
+	/* The caller drops q once no POST of it is in flight. */
+	q->seen = false;
 }
 
 /* ---- sending ---- */
@@ -366,13 +471,14 @@ static void delivered(const vd_delivery_t *d, void *arg);
 static void
 send_job(struct outbox *o, struct job *j)
 {
+	const char *headers[2] = { j->ev->rid, NULL };
 	vd_error_t err;
 
 	j->inflight = true;
 	j->sub->inflight++;
-	if (vd_sender_post(o->sender, j->sub->sub.url, j->ev->event_id,
-	    j->ev->body, j->ev->len, delivered, j, &err) != VD_OK) {
-		/* Not sendable at all (a URL that is not http): say so. */
+	if (vd_sender_post_headers(o->sender, j->sub->sub.url, j->ev->event_id,
+	    j->ev->body, j->ev->len, *j->ev->rid != '\0' ? headers : NULL,
+	    delivered, j, &err) != VD_OK) {
 		vd_delivery_t d = { j->sub->sub.url, j->ev->event_id, 0,
 		    err.code, err.message, -1, 0 };
 
@@ -383,16 +489,27 @@ send_job(struct outbox *o, struct job *j)
 static void
 send_due(struct outbox *o, int64_t now)
 {
-	struct subq *q;
+	struct subq *q, *next;
 	struct job *j;
+	const char *why;
 
-	for (q = o->subs; q != NULL; q = q->next) {
-		if (q->failures >= FAILING_AFTER) {
+	for (q = o->subs; q != NULL; q = next) {
+		next = q->next;
+		if (q->head == NULL || !q->seen)
+			continue;
+		/* The allow-list may have changed since it subscribed: a URL
+		 * it refuses is never contacted. */
+		if (!tickets_url_allowed(o->cfg, q->sub.url, &why)) {
+			disable(o, q, 0, why);
+			if (q->inflight == 0)
+				subq_drop(o, q);
+			continue;
+		}
+		if (q->stats.failures >= FAILING_AFTER) {
 			/* A failing subscriber gets one probe at a time, each
 			 * with the next event in turn: one event it refuses
 			 * must not hide that it takes the others again. */
-			if (q->inflight == 0 && q->head != NULL &&
-			    now >= q->next_probe_ms) {
+			if (q->inflight == 0 && now >= q->next_probe_ms) {
 				j = q->probed != NULL && q->probed->next !=
 				    NULL ? q->probed->next : q->head;
 				q->probed = j;
@@ -407,86 +524,158 @@ send_due(struct outbox *o, int64_t now)
 	}
 }
 
+/* Seconds before attempt number attempts + 1, with up to 20% of jitter so
+ * that the retries of many events do not all come back at once. */
 static long
-retry_delay(const struct tickets_config *cfg, int attempts)
+retry_delay(struct outbox *o, int attempts)
 {
+	const struct tickets_config *cfg = o->cfg;
 	size_t i = (size_t)attempts;
+	long d;
 
 	if (cfg->n_retry == 0)
 		return 60;
-	return cfg->retry_schedule[i < cfg->n_retry ? i : cfg->n_retry - 1];
+	d = cfg->retry_schedule[i < cfg->n_retry ? i : cfg->n_retry - 1];
+	return d + (long)((double)d * 0.2 * rand_r(&o->seed) / RAND_MAX);
 }
 
-/* Records the subscribers an event reached, so that whoever adopts it does
- * not send it to them again. */
 static void
-record_success(struct outbox *o, struct job *j, int status)
+record_attempt(struct outbox *o, const struct job *j, const vd_delivery_t *d)
 {
-	bson_error_t error;
+	struct attempt *a;
 
-	if (!store_delivered(o->store, j->ev->event_id, j->sub_id, status,
+	if (o->n_attempts == MAX_ATTEMPTS_KEPT) {
+		/* The database has been down a long while: keep delivering,
+		 * let the oldest records go. */
+		free(o->attempts[0].url);
+		memmove(o->attempts, o->attempts + 1,
+		    --o->n_attempts * sizeof *o->attempts);
+	}
+	grow((void **)&o->attempts, o->n_attempts, &o->cap_attempts,
+	    sizeof *o->attempts);
+	a = &o->attempts[o->n_attempts++];
+	memset(a, 0, sizeof *a);
+	memcpy(a->event_id, j->ev->event_id, sizeof a->event_id);
+	memcpy(a->sub, j->sub_id, sizeof a->sub);
+	if ((a->url = strdup(d->url)) == NULL)
+		abort();
+	a->number = j->attempts;
+	a->at_ms = svc_now_ms();
+	a->status = d->http_status;
+	a->ms = d->elapsed_ms;
+	a->replay = j->replay;
+	if (d->code != VD_OK)
+		snprintf(a->error, sizeof a->error, "%s", *d->error ? d->error :
+		    "failed");
+}
+
+static void
+succeeded(struct outbox *o, struct job *j, const vd_delivery_t *d)
+{
+	struct subq *q = j->sub;
+	struct ev *e = j->ev;
+	bson_error_t error;
+	struct job *k;
+
+	svc_log(SVC_INFO, "event sent id=%s to=%s status=%d ms=%ld attempt=%d",
+	    e->event_id, q->sub.url, d->http_status, d->elapsed_ms,
+	    j->attempts);
+	if (q->stats.failures >= FAILING_AFTER) {
+		svc_log(SVC_INFO, "outbox: %s answers again; sending what it "
+		    "missed", q->sub.url);
+		for (k = q->head; k != NULL; k = k->next)
+			k->due_ms = 0;
+	}
+	q->stats.failures = 0;
+	q->stats.last_success_ms = svc_now_ms();
+	q->stats.last_status = d->http_status;
+	q->dirty = true;
+	if (j->replay && !store_deadletter_drop(o->store, e->event_id, j->sub_id,
 	    &error))
-		db_warn(o, "recording a delivery", &error);
+		db_warn(o, "forgetting a replayed dead letter", &error);
+	job_finish(o, j);
+}
+
+static void
+failed(struct outbox *o, struct job *j, const vd_delivery_t *d)
+{
+	struct subq *q = j->sub;
+	struct ev *e = j->ev;
+	int64_t now = svc_now_ms();
+	char reason[256];
+	long delay;
+
+	q->stats.failures++;
+	q->stats.last_failure_ms = now;
+	q->stats.last_status = d->http_status;
+	snprintf(q->stats.last_error, sizeof q->stats.last_error, "%s",
+	    d->error);
+	q->dirty = true;
+	if (d->http_status == 410) {
+		snprintf(reason, sizeof reason, "410 Gone from %s", q->sub.url);
+		dead_letter(o, j, 410, reason);
+		disable(o, q, 410, reason);
+		return;
+	}
+	delay = retry_delay(o, j->attempts);
+	if (d->retry_after_s > delay)
+		delay = d->retry_after_s;
+	svc_log(SVC_WARN, "event failed id=%s to=%s status=%d error=%s "
+	    "attempt=%d next_in=%lds", e->event_id, q->sub.url, d->http_status,
+	    d->error, j->attempts, delay);
+	if ((size_t)j->attempts >= o->cfg->n_retry ||
+	    now + delay * 1000 > e->created_ms + o->cfg->retry_window * 1000) {
+		snprintf(reason, sizeof reason, "not delivered after %d "
+		    "attempts: %s", j->attempts, d->error);
+		dead_letter(o, j, d->http_status, reason);
+		return;
+	}
+	j->due_ms = now + delay * 1000;
+	if (q->stats.failures >= FAILING_AFTER)
+		q->next_probe_ms = now + (delay < o->cfg->probe ? delay :
+		    o->cfg->probe) * 1000;
 }
 
 static void
 delivered(const vd_delivery_t *d, void *arg)
 {
 	struct job *j = arg;
-	struct ev *e = j->ev;
-	struct outbox *o = e->outbox;
 	struct subq *q = j->sub;
-	int64_t now = svc_now_ms();
-	long delay;
-	size_t i;
+	struct outbox *o = j->ev->outbox;
 
 	j->inflight = false;
 	j->attempts++;
-	if (q == NULL) {
-		/* Its subscription went away while this was in flight. */
-		return;
-	}
 	q->inflight--;
-	if (d->code == VD_OK) {
-		svc_log(SVC_INFO, "event sent id=%s to=%s status=%d ms=%ld "
-		    "attempt=%d", e->event_id, q->sub.url, d->http_status,
-		    d->elapsed_ms, j->attempts);
-		if (q->failures >= FAILING_AFTER) {
-			struct job *k;
-
-			svc_log(SVC_INFO, "outbox: %s answers again; sending "
-			    "what it missed", q->sub.url);
-			for (k = q->head; k != NULL; k = k->next)
-				k->due_ms = 0;
-		}
-		q->failures = 0;
-		if (e->troubled)
-			record_success(o, j, d->http_status);
-		job_finish(o, j);
-		return;
-	}
-
-	q->failures++;
-	delay = retry_delay(o->cfg, j->attempts);
-	if (d->retry_after_s > delay)
-		delay = d->retry_after_s;
-	j->due_ms = now + delay * 1000;
-	if (q->failures >= FAILING_AFTER)
-		q->next_probe_ms = now + (delay < o->cfg->probe ? delay :
-		    o->cfg->probe) * 1000;
-	svc_log(SVC_WARN, "event failed id=%s to=%s status=%d error=%s "
-	    "attempt=%d next_in=%lds", e->event_id, q->sub.url, d->http_status,
-	    d->error, j->attempts, delay);
-	if (!e->troubled) {
-		/* From now on an adopter must know whom it reached. */
-		e->troubled = true;
-		for (i = 0; i < e->n_jobs; i++)
-			if (e->jobs[i]->done)
-				record_success(o, e->jobs[i], 200);
-	}
+	record_attempt(o, j, d);
+	svc_metrics_count(o->cfg->metrics, SVC_METRIC_EVENTS, d->code == VD_OK ?
+	    "outcome=\"delivered\"" : "outcome=\"failed\"", 1);
+	if (d->code == VD_OK)
+		succeeded(o, j, d);
+	else
+		failed(o, j, d);
+	if (!q->seen && q->inflight == 0)
+		subq_drop(o, q);
 }
 
-/* ---- the thread ---- */
+/* A subscriber in probe mode sends few attempts, so its old events are
+ * found dead by age, here. */
+static void
+expire(struct outbox *o, int64_t now)
+{
+	struct subq *q;
+	struct job *j, *next;
+
+	for (q = o->subs; q != NULL; q = q->next)
+		for (j = q->head; j != NULL; j = next) {
+			next = j->next;
+			if (!j->inflight && now > j->ev->created_ms +
+			    o->cfg->retry_window * 1000)
+				dead_letter(o, j, q->stats.last_status,
+				    "not delivered within the retry schedule");
+		}
+}
+
+/* ---- instances and adoption ---- */
 
 /* The start time (field 22 of /proc/PID/stat) of a process, "0" when it
  * is gone or a zombie: a pid reused by another process, or a process that
@@ -533,38 +722,38 @@ owner_alive(const char *owner)
 }
 
 static void
-adopt_one(const bson_t *doc, void *arg)
+adopt_one(const bson_t *doc, char **reached, void *arg)
 {
-	ev_add(arg, doc, false);
+	struct outbox *o = arg;
+
+	o->reached = reached;
+	ev_add(o, doc, ADOPTED, NULL);
+	o->reached = NULL;
 }
 
+/* Whether an owner of before is missing from now: somebody died. */
 static bool
-same_set(char **a, char **b)
+someone_died(char **before, char **now)
 {
-	size_t na = 0, nb = 0;
-
-	if (a == NULL || b == NULL)
-		return false;
-	for (; a[na] != NULL; na++)
-		if (!listed(b, a[na]))
-			return false;
-	while (b[nb] != NULL)
-		nb++;
-	return na == nb;
+	if (before == NULL)
+		return true;	/* the first look, at start */
+	for (; *before != NULL; before++)
+		if (!listed(now, *before))
+			return true;
+	return false;
 }
 
-/* Adopts the events of dead owners, if this process is the live instance
- * with the smallest name (one adopter, without a lock). The pass over the
- * replies runs when an instance died, and every minute (which also finds
- * this process's own events that memory lost track of). */
+/* Adopts the unsettled events of dead owners, if this process is the live
+ * instance with the smallest name (one adopter, without a lock). The pass
+ * over the replies runs when an instance died, at start, and every few
+ * minutes. */
 static void
 sweep(struct outbox *o, bool full)
 {
 	char **live = NULL, **p;
 	bson_error_t error;
-	long n;
 	size_t i, j;
-	bool adopter = true;
+	bool adopter = true, died;
 
 	if (!store_instances(o->store, STALE_MS, &live, &error)) {
 		db_warn(o, "reading instances", &error);
@@ -579,45 +768,21 @@ sweep(struct outbox *o, bool full)
 		live[j++] = live[i];
 	}
 	live[j] = NULL;
-	if (!full && same_set(live, o->live)) {
-		bson_strfreev(live);
-		return;
-	}
+	died = someone_died(o->live, live);
 	bson_strfreev(o->live);
 	o->live = live;
 	for (p = live; *p != NULL; p++)
 		if (strcmp(*p, o->owner) < 0)
 			adopter = false;
-	if (adopter) {
-		n = store_adopt(o->store, live, o->owner, &error);
-		if (n < 0)
-			db_warn(o, "adopting events", &error);
-		else if (n > 0)
-			svc_log(SVC_INFO, "outbox: adopted %ld undelivered "
-			    "events of stopped processes", n);
-		if (n > 0 || full)
-			full = true;
-	}
-	if (!full)
+	if (!adopter || !(died || full))
 		return;
-	if (!store_deliveries(o->store, &o->reached, &error)) {
-		db_warn(o, "reading deliveries", &error);
-	} else if (!store_owned(o->store, o->owner, adopt_one, o, &error))
-		db_warn(o, "loading own undelivered events", &error);
-	bson_strfreev(o->reached);
-	o->reached = NULL;
+	/* Adopted events go out as this process's; should it die too, they
+	 * still name an owner that is dead, and the next adopter takes them. */
+	if (!store_orphans(o->store, live, adopt_one, o, &error))
+		db_warn(o, "adopting the events of stopped processes", &error);
 }
 
-static void
-doc_push(bson_t ***v, size_t *n, size_t *cap, bson_t *doc)
-{
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		if ((*v = realloc(*v, *cap * sizeof **v)) == NULL)
-			abort();
-	}
-	(*v)[(*n)++] = doc;
-}
+/* ---- the thread ---- */
 
 /* Takes in the events handed over since the last round. */
 static void
@@ -632,26 +797,65 @@ load_pushed(struct outbox *o)
 	if (!subs_refresh(o))
 		return;
 	for (i = 0; i < o->n_loading; i++) {
-		ev_add(o, o->loading[i], true);
-		bson_destroy(o->loading[i]);
+		struct handoff *h = &o->loading[i];
+
+		ev_add(o, h->doc, h->subs != NULL ? REPLAY : FRESH, h->subs);
+		bson_destroy(h->doc);
+		bson_strfreev(h->subs);
 	}
 	o->n_loading = 0;
 }
 
 static void
-flush_done(struct outbox *o, bool now)
+flush_settled(struct outbox *o, bool now)
 {
 	bson_error_t error;
 	int64_t t = svc_now_ms();
+	size_t i;
 
-	if (o->n_done == 0 || (!now && o->n_done < FLUSH_BATCH &&
+	if (o->n_settle == 0 || (!now && o->n_settle < FLUSH_BATCH &&
 	    t - o->flush_ms < FLUSH_MS))
 		return;
 	o->flush_ms = t;
-	if (store_events_done(o->store, o->done, o->n_done, &error))
-		o->n_done = 0;
-	else
-		db_warn(o, "marking events delivered", &error);
+	if (!store_settle(o->store, o->settle, o->n_settle, &error)) {
+		db_warn(o, "marking events settled", &error);
+		return;
+	}
+	for (i = 0; i < o->n_settle; i++)
+		bson_free(o->settle[i]);
+	o->n_settle = 0;
+}
+
+/* Writes what was recorded since the last round: the attempts (one
+ * insert), and every couple of seconds the subscribers' states. */
+static void
+flush_records(struct outbox *o, int64_t now)
+{
+	bson_error_t error;
+	struct subq *q;
+	size_t i;
+
+	if (o->n_attempts > 0) {
+		if (store_attempts(o->store, o->attempts, o->n_attempts,
+		    &error)) {
+			for (i = 0; i < o->n_attempts; i++)
+				free(o->attempts[i].url);
+			o->n_attempts = 0;
+		} else
+			db_warn(o, "recording attempts", &error);
+	}
+	if (now - o->stats_ms < STATS_MS)
+		return;
+	o->stats_ms = now;
+	for (q = o->subs; q != NULL; q = q->next) {
+		if (!q->dirty)
+			continue;
+		if (store_substats(o->store, o->owner, q->sub.id, &q->stats,
+		    &error))
+			q->dirty = false;
+		else
+			db_warn(o, "recording a subscriber's state", &error);
+	}
 }
 
 static void
@@ -660,9 +864,11 @@ take_pushed(struct outbox *o, bool *stop)
 	size_t i;
 
 	pthread_mutex_lock(&o->lock);
-	for (i = 0; i < o->n_pushed; i++)
-		doc_push(&o->loading, &o->n_loading, &o->cap_loading,
-		    o->pushed[i]);
+	for (i = 0; i < o->n_pushed; i++) {
+		grow((void **)&o->loading, o->n_loading, &o->cap_loading,
+		    sizeof *o->loading);
+		o->loading[o->n_loading++] = o->pushed[i];
+	}
 	o->n_pushed = 0;
 	*stop = o->stop;
 	pthread_mutex_unlock(&o->lock);
@@ -702,14 +908,18 @@ outbox_main(void *arg)
 			if (full)
 				o->full_ms = now;
 			sweep(o, full);
+			expire(o, now);
 		}
 		send_due(o, svc_now_ms());
-		flush_done(o, false);
+		flush_settled(o, false);
+		flush_records(o, now);
 		if (vd_sender_poll(o->sender, o->n_loading ? 200 : 100,
 		    &verr) != VD_OK)
 			svc_log(SVC_WARN, "outbox: %s", verr.message);
 	}
-	flush_done(o, true);
+	flush_settled(o, true);
+	o->stats_ms = 0;
+	flush_records(o, svc_now_ms());
 	/* What is still pending stays in the database, owned by a process
 	 * that is no more: another adopts it at once. */
 	if (!store_gone(o->store, o->owner, &error))
@@ -728,6 +938,7 @@ outbox_start(const struct tickets_config *cfg, const char *owner)
 		return NULL;
 	o->cfg = cfg;
 	snprintf(o->owner, sizeof o->owner, "%s", owner);
+	o->seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	pthread_mutex_init(&o->lock, NULL);
 	if ((o->sender = vd_sender_new(&err)) == NULL) {
 		svc_log(SVC_ERROR, "outbox: %s", err.message);
@@ -735,6 +946,17 @@ outbox_start(const struct tickets_config *cfg, const char *owner)
 		return NULL;
 	}
 	vd_sender_set_timeouts(o->sender, 2000, cfg->event_timeout * 1000);
+	/* Subscribers behind one nginx share a host: the bound that keeps a
+	 * slow one from delaying the others is per subscriber, ours. */
+	vd_sender_set_limits(o->sender, IN_FLIGHT, IN_FLIGHT);
+	if (cfg->events_secret != NULL &&
+	    vd_sender_set_secrets(o->sender, cfg->events_secret, &err) !=
+	    VD_OK) {
+		svc_log(SVC_ERROR, "outbox: EVENTS_SECRET: %s", err.message);
+		vd_sender_destroy(o->sender);
+		free(o);
+		return NULL;
+	}
 	if (svc_thread_start(&o->thread, outbox_main, o) != 0) {
 		vd_sender_destroy(o->sender);
 		free(o);
@@ -743,17 +965,42 @@ outbox_start(const struct tickets_config *cfg, const char *owner)
 	return o;
 }
 
+static bool
+hand_over(struct outbox *o, const bson_t *doc, char **subs)
+{
+	struct handoff h;
+	size_t n = 0;
+
+	if (o == NULL || (h.doc = bson_copy(doc)) == NULL)
+		return false;
+	h.subs = NULL;
+	if (subs != NULL) {
+		while (subs[n] != NULL)
+			n++;
+		if ((h.subs = calloc(n + 1, sizeof *h.subs)) == NULL)
+			abort();
+		for (n = 0; subs[n] != NULL; n++)
+			h.subs[n] = bson_strdup(subs[n]);
+	}
+	pthread_mutex_lock(&o->lock);
+	grow((void **)&o->pushed, o->n_pushed, &o->cap_pushed,
+	    sizeof *o->pushed);
+	o->pushed[o->n_pushed++] = h;
+	pthread_mutex_unlock(&o->lock);
+	vd_sender_wakeup(o->sender);
+	return true;
+}
+
 void
 outbox_push(struct outbox *o, const bson_t *reply_doc)
 {
-	bson_t *copy;
+	hand_over(o, reply_doc, NULL);
+}
 
-	if (o == NULL || (copy = bson_copy(reply_doc)) == NULL)
-		return;
-	pthread_mutex_lock(&o->lock);
-	doc_push(&o->pushed, &o->n_pushed, &o->cap_pushed, copy);
-	pthread_mutex_unlock(&o->lock);
-	vd_sender_wakeup(o->sender);
+bool
+outbox_replay(struct outbox *o, const bson_t *reply_doc, char **subs)
+{
+	return subs != NULL && hand_over(o, reply_doc, subs);
 }
 
 void
@@ -779,13 +1026,22 @@ outbox_stop(struct outbox *o)
 	for (i = 0; i < N_BUCKETS; i++)
 		while (o->buckets[i] != NULL)
 			ev_free(o, o->buckets[i]);
-	for (i = 0; i < o->n_pushed; i++)
-		bson_destroy(o->pushed[i]);
-	for (i = 0; i < o->n_loading; i++)
-		bson_destroy(o->loading[i]);
+	for (i = 0; i < o->n_pushed; i++) {
+		bson_destroy(o->pushed[i].doc);
+		bson_strfreev(o->pushed[i].subs);
+	}
+	for (i = 0; i < o->n_loading; i++) {
+		bson_destroy(o->loading[i].doc);
+		bson_strfreev(o->loading[i].subs);
+	}
+	for (i = 0; i < o->n_attempts; i++)
+		free(o->attempts[i].url);
+	for (i = 0; i < o->n_settle; i++)
+		bson_free(o->settle[i]);
 	free(o->pushed);
 	free(o->loading);
-	free(o->done);
+	free(o->settle);
+	free(o->attempts);
 	bson_strfreev(o->live);
 	pthread_mutex_destroy(&o->lock);
 	free(o);

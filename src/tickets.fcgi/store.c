@@ -19,8 +19,12 @@ struct store {
 	mongoc_collection_t *replies;
 	mongoc_collection_t *subs;
 	mongoc_collection_t *idem;
-	mongoc_collection_t *deliveries;
+	mongoc_collection_t *settled;
 	mongoc_collection_t *instances;
+	mongoc_collection_t *seqs;
+	mongoc_collection_t *attempts;
+	mongoc_collection_t *substats;
+	mongoc_collection_t *dead;
 	bool prepared;
 };
 
@@ -50,10 +54,18 @@ store_open(const struct tickets_config *cfg, const char *appname,
 	    "subscriptions");
 	s->idem = mongoc_client_get_collection(s->client, cfg->db_name,
 	    "idempotency");
-	s->deliveries = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "deliveries");
+	s->settled = mongoc_client_get_collection(s->client, cfg->db_name,
+	    "settled");
 	s->instances = mongoc_client_get_collection(s->client, cfg->db_name,
 	    "instances");
+	s->seqs = mongoc_client_get_collection(s->client, cfg->db_name,
+	    "sequences");
+	s->attempts = mongoc_client_get_collection(s->client, cfg->db_name,
+	    "attempts");
+	s->substats = mongoc_client_get_collection(s->client, cfg->db_name,
+	    "substats");
+	s->dead = mongoc_client_get_collection(s->client, cfg->db_name,
+	    "deadletters");
 	return s;
 }
 
@@ -66,8 +78,12 @@ store_close(struct store *s)
 	mongoc_collection_destroy(s->replies);
 	mongoc_collection_destroy(s->subs);
 	mongoc_collection_destroy(s->idem);
-	mongoc_collection_destroy(s->deliveries);
+	mongoc_collection_destroy(s->settled);
 	mongoc_collection_destroy(s->instances);
+	mongoc_collection_destroy(s->seqs);
+	mongoc_collection_destroy(s->attempts);
+	mongoc_collection_destroy(s->substats);
+	mongoc_collection_destroy(s->dead);
 	mongoc_client_destroy(s->client);
 	free(s);
 }
@@ -86,9 +102,12 @@ store_prepare(struct store *s, bson_error_t *error)
 	bson_reinit(&keys);
 	BSON_APPEND_INT32(&keys, "ticketId", 1);
 	ok = ok && svc_db_index(s->replies, &keys, "ticketId", false, error);
+	/* Two replies of one ticket never share a sequence number. */
 	bson_reinit(&keys);
-	BSON_APPEND_INT32(&keys, "delivered", 1);
-	ok = ok && svc_db_index(s->replies, &keys, "delivered", false, error);
+	BSON_APPEND_INT32(&keys, "ticketId", 1);
+	BSON_APPEND_INT32(&keys, "sequence", 1);
+	ok = ok && svc_db_index(s->replies, &keys, "ticket_sequence", true,
+	    error);
 	bson_destroy(&keys);
 	s->prepared = ok;
 	return ok;
@@ -288,6 +307,43 @@ store_ticket_title(struct store *s, const bson_oid_t *id, char **title,
 
 /* ---- replies and their events ---- */
 
+/* The next sequence number of a ticket's replies. On MongoDB the $inc is
+ * atomic; on FerretDB two concurrent ones may return the same number, and
+ * the unique (ticketId, sequence) index makes the second insert fail and
+ * take another: numbers may skip, never repeat. */
+static int64_t
+next_sequence(struct store *s, const bson_oid_t *ticket, bson_error_t *error)
+{
+	mongoc_find_and_modify_opts_t *opts;
+	bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER, inc, reply;
+	bson_iter_t it;
+	int64_t seq = -1;
+
+	BSON_APPEND_OID(&query, "_id", ticket);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
+	BSON_APPEND_INT64(&inc, "seq", 1);
+	bson_append_document_end(&update, &inc);
+	opts = mongoc_find_and_modify_opts_new();
+	mongoc_find_and_modify_opts_set_update(opts, &update);
+	mongoc_find_and_modify_opts_set_flags(opts,
+	    MONGOC_FIND_AND_MODIFY_UPSERT | MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+	if (!mongoc_collection_find_and_modify_with_opts(s->seqs, &query, opts,
+	    &reply, error))
+		;
+	else if (bson_iter_init_find(&it, &reply, "value") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it) &&
+	    bson_iter_recurse(&it, &it) && bson_iter_find(&it, "seq"))
+		seq = bson_iter_as_int64(&it);
+	else
+		bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
+		    "no sequence number came back");
+	bson_destroy(&reply);
+	bson_destroy(&query);
+	bson_destroy(&update);
+	mongoc_find_and_modify_opts_destroy(opts);
+	return seq;
+}
+
 static void
 append_event(bson_t *doc, const struct reply *r)
 {
@@ -306,9 +362,13 @@ append_event(bson_t *doc, const struct reply *r)
 	BSON_APPEND_UTF8(&ev, "title", r->title);
 	BSON_APPEND_UTF8(&ev, "user", r->user);
 	BSON_APPEND_UTF8(&ev, "message", r->message);
+	BSON_APPEND_INT64(&ev, "sequence", r->sequence);
 	bson_append_document_end(doc, &ev);
 }
 
+/* Finds a document by _id (FerretDB scans the collection to do it, so
+ * nothing on a hot path calls this). out is always initialised; the
+ * caller destroys it. */
 static bool
 find_by_id(mongoc_collection_t *coll, const bson_oid_t *id, bson_t *out,
     bool *found, bson_error_t *error)
@@ -319,10 +379,12 @@ find_by_id(mongoc_collection_t *coll, const bson_oid_t *id, bson_t *out,
 	bool ok;
 
 	*found = false;
+	bson_init(out);
 	BSON_APPEND_OID(&filter, "_id", id);
 	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
 	if (mongoc_cursor_next(cur, &doc)) {
 		*found = true;
+		bson_destroy(out);
 		bson_copy_to(doc, out);
 	}
 	ok = !mongoc_cursor_error(cur, error);
@@ -398,6 +460,7 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 	bson_t doc = BSON_INITIALIZER;
 	enum store_add rc = STORE_ADDED;
 	bool found;
+	int tries;
 
 	bson_init(first);
 	if (key != NULL) {
@@ -405,34 +468,51 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 		if (rc != STORE_ADDED)
 			goto out;
 	}
-	BSON_APPEND_OID(&doc, "_id", &mine.id);
-	BSON_APPEND_OID(&doc, "ticketId", &mine.ticket);
-	BSON_APPEND_UTF8(&doc, "user", mine.user);
-	BSON_APPEND_UTF8(&doc, "message", mine.message);
-	BSON_APPEND_DATE_TIME(&doc, "createdAt", mine.created_ms);
-	BSON_APPEND_UTF8(&doc, "owner", owner);
-	BSON_APPEND_BOOL(&doc, "delivered", false);
-	append_event(&doc, &mine);
-	if (mongoc_collection_insert_one(s->replies, &doc, NULL, NULL, error)) {
+	for (tries = 0; tries < 100; tries++) {
+		if ((mine.sequence = next_sequence(s, &mine.ticket,
+		    error)) < 0) {
+			rc = STORE_FAILED;
+			goto out;
+		}
+		bson_reinit(&doc);
+		BSON_APPEND_OID(&doc, "_id", &mine.id);
+		BSON_APPEND_OID(&doc, "ticketId", &mine.ticket);
+		BSON_APPEND_INT64(&doc, "sequence", mine.sequence);
+		BSON_APPEND_UTF8(&doc, "user", mine.user);
+		BSON_APPEND_UTF8(&doc, "message", mine.message);
+		BSON_APPEND_DATE_TIME(&doc, "createdAt", mine.created_ms);
+		BSON_APPEND_UTF8(&doc, "owner", owner);
+		BSON_APPEND_UTF8(&doc, "requestId", mine.request_id != NULL ?
+		    mine.request_id : "");
+		append_event(&doc, &mine);
+		if (mongoc_collection_insert_one(s->replies, &doc, NULL, NULL,
+		    error)) {
+			bson_destroy(first);
+			bson_copy_to(&doc, first);
+			goto out;
+		}
+		if (!svc_db_duplicate(error)) {
+			rc = STORE_FAILED;
+			goto out;
+		}
+		/* A duplicate is this key's reply stored already, or a
+		 * sequence number taken by a concurrent reply: the error does
+		 * not say which index, the reply's presence does. */
+		if (key == NULL)
+			continue;
 		bson_destroy(first);
-		bson_copy_to(&doc, first);
-		goto out;
+		if (!find_by_id(s->replies, &mine.id, first, &found, error)) {
+			rc = STORE_FAILED;
+			goto out;
+		}
+		if (found) {
+			rc = STORE_REPEATED;
+			goto out;
+		}
 	}
-	if (key == NULL || !svc_db_duplicate(error)) {
-		rc = STORE_FAILED;
-		goto out;
-	}
-	/* The first request with this key stored its reply: return that. */
-	bson_destroy(first);
-	bson_init(first);
-	if (!find_by_id(s->replies, &mine.id, first, &found, error) || !found) {
-		if (!found)
-			bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
-			    "reply %s vanished", "of an idempotency key");
-		rc = STORE_FAILED;
-		goto out;
-	}
-	rc = STORE_REPEATED;
+	bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
+	    "no free sequence number after %d tries", tries);
+	rc = STORE_FAILED;
 out:
 	bson_destroy(&doc);
 	return rc;
@@ -466,7 +546,8 @@ bool
 store_subscribe(struct store *s, const char *url, bool *created,
     bson_error_t *error)
 {
-	bson_t doc = BSON_INITIALIZER;
+	bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER,
+	    update = BSON_INITIALIZER, set, unset;
 	bson_oid_t oid;
 	bool ok;
 
@@ -474,12 +555,28 @@ store_subscribe(struct store *s, const char *url, bool *created,
 	BSON_APPEND_OID(&doc, "_id", &oid);
 	BSON_APPEND_UTF8(&doc, "url", url);
 	BSON_APPEND_DATE_TIME(&doc, "createdAt", svc_now_ms());
+	BSON_APPEND_UTF8(&doc, "state", "active");
 	ok = mongoc_collection_insert_one(s->subs, &doc, NULL, NULL, error);
 	*created = ok;
-	/* Subscribing again is a renewal: the unique url says it is there. */
-	if (!ok && svc_db_duplicate(error))
-		ok = true;
+	/* Subscribing again is a renewal: the unique url says it is there;
+	 * one that was disabled (410, or failing for a day) is enabled. */
+	if (!ok && svc_db_duplicate(error)) {
+		BSON_APPEND_UTF8(&filter, "url", url);
+		BSON_APPEND_UTF8(&filter, "state", "disabled");
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+		BSON_APPEND_UTF8(&set, "state", "active");
+		BSON_APPEND_DATE_TIME(&set, "enabledAt", svc_now_ms());
+		bson_append_document_end(&update, &set);
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+		BSON_APPEND_UTF8(&unset, "disabledAt", "");
+		BSON_APPEND_UTF8(&unset, "disabledReason", "");
+		bson_append_document_end(&update, &unset);
+		ok = mongoc_collection_update_one(s->subs, &filter, &update,
+		    NULL, NULL, error);
+	}
 	bson_destroy(&doc);
+	bson_destroy(&filter);
+	bson_destroy(&update);
 	return ok;
 }
 
@@ -501,36 +598,6 @@ store_unsubscribe(struct store *s, const char *url, bool *removed,
 	return ok;
 }
 
-cJSON *
-store_subscriptions(struct store *s, bson_error_t *error)
-{
-	mongoc_cursor_t *cur;
-	const bson_t *doc;
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-	cJSON *list = cJSON_CreateArray();
-
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "createdAt", 1);
-	bson_append_document_end(&opts, &sort);
-	cur = mongoc_collection_find_with_opts(s->subs, &filter, &opts, NULL);
-	while (mongoc_cursor_next(cur, &doc)) {
-		cJSON *j = svc_bson_to_json(doc), *id;
-
-		/* "id" reads better than "_id" in our own extensions. */
-		if ((id = cJSON_DetachItemFromObject(j, "_id")) != NULL)
-			cJSON_AddItemToObject(j, "id", id);
-		cJSON_AddItemToArray(list, j);
-	}
-	if (mongoc_cursor_error(cur, error)) {
-		cJSON_Delete(list);
-		list = NULL;
-	}
-	mongoc_cursor_destroy(cur);
-	bson_destroy(&opts);
-	bson_destroy(&filter);
-	return list;
-}
-
 /* ---- the outbox's records ---- */
 
 bool
@@ -544,6 +611,13 @@ store_subs(struct store *s, struct sub **subs, size_t *n, bson_error_t *error)
 
 	*subs = NULL;
 	*n = 0;
+	{
+		bson_t ne;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "state", &ne);
+		BSON_APPEND_UTF8(&ne, "$ne", "disabled");
+		bson_append_document_end(&filter, &ne);
+	}
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "createdAt", 1);
 	bson_append_document_end(&opts, &sort);
@@ -590,114 +664,6 @@ store_subs_free(struct sub *subs, size_t n)
 	for (i = 0; i < n; i++)
 		free(subs[i].url);
 	free(subs);
-}
-
-bool
-store_delivered(struct store *s, const char *event_id, const char *sub,
-    int status, bson_error_t *error)
-{
-	bson_t doc = BSON_INITIALIZER;
-	char id[64];
-	bool ok;
-
-	snprintf(id, sizeof id, "%s|%s", event_id, sub);
-	BSON_APPEND_UTF8(&doc, "_id", id);
-	BSON_APPEND_UTF8(&doc, "eventId", event_id);
-	BSON_APPEND_UTF8(&doc, "subscription", sub);
-	BSON_APPEND_INT32(&doc, "status", status);
-	BSON_APPEND_DATE_TIME(&doc, "at", svc_now_ms());
-	ok = mongoc_collection_insert_one(s->deliveries, &doc, NULL, NULL,
-	    error) || svc_db_duplicate(error);
-	bson_destroy(&doc);
-	return ok;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-bool
-store_deliveries(struct store *s, char ***keys, bson_error_t *error)
-{
-	mongoc_cursor_t *cur;
-	const bson_t *doc;
-	bson_t filter = BSON_INITIALIZER;
-	size_t n = 0, cap = 16;
-	bool ok;
-
-	*keys = calloc(cap + 1, sizeof **keys);
-	cur = mongoc_collection_find_with_opts(s->deliveries, &filter, NULL,
-	    NULL);
-	while (mongoc_cursor_next(cur, &doc)) {
-		bson_iter_t it;
-
-		if (!bson_iter_init_find(&it, doc, "_id") ||
-		    !BSON_ITER_HOLDS_UTF8(&it))
-			continue;
-		if (n == cap) {
-			cap *= 2;
-			*keys = realloc(*keys, (cap + 1) * sizeof **keys);
-		}
-		(*keys)[n++] = bson_strdup(bson_iter_utf8(&it, NULL));
-		(*keys)[n] = NULL;
-	}
-	ok = !mongoc_cursor_error(cur, error);
-	mongoc_cursor_destroy(cur);
-	bson_destroy(&filter);
-	qsort(*keys, n, sizeof **keys, cmp_str);
-	return ok;
-}
-
-bool
-store_events_done(struct store *s, const bson_oid_t *ids, size_t n,
-    bson_error_t *error)
-{
-	bson_t filter = BSON_INITIALIZER, in, arr, update = BSON_INITIALIZER,
-	    set;
-	char key[16];
-	const char *k;
-	size_t i;
-	bool ok;
-
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
-	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-	for (i = 0; i < n; i++) {
-		bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
-		BSON_APPEND_OID(&arr, k, &ids[i]);
-	}
-	bson_append_array_end(&in, &arr);
-	bson_append_document_end(&filter, &in);
-	/* Only ever set to true, by whoever finishes: a lost update between
-	 * two writers of the same value changes nothing. */
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_BOOL(&set, "delivered", true);
-	bson_append_document_end(&update, &set);
-	ok = mongoc_collection_update_many(s->replies, &filter, &update, NULL,
-	    NULL, error);
-	bson_destroy(&filter);
-	bson_destroy(&update);
-	if (ok) {
-		/* Who got a finished event matters no more. */
-		bson_init(&filter);
-		BSON_APPEND_DOCUMENT_BEGIN(&filter, "eventId", &in);
-		BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-		for (i = 0; i < n; i++) {
-			char hex[25], id[32];
-
-			bson_oid_to_string(&ids[i], hex);
-			snprintf(id, sizeof id, "evt_%s", hex);
-			bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
-			BSON_APPEND_UTF8(&arr, k, id);
-		}
-		bson_append_array_end(&in, &arr);
-		bson_append_document_end(&filter, &in);
-		ok = mongoc_collection_delete_many(s->deliveries, &filter, NULL,
-		    NULL, error);
-		bson_destroy(&filter);
-	}
-	return ok;
 }
 
 bool
@@ -769,62 +735,636 @@ store_instances(struct store *s, int64_t stale_ms, char ***owners,
 	return ok;
 }
 
-long
-store_adopt(struct store *s, char **live, const char *owner,
-    bson_error_t *error)
+/* Builds {field: {$in: [values]}} (or $nin) into filter. */
+static void
+append_in(bson_t *filter, const char *field, const char *op,
+    char *const *values, size_t n)
 {
-	bson_t filter = BSON_INITIALIZER, nin, arr, update = BSON_INITIALIZER,
-	    set, reply;
-	bson_iter_t it;
+	bson_t in, arr;
 	char key[16];
 	const char *k;
-	uint32_t i;
-	long n = -1;
+	size_t i;
 
-	BSON_APPEND_BOOL(&filter, "delivered", false);
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "owner", &nin);
-	BSON_APPEND_ARRAY_BEGIN(&nin, "$nin", &arr);
-	for (i = 0; live[i] != NULL; i++) {
-		bson_uint32_to_string(i, &k, key, sizeof key);
-		BSON_APPEND_UTF8(&arr, k, live[i]);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, field, &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, op, &arr);
+	for (i = 0; i < n; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+		BSON_APPEND_UTF8(&arr, k, values[i]);
 	}
-	bson_append_array_end(&nin, &arr);
-	bson_append_document_end(&filter, &nin);
-	/* The previous owner is dead and writes nothing more to these. */
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "owner", owner);
-	bson_append_document_end(&update, &set);
-	if (mongoc_collection_update_many(s->replies, &filter, &update, NULL,
-	    &reply, error))
-		n = bson_iter_init_find(&it, &reply, "modifiedCount") ?
-		    (long)bson_iter_as_int64(&it) : 0;
-	bson_destroy(&reply);
-	bson_destroy(&filter);
-	bson_destroy(&update);
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(filter, &in);
+}
+
+static size_t
+count(char *const *v)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
 	return n;
 }
 
 bool
-store_owned(struct store *s, const char *owner,
+store_settle(struct store *s, char *const *event_ids, size_t n,
+    bson_error_t *error)
+{
+	bson_t **docs, opts = BSON_INITIALIZER;
+	int64_t now = svc_now_ms();
+	size_t i;
+	bool ok;
+
+	if (n == 0)
+		return true;
+	if ((docs = calloc(n, sizeof *docs)) == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		docs[i] = bson_new();
+		BSON_APPEND_UTF8(docs[i], "_id", event_ids[i]);
+		BSON_APPEND_DATE_TIME(docs[i], "at", now);
+	}
+	/* Unordered: one settled twice (a replay) must not stop the rest. */
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	ok = mongoc_collection_insert_many(s->settled, (const bson_t **)docs,
+	    n, &opts, NULL, error) || svc_db_duplicate(error);
+	for (i = 0; i < n; i++)
+		bson_destroy(docs[i]);
+	free(docs);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* The ids among event_ids that are settled, sorted; caller frees with
+ * bson_strfreev(). */
+static char **
+settled_among(struct store *s, char *const *event_ids, size_t n,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	char **out = calloc(n + 1, sizeof *out);
+	size_t m = 0;
+
+	append_in(&filter, "_id", "$in", event_ids, n);
+	cur = mongoc_collection_find_with_opts(s->settled, &filter, NULL, NULL);
+	while (m < n && mongoc_cursor_next(cur, &doc)) {
+		bson_iter_t it;
+
+		if (bson_iter_init_find(&it, doc, "_id") &&
+		    BSON_ITER_HOLDS_UTF8(&it))
+			out[m++] = bson_strdup(bson_iter_utf8(&it, NULL));
+	}
+	if (mongoc_cursor_error(cur, error)) {
+		bson_strfreev(out);
+		out = NULL;
+	}
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	return out;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool
+in_sorted(char **sorted, size_t n, const char *s)
+{
+	return bsearch(&s, sorted, n, sizeof *sorted, cmp_str) != NULL;
+}
+
+bool
+store_orphans(struct store *s, char **live,
+    void (*fn)(const bson_t *doc, char **reached, void *arg), void *arg,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t **docs = NULL;
+	char **ids = NULL, **settled = NULL, **reached = NULL;
+	size_t n = 0, cap = 0, i, n_settled, n_reached;
+	bool ok = false;
+
+	/* The replies of dead owners... */
+	append_in(&filter, "owner", "$nin", live, count(live));
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "createdAt", 1);
+	bson_append_document_end(&opts, &sort);
+	cur = mongoc_collection_find_with_opts(s->replies, &filter, &opts,
+	    NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		bson_iter_t it;
+		char hex[25];
+
+		if (!bson_iter_init_find(&it, doc, "_id") ||
+		    !BSON_ITER_HOLDS_OID(&it))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			docs = realloc(docs, cap * sizeof *docs);
+			ids = realloc(ids, (cap + 1) * sizeof *ids);
+		}
+		bson_oid_to_string(bson_iter_oid(&it), hex);
+		ids[n] = bson_strdup_printf("evt_%s", hex);
+		docs[n++] = bson_copy(doc);
+		ids[n] = NULL;
+	}
+	if (mongoc_cursor_error(cur, error) || n == 0) {
+		ok = !mongoc_cursor_error(cur, error);
+		goto out;
+	}
+	/* ...that are not settled, with whom each reached already. */
+	if ((settled = settled_among(s, ids, n, error)) == NULL ||
+	    !store_reached(s, ids, n, &reached, error))
+		goto out;
+	n_settled = count(settled);
+	n_reached = count(reached);
+	qsort(settled, n_settled, sizeof *settled, cmp_str);
+	for (i = 0; i < n; i++)
+		if (!in_sorted(settled, n_settled, ids[i]))
+			fn(docs[i], n_reached > 0 ? reached : NULL, arg);
+	ok = true;
+out:
+	mongoc_cursor_destroy(cur);
+	for (i = 0; i < n; i++)
+		bson_destroy(docs[i]);
+	free(docs);
+	bson_strfreev(ids);
+	bson_strfreev(settled);
+	bson_strfreev(reached);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+bool
+store_reached(struct store *s, char *const *event_ids, size_t n,
+    char ***keys, bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	size_t m = 0, cap = 16;
+	bool ok;
+
+	*keys = calloc(cap + 1, sizeof **keys);
+	append_in(&filter, "eventId", "$in", event_ids, n);
+	BSON_APPEND_BOOL(&filter, "ok", true);
+	cur = mongoc_collection_find_with_opts(s->attempts, &filter, NULL,
+	    NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		bson_iter_t e, sub;
+
+		if (!bson_iter_init_find(&e, doc, "eventId") ||
+		    !bson_iter_init_find(&sub, doc, "subscription") ||
+		    !BSON_ITER_HOLDS_UTF8(&e) || !BSON_ITER_HOLDS_UTF8(&sub))
+			continue;
+		if (m == cap) {
+			cap *= 2;
+			*keys = realloc(*keys, (cap + 1) * sizeof **keys);
+		}
+		(*keys)[m++] = bson_strdup_printf("%s|%s",
+		    bson_iter_utf8(&e, NULL), bson_iter_utf8(&sub, NULL));
+		(*keys)[m] = NULL;
+	}
+	ok = !mongoc_cursor_error(cur, error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	qsort(*keys, m, sizeof **keys, cmp_str);
+	return ok;
+}
+
+/* ---- what the outbox records, and the views of it ---- */
+
+bool
+store_attempts(struct store *s, const struct attempt *a, size_t n,
+    bson_error_t *error)
+{
+	bson_t **docs;
+	bson_t opts = BSON_INITIALIZER;
+	size_t i;
+	bool ok;
+
+	if (n == 0)
+		return true;
+	if ((docs = calloc(n, sizeof *docs)) == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		docs[i] = bson_new();
+		BSON_APPEND_UTF8(docs[i], "eventId", a[i].event_id);
+		BSON_APPEND_UTF8(docs[i], "subscription", a[i].sub);
+		BSON_APPEND_UTF8(docs[i], "url", a[i].url);
+		BSON_APPEND_INT32(docs[i], "attempt", a[i].number);
+		BSON_APPEND_DATE_TIME(docs[i], "at", a[i].at_ms);
+		BSON_APPEND_INT32(docs[i], "status", a[i].status);
+		BSON_APPEND_BOOL(docs[i], "ok", a[i].error[0] == '\0');
+		if (a[i].error[0] != '\0')
+			BSON_APPEND_UTF8(docs[i], "error", a[i].error);
+		BSON_APPEND_INT64(docs[i], "ms", a[i].ms);
+		if (a[i].replay)
+			BSON_APPEND_BOOL(docs[i], "replay", true);
+	}
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	ok = mongoc_collection_insert_many(s->attempts, (const bson_t **)docs,
+	    n, &opts, NULL, error);
+	for (i = 0; i < n; i++)
+		bson_destroy(docs[i]);
+	free(docs);
+	bson_destroy(&opts);
+	return ok;
+}
+
+static bool
+upsert(mongoc_collection_t *coll, const char *id, const bson_t *set,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER,
+	    opts = BSON_INITIALIZER;
+	bool ok;
+
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	BSON_APPEND_DOCUMENT(&update, "$set", set);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	ok = mongoc_collection_update_one(coll, &filter, &update, &opts, NULL,
+	    error);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&opts);
+	return ok;
+}
+
+bool
+store_substats(struct store *s, const char *owner, const char *sub,
+    const struct sub_stats *st, bson_error_t *error)
+{
+	bson_t set = BSON_INITIALIZER;
+	char id[400];
+	bool ok;
+
+	snprintf(id, sizeof id, "%s|%s", sub, owner);
+	BSON_APPEND_UTF8(&set, "subscription", sub);
+	BSON_APPEND_UTF8(&set, "owner", owner);
+	if (st->last_success_ms > 0)
+		BSON_APPEND_DATE_TIME(&set, "lastSuccess", st->last_success_ms);
+	if (st->last_failure_ms > 0)
+		BSON_APPEND_DATE_TIME(&set, "lastFailure", st->last_failure_ms);
+	BSON_APPEND_INT32(&set, "consecutiveFailures", st->failures);
+	BSON_APPEND_INT32(&set, "lastStatus", st->last_status);
+	BSON_APPEND_UTF8(&set, "lastError", st->last_error);
+	BSON_APPEND_DATE_TIME(&set, "updatedAt", svc_now_ms());
+	ok = upsert(s->substats, id, &set, error);
+	bson_destroy(&set);
+	return ok;
+}
+
+bool
+store_disable(struct store *s, const char *sub, const char *reason,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bson_oid_t oid;
+	bool ok;
+
+	if (!svc_is_oid(sub))
+		return true;
+	bson_oid_init_from_string(&oid, sub);
+	BSON_APPEND_OID(&filter, "_id", &oid);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "state", "disabled");
+	BSON_APPEND_DATE_TIME(&set, "disabledAt", svc_now_ms());
+	BSON_APPEND_UTF8(&set, "disabledReason", reason);
+	bson_append_document_end(&update, &set);
+	ok = mongoc_collection_update_one(s->subs, &filter, &update, NULL,
+	    NULL, error);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return ok;
+}
+
+bool
+store_deadletter(struct store *s, const char *event_id, const char *sub,
+    const char *url, int attempts, int status, const char *reason,
+    bson_error_t *error)
+{
+	bson_t set = BSON_INITIALIZER;
+	char id[64];
+	bool ok;
+
+	snprintf(id, sizeof id, "%s|%s", event_id, sub);
+	BSON_APPEND_UTF8(&set, "eventId", event_id);
+	BSON_APPEND_UTF8(&set, "subscription", sub);
+	BSON_APPEND_UTF8(&set, "url", url);
+	BSON_APPEND_INT32(&set, "attempts", attempts);
+	BSON_APPEND_INT32(&set, "lastStatus", status);
+	BSON_APPEND_UTF8(&set, "reason", reason);
+	BSON_APPEND_DATE_TIME(&set, "at", svc_now_ms());
+	ok = upsert(s->dead, id, &set, error);
+	bson_destroy(&set);
+	return ok;
+}
+
+bool
+store_deadletter_drop(struct store *s, const char *event_id, const char *sub,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	char id[64];
+	bool ok;
+
+	snprintf(id, sizeof id, "%s|%s", event_id, sub);
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	ok = mongoc_collection_delete_one(s->dead, &filter, NULL, NULL, error);
+	bson_destroy(&filter);
+	return ok;
+}
+
+/* Every document of coll matching filter, as JSON, in sort order (NULL:
+ * any), at most limit (0: all); "_id" renamed "id" unless keep_id. */
+static cJSON *
+find_json(mongoc_collection_t *coll, const bson_t *filter, const bson_t *sort,
+    int64_t limit, bool keep_id, bson_error_t *error)
+{
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t opts = BSON_INITIALIZER;
+	cJSON *list = cJSON_CreateArray();
+
+	if (sort != NULL)
+		BSON_APPEND_DOCUMENT(&opts, "sort", sort);
+	if (limit > 0)
+		BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		cJSON *j = svc_bson_to_json(doc), *id;
+
+		if (!keep_id && (id = cJSON_DetachItemFromObject(j,
+		    "_id")) != NULL)
+			cJSON_AddItemToObject(j, "id", id);
+		cJSON_AddItemToArray(list, j);
+	}
+	if (mongoc_cursor_error(cur, error)) {
+		cJSON_Delete(list);
+		list = NULL;
+	}
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	return list;
+}
+
+static const char *
+json_str(const cJSON *obj, const char *name)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(obj, name));
+
+	return v != NULL ? v : "";
+}
+
+/* One subscription as the endpoints show it: its document, and what the
+ * processes saw of it summed up (the latest news wins). */
+static void
+summarize(cJSON *sub, const cJSON *stats, const cJSON *dead)
+{
+	const cJSON *st, *latest = NULL, *d;
+	const char *id = json_str(sub, "id"), *best = "", *last_ok = "",
+	    *last_fail = "";
+	int dead_n = 0;
+
+	cJSON_ArrayForEach(st, stats) {
+		const char *ok = json_str(st, "lastSuccess");
+		const char *fail = json_str(st, "lastFailure");
+		const char *when = strcmp(ok, fail) > 0 ? ok : fail;
+
+		if (strcmp(json_str(st, "subscription"), id) != 0)
+			continue;
+		/* ISO-8601 UTC strings of one format sort as time does. */
+		if (strcmp(ok, last_ok) > 0)
+			last_ok = ok;
+		if (strcmp(fail, last_fail) > 0)
+			last_fail = fail;
+		if (latest == NULL || strcmp(when, best) > 0) {
+			latest = st;
+			best = when;
+		}
+	}
+	cJSON_ArrayForEach(d, dead)
+		dead_n += strcmp(json_str(d, "subscription"), id) == 0;
+	if (*last_ok)
+		cJSON_AddStringToObject(sub, "lastSuccess", last_ok);
+	if (*last_fail)
+		cJSON_AddStringToObject(sub, "lastFailure", last_fail);
+	cJSON_AddNumberToObject(sub, "consecutiveFailures", latest != NULL ?
+	    cJSON_GetNumberValue(cJSON_GetObjectItem(latest,
+	    "consecutiveFailures")) : 0);
+	if (latest != NULL && *json_str(latest, "lastError"))
+		cJSON_AddStringToObject(sub, "lastError",
+		    json_str(latest, "lastError"));
+	cJSON_AddNumberToObject(sub, "deadLetters", dead_n);
+	if (strcmp(json_str(sub, "state"), "disabled") != 0) {
+		cJSON_DeleteItemFromObject(sub, "state");
+		cJSON_AddStringToObject(sub, "state",
+		    cJSON_GetNumberValue(cJSON_GetObjectItem(sub,
+		    "consecutiveFailures")) > 0 ? "failing" : "active");
+	}
+}
+
+cJSON *
+store_subscription_view(struct store *s, const char *sub, bool *found,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER, all = BSON_INITIALIZER,
+	    sort = BSON_INITIALIZER;
+	cJSON *subs, *stats = NULL, *dead = NULL, *it, *one = NULL;
+	bson_oid_t oid;
+
+	*found = false;
+	if (sub != NULL) {
+		if (!svc_is_oid(sub))
+			return NULL;
+		bson_oid_init_from_string(&oid, sub);
+		BSON_APPEND_OID(&filter, "_id", &oid);
+	}
+	BSON_APPEND_INT32(&sort, "createdAt", 1);
+	subs = find_json(s->subs, &filter, &sort, 0, false, error);
+	if (subs != NULL)
+		stats = find_json(s->substats, &all, NULL, 0, true, error);
+	if (stats != NULL)
+		dead = find_json(s->dead, &all, NULL, 0, true, error);
+	if (dead == NULL) {
+		cJSON_Delete(subs);
+		subs = NULL;
+		goto out;
+	}
+	cJSON_ArrayForEach(it, subs)
+		summarize(it, stats, dead);
+	*found = cJSON_GetArraySize(subs) > 0;
+	if (sub != NULL) {
+		one = *found ? cJSON_DetachItemFromArray(subs, 0) : NULL;
+		cJSON_Delete(subs);
+		subs = one;
+	}
+out:
+	cJSON_Delete(stats);
+	cJSON_Delete(dead);
+	bson_destroy(&filter);
+	bson_destroy(&all);
+	bson_destroy(&sort);
+	return subs;
+}
+
+/* The reply id in an event id "evt_<24 hex>". */
+static bool
+event_oid(const char *event_id, bson_oid_t *oid)
+{
+	if (strncmp(event_id, "evt_", 4) != 0 || !svc_is_oid(event_id + 4))
+		return false;
+	bson_oid_init_from_string(oid, event_id + 4);
+	return true;
+}
+
+bool
+store_event_doc(struct store *s, const char *event_id, bson_t *doc,
+    bool *found, bson_error_t *error)
+{
+	bson_oid_t oid;
+
+	if (!event_oid(event_id, &oid)) {
+		*found = false;
+		bson_init(doc);
+		return true;
+	}
+	return find_by_id(s->replies, &oid, doc, found, error);
+}
+
+cJSON *
+store_event_view(struct store *s, const char *event_id, bool *found,
+    bson_error_t *error)
+{
+	bson_t doc, filter = BSON_INITIALIZER, sort = BSON_INITIALIZER;
+	cJSON *out = NULL, *reply, *attempts = NULL, *dead = NULL;
+	bool settled = false;
+
+	if (!store_event_doc(s, event_id, &doc, found, error) || !*found) {
+		bson_destroy(&doc);
+		return NULL;
+	}
+	BSON_APPEND_UTF8(&filter, "eventId", event_id);
+	BSON_APPEND_INT32(&sort, "at", 1);
+	if ((attempts = find_json(s->attempts, &filter, &sort, 1000, true,
+	    error)) != NULL)
+		dead = find_json(s->dead, &filter, NULL, 0, true, error);
+	if (dead != NULL) {
+		char *one[2] = { (char *)event_id, NULL };
+		char **got = settled_among(s, one, 1, error);
+
+		settled = got != NULL && got[0] != NULL;
+		if (got == NULL) {
+			cJSON_Delete(dead);
+			dead = NULL;
+		}
+		bson_strfreev(got);
+	}
+	if (dead != NULL) {
+		cJSON *a;
+
+		reply = svc_bson_to_json(&doc);
+		out = cJSON_CreateObject();
+		cJSON_AddItemToObject(out, "event",
+		    cJSON_DetachItemFromObject(reply, "event"));
+		cJSON_AddBoolToObject(out, "delivered", settled);
+		cJSON_ArrayForEach(a, attempts)
+			cJSON_DeleteItemFromObject(a, "_id");
+		cJSON_AddItemToObject(out, "attempts", attempts);
+		cJSON_AddItemToObject(out, "deadLetters", dead);
+		attempts = NULL;
+		cJSON_Delete(reply);
+	}
+	cJSON_Delete(attempts);
+	bson_destroy(&doc);
+	bson_destroy(&filter);
+	bson_destroy(&sort);
+	return out;
+}
+
+cJSON *
+store_deadletters(struct store *s, const char *sub, bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER, sort = BSON_INITIALIZER;
+	cJSON *list;
+
+	if (sub != NULL)
+		BSON_APPEND_UTF8(&filter, "subscription", sub);
+	BSON_APPEND_INT32(&sort, "at", -1);
+	list = find_json(s->dead, &filter, &sort, 1000, true, error);
+	bson_destroy(&filter);
+	bson_destroy(&sort);
+	return list;
+}
+
+bool
+store_deadletter_subs(struct store *s, const char *event_id, char ***subs,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	cJSON *list, *d;
+	size_t n = 0;
+
+	BSON_APPEND_UTF8(&filter, "eventId", event_id);
+	list = find_json(s->dead, &filter, NULL, 0, true, error);
+	bson_destroy(&filter);
+	*subs = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof **subs);
+	cJSON_ArrayForEach(d, list)
+		(*subs)[n++] = bson_strdup(json_str(d, "subscription"));
+	cJSON_Delete(list);
+	return list != NULL;
+}
+
+long
+store_events_since(struct store *s, int64_t since_ms, long limit,
     void (*fn)(const bson_t *doc, void *arg), void *arg, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-	bool ok;
+	bson_t filter = BSON_INITIALIZER, gte, opts = BSON_INITIALIZER, sort;
+	long n = 0;
 
-	BSON_APPEND_BOOL(&filter, "delivered", false);
-	BSON_APPEND_UTF8(&filter, "owner", owner);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "createdAt", &gte);
+	BSON_APPEND_DATE_TIME(&gte, "$gte", since_ms);
+	bson_append_document_end(&filter, &gte);
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "_id", 1);
+	BSON_APPEND_INT32(&sort, "createdAt", 1);
 	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
 	cur = mongoc_collection_find_with_opts(s->replies, &filter, &opts,
 	    NULL);
-	while (mongoc_cursor_next(cur, &doc))
+	while (mongoc_cursor_next(cur, &doc)) {
 		fn(doc, arg);
-	ok = !mongoc_cursor_error(cur, error);
+		n++;
+	}
+	if (mongoc_cursor_error(cur, error))
+		n = -1;
 	mongoc_cursor_destroy(cur);
-	bson_destroy(&opts);
 	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return n;
+}
+
+bool
+store_sub_exists(struct store *s, const char *sub, bool *found,
+    bson_error_t *error)
+{
+	bson_oid_t oid;
+	bson_t doc;
+	bool ok;
+
+	*found = false;
+	if (!svc_is_oid(sub))
+		return true;
+	bson_oid_init_from_string(&oid, sub);
+	ok = find_by_id(s->subs, &oid, &doc, found, error);
+	bson_destroy(&doc);
 	return ok;
 }

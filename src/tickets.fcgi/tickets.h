@@ -28,7 +28,19 @@ struct tickets_config {
 	long probe;                 /* seconds between probes of a subscriber
 	                               that keeps failing */
 	long event_timeout;         /* seconds one event POST may take */
+	long retry_window;          /* seconds after which an undelivered
+	                               event is dead: the schedule's sum */
+	const char *events_secret;  /* whsec_... list; NULL: unsigned */
+	char **allowed_hosts;       /* "host" or "host:port", NULL-ended */
+	const char *state_dir;      /* spawn/stack's state directory */
+	struct svc_metrics *metrics; /* this version's metrics, shared by
+	                               every thread (NULL: none); set by main */
 };
+
+/* subscribe.c: whether url may be subscribed and contacted (http or
+ * https, to a host on the allow-list); *why says why not. */
+bool tickets_url_allowed(const struct tickets_config *cfg, const char *url,
+    const char **why);
 
 /* The name a process goes by as owner of events: host:pid:start. */
 void tickets_owner_name(char *buf, size_t size);
@@ -69,6 +81,8 @@ struct reply {
 	const char *message;
 	const char *title;
 	int64_t created_ms;
+	int64_t sequence;           /* set by store_add_reply */
+	const char *request_id;     /* of the request that made it */
 };
 
 enum store_add {
@@ -89,13 +103,13 @@ enum store_add store_add_reply(struct store *store, const struct reply *reply,
 /* The event body of a reply document, as sent to subscribers. */
 char *store_event_json(const bson_t *reply_doc);
 
+/* Subscribes url; *created is false when it was subscribed already (a
+ * disabled subscription is enabled again). */
 bool store_subscribe(struct store *store, const char *url, bool *created,
     bson_error_t *error);
 bool store_unsubscribe(struct store *store, const char *url, bool *removed,
     bson_error_t *error);
 
-/* The subscriptions as a JSON array of {id, url, createdAt}. */
-cJSON *store_subscriptions(struct store *store, bson_error_t *error);
 
 /* How many tickets there are, -1 on error. */
 int64_t store_count_tickets(struct store *store, bson_error_t *error);
@@ -116,23 +130,102 @@ struct sub {
 	int64_t created_ms;
 };
 
-/* Every subscription, oldest first. Caller frees with store_subs_free. */
+/* Every active subscription, oldest first. Caller frees with
+ * store_subs_free. */
 bool store_subs(struct store *store, struct sub **subs, size_t *n,
     bson_error_t *error);
 void store_subs_free(struct sub *subs, size_t n);
 
-/* Records that event reached subscription sub (idempotent). */
-bool store_delivered(struct store *store, const char *event_id,
-    const char *sub, int status, bson_error_t *error);
+/* Marks events settled: delivered to every subscriber, or kept as dead
+ * letters; nothing is pending for them. Inserts only: FerretDB rewrites
+ * nothing, and a repeat is harmless. */
+bool store_settle(struct store *store, char *const *event_ids, size_t n,
+    bson_error_t *error);
 
-/* Every recorded delivery as "eventId|subscription", sorted, in a
- * NULL-terminated array; caller frees with bson_strfreev(). The records
- * of finished events are removed, so this stays small. */
-bool store_deliveries(struct store *store, char ***keys, bson_error_t *error);
+/* Calls fn, oldest first, for every unsettled reply whose owner is not in
+ * live (NULL-terminated): the events a process that died left behind,
+ * with reached, the sorted "eventId|subscription" pairs they were already
+ * delivered to (NULL when none). Reads whole collections: for the rare
+ * moments an instance died. */
+bool store_orphans(struct store *store, char **live,
+    void (*fn)(const bson_t *doc, char **reached, void *arg), void *arg,
+    bson_error_t *error);
 
-/* Marks the events of these replies as delivered to everyone, and drops
- * their delivery records. */
-bool store_events_done(struct store *store, const bson_oid_t *ids, size_t n,
+/* The sorted "eventId|subscription" pairs of successful attempts of these
+ * events; caller frees *keys with bson_strfreev(). */
+bool store_reached(struct store *store, char *const *event_ids, size_t n,
+    char ***keys, bson_error_t *error);
+
+/* What one process saw of a subscriber, kept per process (one writer per
+ * document) and summed up when read. */
+struct sub_stats {
+	int64_t last_success_ms;    /* 0: never */
+	int64_t last_failure_ms;
+	int failures;               /* consecutive */
+	int last_status;
+	char last_error[160];
+};
+
+/* One delivery attempt, as the outbox records it. */
+struct attempt {
+	char event_id[32];
+	char sub[25];
+	char *url;                  /* owned */
+	int number;                 /* 1 for the first attempt */
+	int64_t at_ms;
+	int status;                 /* 0 when no HTTP answer came */
+	char error[160];            /* "" on success */
+	long ms;
+	bool replay;
+};
+
+/* Records attempts (in one insert); the structs stay the caller's. */
+bool store_attempts(struct store *store, const struct attempt *attempts,
+    size_t n, bson_error_t *error);
+
+/* Records what this process (owner) saw of subscription sub. */
+bool store_substats(struct store *store, const char *owner, const char *sub,
+    const struct sub_stats *stats, bson_error_t *error);
+
+/* Disables subscription sub for reason: no events go to it until it is
+ * subscribed again. */
+bool store_disable(struct store *store, const char *sub, const char *reason,
+    bson_error_t *error);
+
+/* Keeps an event that could not be delivered to sub (a dead letter), or
+ * forgets it once replayed. */
+bool store_deadletter(struct store *store, const char *event_id,
+    const char *sub, const char *url, int attempts, int status,
+    const char *reason, bson_error_t *error);
+bool store_deadletter_drop(struct store *store, const char *event_id,
+    const char *sub, bson_error_t *error);
+
+/* For the JSON endpoints (events.c). Each returns a new cJSON value,
+ * caller frees with cJSON_Delete(), or NULL on error (or not found, with
+ * *found false). */
+cJSON *store_subscription_view(struct store *store, const char *sub,
+    bool *found, bson_error_t *error);
+cJSON *store_event_view(struct store *store, const char *event_id,
+    bool *found, bson_error_t *error);
+cJSON *store_deadletters(struct store *store, const char *sub,
+    bson_error_t *error);
+
+/* The reply document of event_id, with its event. */
+bool store_event_doc(struct store *store, const char *event_id, bson_t *doc,
+    bool *found, bson_error_t *error);
+
+/* The subscriptions event_id is a dead letter for, NULL-terminated;
+ * caller frees with bson_strfreev(). */
+bool store_deadletter_subs(struct store *store, const char *event_id,
+    char ***subs, bson_error_t *error);
+
+/* Calls fn for every reply document created at or after since_ms, oldest
+ * first, at most limit; returns how many, -1 on error. */
+long store_events_since(struct store *store, int64_t since_ms, long limit,
+    void (*fn)(const bson_t *doc, void *arg), void *arg, bson_error_t *error);
+
+/* Whether a subscription with this id exists (any state). */
+bool store_sub_exists(struct store *store, const char *sub, bool *found,
     bson_error_t *error);
 
 /* This process is alive (upserts its own document in "instances"). */
@@ -146,16 +239,7 @@ bool store_gone(struct store *store, const char *owner, bson_error_t *error);
 bool store_instances(struct store *store, int64_t stale_ms, char ***owners,
     bson_error_t *error);
 
-/* Takes over the undelivered events of owners not in live (NULL-terminated):
- * they become owner's. Returns how many, -1 on error. */
-long store_adopt(struct store *store, char **live, const char *owner,
-    bson_error_t *error);
-
-/* Calls fn for every undelivered event owner holds, oldest first. */
-bool store_owned(struct store *store, const char *owner,
-    void (*fn)(const bson_t *doc, void *arg), void *arg, bson_error_t *error);
-
-/* ---- outbox: delivery of reply events (outbox.c, outbox-store.c) ---- */
+/* ---- outbox.c: delivery of reply events ---- */
 
 struct outbox;
 
@@ -170,6 +254,12 @@ struct outbox *outbox_start(const struct tickets_config *cfg,
  * database already, so losing this hand-off loses nothing. */
 void outbox_push(struct outbox *outbox, const bson_t *reply_doc);
 
+/* Sends the event of reply_doc again to the subscriptions listed
+ * (NULL-terminated), whatever was sent before: a replay. Returns false
+ * when the outbox is not running. */
+bool outbox_replay(struct outbox *outbox, const bson_t *reply_doc,
+    char **subs);
+
 void outbox_stop(struct outbox *outbox);
 
 /* ---- the process ---- */
@@ -180,6 +270,7 @@ struct tickets_app {
 	struct outbox *outbox;
 	char owner[320];            /* this process, as events name it */
 	unsigned int seed;          /* rand_r state for injected failures */
+	struct svc_metrics *metrics; /* the version's metrics (metrics.c) */
 };
 
 /* Handlers (query.c, comment.c, subscribe.c, health.c). */
@@ -194,7 +285,18 @@ void tickets_unsubscribe(const struct svc_request *, struct svc_response *,
     void *);
 void tickets_subscriptions(const struct svc_request *, struct svc_response *,
     void *);
+void tickets_subscription(const struct svc_request *, struct svc_response *,
+    void *);
+void tickets_replay_since(const struct svc_request *, struct svc_response *,
+    void *);
+void tickets_event(const struct svc_request *, struct svc_response *, void *);
+void tickets_replay_event(const struct svc_request *, struct svc_response *,
+    void *);
+void tickets_deadletters(const struct svc_request *, struct svc_response *,
+    void *);
 void tickets_health(const struct svc_request *, struct svc_response *,
+    void *);
+void tickets_metrics(const struct svc_request *, struct svc_response *,
     void *);
 
 /* routes.c */

@@ -277,7 +277,13 @@ def event_headers(body):
         key_bytes = base64.b64decode(key)
     except ValueError:
         key_bytes = key.encode()
-    msg_id = "msg_" + uuid.uuid4().hex
+    # The webhook-id names the event: the body's id when it has one.
+    try:
+        msg_id = json.loads(body).get("id") or ""
+    except (ValueError, AttributeError):
+        msg_id = ""
+    if not isinstance(msg_id, str) or not msg_id:
+        msg_id = "msg_" + uuid.uuid4().hex
     ts = str(int(time.time()))
     signed = b"%s.%s.%s" % (msg_id.encode(), ts.encode(), body)
     sig = base64.b64encode(hmac.new(key_bytes, signed, hashlib.sha256).digest())
@@ -317,7 +323,7 @@ class Subscriber:
                     status, delay = owner.status, owner.delay
                     owner.deliveries.append({
                         "path": self.path, "headers": dict(self.headers),
-                        "body": body, "status": status})
+                        "body": body, "raw": raw, "status": status})
                 if delay:
                     time.sleep(delay)
                 reply = b"{}"

@@ -120,6 +120,26 @@ START_TEST(iso_time)
 }
 END_TEST
 
+START_TEST(iso_time_parse)
+{
+	int64_t ms;
+	char buf[32];
+
+	ck_assert(svc_parse_iso_time("2025-11-26T10:00:00.123Z", &ms));
+	ck_assert(ms == 1764151200123LL);
+	svc_iso_time(ms, buf, sizeof buf);
+	ck_assert_str_eq(buf, "2025-11-26T10:00:00.123Z");
+	ck_assert(svc_parse_iso_time("2025-11-26T11:30:00+01:30", &ms));
+	ck_assert(ms == 1764151200000LL);
+	ck_assert(svc_parse_iso_time("2024-02-29T00:00:00Z", &ms));
+	ck_assert(!svc_parse_iso_time("2023-02-29T00:00:00Z", &ms));
+	ck_assert(!svc_parse_iso_time("2025-11-26T10:00:00", &ms));
+	ck_assert(!svc_parse_iso_time("2025-11-26", &ms));
+	ck_assert(!svc_parse_iso_time("2025-13-01T00:00:00Z", &ms));
+	ck_assert(!svc_parse_iso_time("2025-11-26T10:00:00Zjunk", &ms));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -132,6 +152,7 @@ main(void)
 	tcase_add_test(tc, order_kept);
 	tcase_add_test(tc, json_to_bson_for_loading);
 	tcase_add_test(tc, iso_time);
+	tcase_add_test(tc, iso_time_parse);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

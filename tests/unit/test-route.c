@@ -36,9 +36,10 @@ h_one(const struct svc_request *req, struct svc_response *resp, void *app)
 }
 
 static const struct svc_route table[] = {
-	{ "GET", "/tickets", h_list, 0 },
-	{ "POST", "/tickets/addComment", h_post, 0 },
-	{ "GET", "/tickets/", h_one, SVC_ROUTE_PREFIX },
+	{ "GET", "/tickets", h_list },
+	{ "POST", "/tickets/addComment", h_post },
+	{ "GET", "/tickets/*", h_one },
+	{ "POST", "/tickets/*/replay", h_one },
 };
 
 static int
@@ -50,7 +51,7 @@ run(const char *method, const char *path, const char *body,
 	memset(&req, 0, sizeof req);
 	svc_request_make(&req, method, path, "application/json", body);
 	svc_response_clear(resp);
-	svc_route(table, 3, &req, resp, calls);
+	svc_route(table, 4, &req, resp, calls);
 	svc_request_clear(&req);
 	svc_buf_free(&req.body_buf);
 	return resp->status;
@@ -81,10 +82,32 @@ START_TEST(routes)
 
 	ck_assert_int_eq(run("GET", "/nothing", NULL, &resp, &calls), 404);
 	ck_assert_int_eq(run("GET", "/tickets/a/b", NULL, &resp, &calls), 404);
+	ck_assert_int_eq(run("POST", "/tickets/a/replay", "{}", &resp, &calls),
+	    200);
+	ck_assert_str_eq(resp.body.data, "/tickets/a/replay");
+	ck_assert_int_eq(run("GET", "/tickets/a/replay", NULL, &resp, &calls),
+	    405);
+	ck_assert_int_eq(run("POST", "/tickets//replay", "{}", &resp, &calls),
+	    404);
 	ck_assert_int_eq(run("GET", "/tickets/", NULL, &resp, &calls), 404);
 	ck_assert_ptr_nonnull(strstr(resp.body.data, "\"error\""));
 	ck_assert_int_eq(calls, 2);
 	svc_response_free(&resp);
+}
+END_TEST
+
+START_TEST(path_segments)
+{
+	char buf[8];
+
+	ck_assert_str_eq(svc_path_segment("/tickets/abc/replay", 0, buf,
+	    sizeof buf), "tickets");
+	ck_assert_str_eq(svc_path_segment("/tickets/abc/replay", 1, buf,
+	    sizeof buf), "abc");
+	ck_assert_ptr_null(svc_path_segment("/tickets/abc", 2, buf,
+	    sizeof buf));
+	ck_assert_ptr_null(svc_path_segment("/tickets/toolongsegment", 1, buf,
+	    sizeof buf));
 }
 END_TEST
 
@@ -132,6 +155,7 @@ main(void)
 
 	tcase_add_test(tc, routes);
 	tcase_add_test(tc, request_copies_params);
+	tcase_add_test(tc, path_segments);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

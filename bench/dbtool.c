@@ -1,0 +1,222 @@
+/*
+ * dbtool.c - the few database operations bench/run needs: count, find,
+ * delete, drop, and load a JSON array of documents. Built by bench/run
+ * with cc against libmongoc; not installed.
+ *
+ *   dbtool URI DB COLL count  [FILTER]
+ *   dbtool URI DB COLL find   [FILTER]    one relaxed extended JSON a line
+ *   dbtool URI DB COLL delete FILTER      prints the number deleted
+ *   dbtool URI DB COLL drop
+ *   dbtool URI DB COLL load   FILE        a JSON array; an "_id" of 24 hex
+ *                                         digits is stored as an ObjectId
+ *
+ * FILTER is MongoDB extended JSON, for example '{"user": "bench"}'.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mongoc/mongoc.h>
+
+/* The driver's warnings (FerretDB has no endSessions) are noise here. */
+static void
+quiet(mongoc_log_level_t level, const char *domain, const char *message,
+    void *arg)
+{
+	(void)arg;
+	if (level <= MONGOC_LOG_LEVEL_ERROR)
+		fprintf(stderr, "dbtool: %s: %s\n", domain, message);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: dbtool URI DB COLL count|find [FILTER]\n"
+	    "       dbtool URI DB COLL delete FILTER\n"
+	    "       dbtool URI DB COLL drop\n"
+	    "       dbtool URI DB COLL load FILE\n");
+	exit(64);
+}
+
+static bson_t *
+parse(const char *json)
+{
+	bson_error_t error;
+	bson_t *b = bson_new_from_json((const uint8_t *)json, -1, &error);
+
+	if (b == NULL) {
+		fprintf(stderr, "dbtool: %s: %s\n", json, error.message);
+		exit(65);
+	}
+	return b;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	size_t len = 0, n;
+	char chunk[65536];
+
+	if (f == NULL) {
+		perror(path);
+		exit(66);
+	}
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		text = realloc(text, len + n + 1);
+		if (text == NULL)
+			abort();
+		memcpy(text + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (text == NULL)
+		text = calloc(1, 1);
+	text[len] = '\0';
+	return text;
+}
+
+/* Copies doc into out, with an "_id" of 24 hex digits as an ObjectId. */
+static void
+with_oid(const bson_t *doc, bson_t *out)
+{
+	bson_iter_t it;
+
+	bson_init(out);
+	bson_iter_init(&it, doc);
+	while (bson_iter_next(&it)) {
+		const char *key = bson_iter_key(&it);
+		uint32_t len;
+		const char *s;
+
+		if (strcmp(key, "_id") == 0 && BSON_ITER_HOLDS_UTF8(&it) &&
+		    (s = bson_iter_utf8(&it, &len)) != NULL && len == 24 &&
+		    bson_oid_is_valid(s, len)) {
+			bson_oid_t oid;
+
+			bson_oid_init_from_string(&oid, s);
+			BSON_APPEND_OID(out, "_id", &oid);
+		} else
+			bson_append_iter(out, key, -1, &it);
+	}
+}
+
+static int
+load(mongoc_collection_t *coll, const char *path)
+{
+	char *text = slurp(path), *wrapped;
+	bson_error_t error;
+	bson_iter_t it, arr;
+	bson_t *all;
+	long n = 0;
+
+	/* A JSON array is not a document: wrap it in one. */
+	wrapped = malloc(strlen(text) + 16);
+	sprintf(wrapped, "{\"a\": %s}", text);
+	all = parse(wrapped);
+	if (!bson_iter_init_find(&it, all, "a") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr)) {
+		fprintf(stderr, "dbtool: %s: not a JSON array\n", path);
+		return 65;
+	}
+	while (bson_iter_next(&arr)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t doc, out;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
+			continue;
+		bson_iter_document(&arr, &len, &data);
+		bson_init_static(&doc, data, len);
+		with_oid(&doc, &out);
+		if (!mongoc_collection_insert_one(coll, &out, NULL, NULL,
+		    &error)) {
+			fprintf(stderr, "dbtool: insert: %s\n", error.message);
+			return 1;
+		}
+		bson_destroy(&out);
+		n++;
+	}
+	printf("%ld\n", n);
+	bson_destroy(all);
+	free(wrapped);
+	free(text);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+	bson_error_t error;
+	bson_t *filter, reply;
+	const char *cmd;
+	int rc = 0;
+
+	if (argc < 5)
+		usage();
+	cmd = argv[4];
+	mongoc_init();
+	mongoc_log_set_handler(quiet, NULL);
+	if ((client = mongoc_client_new(argv[1])) == NULL) {
+		fprintf(stderr, "dbtool: bad URI %s\n", argv[1]);
+		return 64;
+	}
+	coll = mongoc_client_get_collection(client, argv[2], argv[3]);
+	filter = parse(argc > 5 && strcmp(cmd, "load") != 0 ? argv[5] : "{}");
+
+	if (strcmp(cmd, "count") == 0) {
+		int64_t n = mongoc_collection_count_documents(coll, filter,
+		    NULL, NULL, NULL, &error);
+
+		if (n < 0)
+			rc = 1;
+		else
+			printf("%lld\n", (long long)n);
+	} else if (strcmp(cmd, "find") == 0) {
+		mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll,
+		    filter, NULL, NULL);
+		const bson_t *doc;
+
+		while (mongoc_cursor_next(cur, &doc)) {
+			char *s = bson_as_relaxed_extended_json(doc, NULL);
+
+			printf("%s\n", s);
+			bson_free(s);
+		}
+		if (mongoc_cursor_error(cur, &error))
+			rc = 1;
+		mongoc_cursor_destroy(cur);
+	} else if (strcmp(cmd, "delete") == 0 && argc > 5) {
+		bson_iter_t it;
+
+		if (mongoc_collection_delete_many(coll, filter, NULL, &reply,
+		    &error))
+			printf("%lld\n", bson_iter_init_find(&it, &reply,
+			    "deletedCount") ?
+			    (long long)bson_iter_as_int64(&it) : 0LL);
+		else
+			rc = 1;
+		bson_destroy(&reply);
+	} else if (strcmp(cmd, "drop") == 0) {
+		/* Dropping what is not there is not an error here. */
+		if (!mongoc_collection_drop_with_opts(coll, NULL, &error) &&
+		    strstr(error.message, "not found") == NULL &&
+		    strstr(error.message, "doesn't exist") == NULL)
+			rc = 1;
+	} else if (strcmp(cmd, "load") == 0 && argc > 5) {
+		rc = load(coll, argv[5]);
+		memset(&error, 0, sizeof error);
+	} else
+		usage();
+
+	if (rc == 1)
+		fprintf(stderr, "dbtool: %s: %s\n", cmd, error.message);
+	bson_destroy(filter);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+	mongoc_cleanup();
+	return rc;
+}

@@ -1,0 +1,197 @@
+/*
+ * latestfile.c - the latest replies kept in a file that nginx serves
+ * itself (with ETag and 304), so that reading them costs no responder and
+ * no database query.
+ *
+ * Every worker that stores a new event merges it into the file before the
+ * event's sender hears 200, under an exclusive flock: the file is the
+ * database's latest replies for every worker on this host, and a reader
+ * after an acknowledged event sees it. The file is written aside and
+ * renamed into place, so a reader never sees half of one. At start the
+ * file is made again from the database, which stays the reference (a
+ * worker killed between its insert and its merge leaves a gap until then).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "replyfeed.h"
+
+/* Holds the lock file's flock while the file is read and replaced. */
+static int
+lock(const char *path)
+{
+	char lockpath[REPLYFEED_URL_MAX + 16];
+	int fd;
+
+	snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+	if ((fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+static void
+unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* closing drops the flock */
+}
+
+static cJSON *
+read_list(const char *path)
+{
+	char *text = NULL;
+	long size;
+	FILE *f;
+	cJSON *list = NULL;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return cJSON_CreateArray();
+	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
+	    size < 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (text = malloc((size_t)size + 1)) != NULL &&
+	    fread(text, 1, (size_t)size, f) == (size_t)size) {
+		text[size] = '\0';
+		list = cJSON_Parse(text);
+	}
+	free(text);
+	fclose(f);
+	if (!cJSON_IsArray(list)) {
+		cJSON_Delete(list);
+		list = cJSON_CreateArray();
+	}
+	return list;
+}
+
+/* Writes list to path through a file beside it and a rename. */
+static bool
+write_list(const char *path, const cJSON *list)
+{
+	char tmp[REPLYFEED_URL_MAX + 32], *text;
+	FILE *f;
+	bool ok;
+
+	if ((text = cJSON_PrintUnformatted(list)) == NULL)
+		return false;
+	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	if ((f = fopen(tmp, "w")) == NULL) {
+		cJSON_free(text);
+		return false;
+	}
+	ok = fputs(text, f) >= 0;
+	ok = fclose(f) == 0 && ok;
+	/* nginx's workers read it: whatever the umask, a file to serve. */
+	ok = ok && chmod(tmp, 0644) == 0 && rename(tmp, path) == 0;
+	if (!ok)
+		unlink(tmp);
+	cJSON_free(text);
+	return ok;
+}
+
+static const char *
+str(const cJSON *obj, const char *name)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(obj, name));
+
+	return v != NULL ? v : "";
+}
+
+/* The order of the latest replies: by createdAt (ISO-8601 UTC strings in
+ * one format compare as times do), then by id, as the database sorts. */
+static int
+older(const void *pa, const void *pb)
+{
+	const cJSON *a = *(const cJSON *const *)pa;
+	const cJSON *b = *(const cJSON *const *)pb;
+	int c = strcmp(str(a, "createdAt"), str(b, "createdAt"));
+
+	return c != 0 ? c : strcmp(str(a, "id"), str(b, "id"));
+}
+
+bool
+latest_file_add(const char *path, const struct event *ev)
+{
+	cJSON *items[REPLYFEED_LATEST + 1], *list, *out, *it;
+	char when[32];
+	size_t n = 0, i;
+	int fd;
+	bool ok;
+
+	if (path == NULL)
+		return true;
+	if ((fd = lock(path)) < 0)
+		return false;
+	list = read_list(path);
+	/* A repeat (delivered at least once) changes nothing. */
+	cJSON_ArrayForEach(it, list)
+		if (strcmp(str(it, "id"), ev->id) == 0) {
+			cJSON_Delete(list);
+			unlock(fd);
+			return true;
+		}
+	while (n < REPLYFEED_LATEST && (it = cJSON_DetachItemFromArray(list,
+	    0)) != NULL)
+		items[n++] = it;
+	svc_iso_time(ev->created_ms, when, sizeof when);
+	it = items[n++] = cJSON_CreateObject();
+	cJSON_AddStringToObject(it, "id", ev->id);
+	cJSON_AddStringToObject(it, "type", ev->type);
+	cJSON_AddStringToObject(it, "ticketId", ev->ticket_id);
+	cJSON_AddStringToObject(it, "title", ev->title);
+	cJSON_AddStringToObject(it, "user", ev->user);
+	cJSON_AddStringToObject(it, "message", ev->message);
+	cJSON_AddStringToObject(it, "createdAt", when);
+	/* Oldest first, then only the newest REPLYFEED_LATEST. (Debian's
+	 * cJSON 1.7.15 refuses to insert in the middle of an array.) */
+	qsort(items, n, sizeof *items, older);
+	out = cJSON_CreateArray();
+	for (i = 0; i < n; i++)
+		if (i + REPLYFEED_LATEST >= n)
+			cJSON_AddItemToArray(out, items[i]);
+		else
+			cJSON_Delete(items[i]);
+	ok = write_list(path, out);
+	cJSON_Delete(out);
+	cJSON_Delete(list);
+	unlock(fd);
+	return ok;
+}
+
+bool
+latest_file_rebuild(const char *path, struct store *store,
+    bson_error_t *error)
+{
+	cJSON *list;
+	int fd;
+	bool ok;
+
+	if (path == NULL)
+		return true;
+	if ((fd = lock(path)) < 0) {
+		bson_set_error(error, 0, 0, "cannot lock %s: %s", path,
+		    strerror(errno));
+		return false;
+	}
+	/* Read under the lock: a merge waits, and lands on what is read. */
+	if ((list = store_latest(store, REPLYFEED_LATEST, error)) == NULL) {
+		unlock(fd);
+		return false;
+	}
+	ok = write_list(path, list);
+	if (!ok)
+		bson_set_error(error, 0, 0, "cannot write %s: %s", path,
+		    strerror(errno));
+	cJSON_Delete(list);
+	unlock(fd);
+	return ok;
+}

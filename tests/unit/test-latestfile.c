@@ -1,0 +1,122 @@
+/*
+ * test-latestfile.c - the reply feed's file of latest replies: events
+ * merged in order whatever order they arrive in, each once, the newest 10
+ * kept, the file replaced whole.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replyfeed.h"
+
+static char dir[] = "/tmp/test-latestfile-XXXXXX";
+static char path[256];
+
+static void
+add(const char *id, int64_t created_ms)
+{
+	struct event ev = { id, "reply.created", "5f1d7a9e2c3b4a5d6e7f8a01",
+	    "title", "user", id, created_ms, created_ms };
+
+	ck_assert(latest_file_add(path, &ev));
+}
+
+/* The ids in the file, in order, joined by spaces. */
+static char *
+ids(void)
+{
+	static char out[512];
+	char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	cJSON *list, *it;
+
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	list = cJSON_Parse(buf);
+	ck_assert(cJSON_IsArray(list));
+	out[0] = '\0';
+	cJSON_ArrayForEach(it, list) {
+		if (*out)
+			strcat(out, " ");
+		strcat(out, cJSON_GetStringValue(cJSON_GetObjectItem(it, "id")));
+	}
+	cJSON_Delete(list);
+	return out;
+}
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/latest.json", dir);
+}
+
+static void
+teardown(void)
+{
+	char lock[300];
+
+	snprintf(lock, sizeof lock, "%s.lock", path);
+	unlink(path);
+	unlink(lock);
+	rmdir(dir);
+	strcpy(dir, "/tmp/test-latestfile-XXXXXX");
+}
+
+START_TEST(in_order_whatever_the_arrival)
+{
+	add("b", 2000);
+	add("d", 4000);
+	add("a", 1000);
+	add("c", 3000);
+	ck_assert_str_eq(ids(), "a b c d");
+	/* A repeat (at-least-once delivery) is there once. */
+	add("c", 3000);
+	ck_assert_str_eq(ids(), "a b c d");
+	/* Same time: ordered by id, as the database sorts. */
+	add("c2", 3000);
+	ck_assert_str_eq(ids(), "a b c c2 d");
+}
+END_TEST
+
+START_TEST(newest_ten_kept)
+{
+	char id[8];
+	int i;
+
+	for (i = 0; i < 12; i++) {
+		snprintf(id, sizeof id, "e%02d", i);
+		add(id, 1000 * (i + 1));
+	}
+	ck_assert_str_eq(ids(), "e02 e03 e04 e05 e06 e07 e08 e09 e10 e11");
+	/* One late but in the middle lands in its place... */
+	add("m", 9500);
+	ck_assert_str_eq(ids(), "e03 e04 e05 e06 e07 e08 m e09 e10 e11");
+	/* ...and one older than all ten changes nothing. */
+	add("old", 500);
+	ck_assert_str_eq(ids(), "e03 e04 e05 e06 e07 e08 m e09 e10 e11");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("latestfile");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, in_order_whatever_the_arrival);
+	tcase_add_test(tc, newest_ten_kept);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
