@@ -14,7 +14,10 @@
 #include "replyfeed.h"
 
 /* Housekeeping, after a response has gone out: never on a request's time. */
-#define PRUNE_EVERY 100         /* inserts between prunes */
+/* FerretDB decodes every stored reply to prune: rarely, and few kept. A
+ * redelivered event older than what is kept is stored again but never
+ * shows (it is older than the latest ten), so few is enough. */
+#define PRUNE_EVERY 1000        /* inserts between prunes */
 #define PRUNE_MS 60000          /* or this long, if anything was inserted */
 #define PREPARE_MS 10000        /* retry of indexes the database refused */
 
@@ -35,7 +38,7 @@ usage(FILE *f)
 "                         else http://127.0.0.1:8080)\n"
 "  --tickets-range RANGE  versions of Ticket Subscribe to call (default 1.0.1)\n"
 "  --renew SECONDS        subscription renewal period (default 60)\n"
-"  --keep N               replies kept in the database (default 1000, >= %d)\n"
+"  --keep N               replies kept in the database (default 100, >= %d)\n"
 "  --heartbeat SECONDS    registry heartbeat period (default 10)\n"
 "  --log-level LEVEL      debug, info, warn or error (default info)\n"
 "  --log FILE             append the log to FILE (spawn-fcgi gives stderr\n"
@@ -192,7 +195,7 @@ main(int argc, char **argv)
 	cfg.events_secret = env_or("EVENTS_SECRET", NULL);
 	cfg.tickets_range = "1.0.1";
 	cfg.renew = 60;
-	cfg.keep = 1000;
+	cfg.keep = 100;
 	cfg.heartbeat = 10;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {

@@ -23,19 +23,13 @@ store_open(const struct replyfeed_config *cfg, const char *appname,
     bson_error_t *error)
 {
 	struct store *s;
-	mongoc_uri_t *uri;
 
-	if ((uri = svc_db_uri(cfg->mongodb_uri, error)) == NULL)
-		return NULL;
 	if ((s = calloc(1, sizeof *s)) == NULL ||
-	    (s->client = svc_db_client(uri, appname)) == NULL) {
-		bson_set_error(error, MONGOC_ERROR_CLIENT,
-		    MONGOC_ERROR_CLIENT_NOT_READY, "cannot create a client");
-		mongoc_uri_destroy(uri);
+	    (s->client = svc_db_open(cfg->mongodb_uri, appname, error)) ==
+	    NULL) {
 		free(s);
 		return NULL;
 	}
-	mongoc_uri_destroy(uri);
 	s->replies = mongoc_client_get_collection(s->client, cfg->db_name,
 	    "replies");
 	return s;

@@ -129,6 +129,24 @@ wait_stop(struct subscription *s, long seconds)
 	return stop;
 }
 
+/* A client of the registry that keeps calling from its last good copy
+ * (in $VD_REGISTRY_CACHE, which spawn/stack sets) while the registry
+ * database is down. */
+static vd_client_t *
+new_client(const char *uri, vd_error_t *err)
+{
+	const char *cache = getenv("VD_REGISTRY_CACHE");
+	vd_client_t *client;
+	vd_error_t ignored;
+
+	if ((client = vd_client_new(uri, err)) != NULL && cache != NULL &&
+	    *cache != '\0' && vd_client_set_cache_file(client, cache,
+	    &ignored) != VD_OK)
+		svc_log(SVC_WARN, "subscription: registry copy %s: %s", cache,
+		    ignored.message);
+	return client;
+}
+
 static void *
 subscription_main(void *arg)
 {
@@ -139,7 +157,7 @@ subscription_main(void *arg)
 	long delay = 0, backoff = BACKOFF_MIN;
 	bool ever = false, outage = false;
 
-	if ((client = vd_client_new(s->uri, &err)) == NULL) {
+	if ((client = new_client(s->uri, &err)) == NULL) {
 		svc_log(SVC_ERROR, "subscription: %s", err.message);
 		return NULL;
 	}
@@ -271,7 +289,7 @@ subscription_decommission(const struct replyfeed_config *cfg)
 	cJSON *json;
 	int rc = 0;
 
-	if ((client = vd_client_new(cfg->mongodb_uri, &err)) == NULL) {
+	if ((client = new_client(cfg->mongodb_uri, &err)) == NULL) {
 		fprintf(stderr, "replyfeed.fcgi: %s\n", err.message);
 		return 1;
 	}

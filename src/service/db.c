@@ -62,14 +62,21 @@ svc_db_uri(const char *opt, bson_error_t *error)
 }
 
 mongoc_client_t *
-svc_db_client(const mongoc_uri_t *uri, const char *appname)
+svc_db_open(const char *uri_opt, const char *appname, bson_error_t *error)
 {
-	mongoc_client_t *client;
+	mongoc_client_t *client = NULL;
+	mongoc_uri_t *uri;
 
-	if ((client = mongoc_client_new_from_uri(uri)) == NULL)
+	if ((uri = svc_db_uri(uri_opt, error)) == NULL)
 		return NULL;
-	mongoc_client_set_appname(client, appname);
-	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	if ((client = mongoc_client_new_from_uri(uri)) == NULL)
+		bson_set_error(error, MONGOC_ERROR_CLIENT,
+		    MONGOC_ERROR_CLIENT_NOT_READY, "cannot create a client");
+	else {
+		mongoc_client_set_appname(client, appname);
+		mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	}
+	mongoc_uri_destroy(uri);
 	return client;
 }
 

@@ -296,8 +296,10 @@ void svc_db_init(void);
  * with mongoc_uri_destroy(). */
 mongoc_uri_t *svc_db_uri(const char *opt, bson_error_t *error);
 
-/* A client for one thread. Caller frees with mongoc_client_destroy(). */
-mongoc_client_t *svc_db_client(const mongoc_uri_t *uri, const char *appname);
+/* A client for one thread, of the database at uri_opt (see svc_db_uri).
+ * Caller frees with mongoc_client_destroy(); NULL with error set. */
+mongoc_client_t *svc_db_open(const char *uri_opt, const char *appname,
+    bson_error_t *error);
 
 /* True when error means the database could not be reached (503), as
  * opposed to a failed operation. */
@@ -348,6 +350,22 @@ bool svc_is_oid(const char *s);
 
 /* True when s is an http or https URL with a host, at most max bytes. */
 bool svc_is_http_url(const char *s, size_t max);
+
+/* ---- generation.c ---- */
+
+/* A counter shared by every process of the host that opens name: in
+ * state_dir/cache/NAME.gen, or /dev/shm/vdispatch-NAME.gen without a state
+ * directory. NULL when it cannot be made (then readers keep nothing). */
+struct svc_gen;
+struct svc_gen *svc_gen_open(const char *state_dir, const char *name);
+void svc_gen_close(struct svc_gen *gen);
+
+/* After a write, before its answer: whatever was read before is old. */
+void svc_gen_bump(struct svc_gen *gen);
+
+/* The counter now; one memory load (0 for a NULL gen: a caller without
+ * one must keep nothing). */
+uint64_t svc_gen_read(const struct svc_gen *gen);
 
 /* ---- announce.c ---- */
 

@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -74,6 +75,51 @@ answer(struct svc_response *resp, const bson_t *doc)
 	cJSON_Delete(all);
 }
 
+/* The title of ticket id, kept for a while: every reply's event names it,
+ * and tickets do not change through this service. 1 and *title (owned by
+ * app) when the ticket exists, 0 when it does not, -1 on a database
+ * error. */
+static int
+ticket_title(struct tickets_app *app, const bson_oid_t *id,
+    const char **title, bson_error_t *error)
+{
+	struct tickets_title *t = NULL;
+	int64_t now = svc_now_ms();
+	char *fresh = NULL;
+	bool found;
+	size_t i;
+
+	for (i = 0; i < app->n_titles && t == NULL; i++)
+		if (bson_oid_equal(&app->titles[i].id, id))
+			t = &app->titles[i];
+	if (t != NULL && now - t->at_ms < TICKETS_TITLE_MS) {
+		*title = t->title;
+		return 1;
+	}
+	if (!store_ticket_title(app->store, id, &fresh, &found, error))
+		return -1;
+	if (!found)
+		return 0;
+	if (t == NULL) {
+		/* Few tickets, many replies: a full table starts again. */
+		if (app->n_titles == TICKETS_TITLES_MAX) {
+			for (i = 0; i < app->n_titles; i++)
+				bson_free(app->titles[i].title);
+			app->n_titles = 0;
+		}
+		if (app->titles == NULL && (app->titles = calloc(
+		    TICKETS_TITLES_MAX, sizeof *app->titles)) == NULL)
+			abort();
+		t = &app->titles[app->n_titles++];
+		bson_oid_copy(id, &t->id);
+	} else
+		bson_free(t->title);
+	t->title = fresh;
+	t->at_ms = now;
+	*title = fresh;
+	return 1;
+}
+
 void
 tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
     void *arg)
@@ -84,8 +130,7 @@ tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
 	struct reply reply;
 	bson_error_t error;
 	bson_t first;
-	char *title = NULL;
-	bool found;
+	const char *title;
 	cJSON *body;
 
 	if ((body = svc_parse_body(req, resp)) == NULL)
@@ -112,12 +157,11 @@ tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
 
 	memset(&reply, 0, sizeof reply);
 	bson_oid_init_from_string(&reply.ticket, ticket);
-	if (!store_ticket_title(app->store, &reply.ticket, &title, &found,
-	    &error)) {
+	switch (ticket_title(app, &reply.ticket, &title, &error)) {
+	case -1:
 		svc_db_fail(resp, "addComment", &error);
 		goto out;
-	}
-	if (!found) {
+	case 0:
 		svc_response_error(resp, 404, "ticket not found",
 		    "no ticket has id %s", ticket);
 		goto out;
@@ -136,6 +180,8 @@ tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
 	switch (store_add_reply(app->store, &reply, app->owner,
 	    key != NULL ? scoped : NULL, hash, &first, &error)) {
 	case STORE_ADDED:
+		/* Before the 200: a GET after it must see this reply. */
+		svc_gen_bump(app->gen);
 		answer(resp, &first);
 		outbox_push(app->outbox, &first);
 		svc_log(SVC_INFO, "rid=%s reply added to ticket %s by %s",
@@ -155,6 +201,5 @@ tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
 	}
 	bson_destroy(&first);
 out:
-	bson_free(title);
 	cJSON_Delete(body);
 }

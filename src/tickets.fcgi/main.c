@@ -2,6 +2,7 @@
  * main.c - tickets.fcgi: one binary for every version of the tickets
  * service. spawn-fcgi hands it the FastCGI socket on fd 0.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,7 +202,7 @@ main(int argc, char **argv)
 	struct svc_loop loop;
 	long schedule[MAX_RETRIES];
 	const char *schedule_text, *log_file = NULL, *allowed;
-	char *nginx_host = NULL;
+	char *nginx_host = NULL, gen_name[128];
 	size_t i;
 	char merr[256];
 	bson_error_t error;
@@ -294,12 +295,20 @@ main(int argc, char **argv)
 		fprintf(stderr, "tickets.fcgi: %s\n", error.message);
 		return 1;
 	}
+	/* Shared by every version on this host: they serve one database. */
+	snprintf(gen_name, sizeof gen_name, "tickets-%s", cfg.db_name);
+	if ((app.gen = svc_gen_open(cfg.state_dir, gen_name)) == NULL)
+		svc_log(SVC_WARN, "no generation counter (%s): GET /tickets is "
+		    "read from the database every time", strerror(errno));
 	if (cfg.load_file != NULL) {
 		long n = tickets_load(app.store, cfg.load_file);
 
+		if (n > 0)
+			svc_gen_bump(app.gen);
 		if (n >= 0)
 			printf("loaded %ld tickets\n", n);
 		store_close(app.store);
+		svc_gen_close(app.gen);
 		mongoc_cleanup();
 		return n >= 0 ? 0 : 1;
 	}
@@ -336,6 +345,11 @@ main(int argc, char **argv)
 	outbox_stop(app.outbox);
 	store_close(app.store);
 	svc_metrics_close(app.metrics);
+	svc_gen_close(app.gen);
+	cJSON_free(app.cache.body);
+	for (i = 0; i < app.n_titles; i++)
+		bson_free(app.titles[i].title);
+	free(app.titles);
 	mongoc_cleanup();
 	bson_strfreev(cfg.allowed_hosts);
 	free(nginx_host);

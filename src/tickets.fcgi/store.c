@@ -7,6 +7,7 @@
  * document on the request path: a reply is an insert of its own document,
  * and the first request with an idempotency key wins by a unique _id.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,62 +29,57 @@ struct store {
 	bool prepared;
 };
 
+/* Every collection the store uses, opened and closed together. */
+static const struct {
+	size_t at;
+	const char *name;
+} collections[] = {
+	{ offsetof(struct store, tickets), "tickets" },
+	{ offsetof(struct store, replies), "replies" },
+	{ offsetof(struct store, subs), "subscriptions" },
+	{ offsetof(struct store, idem), "idempotency" },
+	{ offsetof(struct store, settled), "settled" },
+	{ offsetof(struct store, instances), "instances" },
+	{ offsetof(struct store, seqs), "sequences" },
+	{ offsetof(struct store, attempts), "attempts" },
+	{ offsetof(struct store, substats), "substats" },
+	{ offsetof(struct store, dead), "deadletters" },
+};
+
+static mongoc_collection_t **
+collection(struct store *s, size_t i)
+{
+	return (mongoc_collection_t **)((char *)s + collections[i].at);
+}
+
 struct store *
 store_open(const struct tickets_config *cfg, const char *appname,
     bson_error_t *error)
 {
 	struct store *s;
-	mongoc_uri_t *uri;
+	size_t i;
 
-	if ((uri = svc_db_uri(cfg->mongodb_uri, error)) == NULL)
-		return NULL;
 	if ((s = calloc(1, sizeof *s)) == NULL ||
-	    (s->client = svc_db_client(uri, appname)) == NULL) {
-		bson_set_error(error, MONGOC_ERROR_CLIENT,
-		    MONGOC_ERROR_CLIENT_NOT_READY, "cannot create a client");
-		mongoc_uri_destroy(uri);
+	    (s->client = svc_db_open(cfg->mongodb_uri, appname, error)) ==
+	    NULL) {
 		free(s);
 		return NULL;
 	}
-	mongoc_uri_destroy(uri);
-	s->tickets = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "tickets");
-	s->replies = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "replies");
-	s->subs = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "subscriptions");
-	s->idem = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "idempotency");
-	s->settled = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "settled");
-	s->instances = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "instances");
-	s->seqs = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "sequences");
-	s->attempts = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "attempts");
-	s->substats = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "substats");
-	s->dead = mongoc_client_get_collection(s->client, cfg->db_name,
-	    "deadletters");
+	for (i = 0; i < sizeof collections / sizeof *collections; i++)
+		*collection(s, i) = mongoc_client_get_collection(s->client,
+		    cfg->db_name, collections[i].name);
 	return s;
 }
 
 void
 store_close(struct store *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
-	mongoc_collection_destroy(s->tickets);
-	mongoc_collection_destroy(s->replies);
-	mongoc_collection_destroy(s->subs);
-	mongoc_collection_destroy(s->idem);
-	mongoc_collection_destroy(s->settled);
-	mongoc_collection_destroy(s->instances);
-	mongoc_collection_destroy(s->seqs);
-	mongoc_collection_destroy(s->attempts);
-	mongoc_collection_destroy(s->substats);
-	mongoc_collection_destroy(s->dead);
+	for (i = 0; i < sizeof collections / sizeof *collections; i++)
+		mongoc_collection_destroy(*collection(s, i));
 	mongoc_client_destroy(s->client);
 	free(s);
 }

@@ -13,6 +13,12 @@
 #define TICKETS_URL_MAX 2048
 #define TICKETS_KEY_MAX 255
 
+/* How long an answer or a title is kept at most, for writes the host's
+ * generation counter does not see (another host, the database itself). */
+#define TICKETS_CACHE_MS 5000
+#define TICKETS_TITLE_MS 60000
+#define TICKETS_TITLES_MAX 1024
+
 struct tickets_config {
 	const char *version;        /* "1.0.1" */
 	double fail_rate;           /* share of ticket queries answering 500 */
@@ -264,12 +270,34 @@ void outbox_stop(struct outbox *outbox);
 
 /* ---- the process ---- */
 
+/* What GET /tickets answered, kept while no reply was added on this host
+ * (the generation counter did not move) and for a few seconds at most
+ * (for writes that came another way). */
+struct tickets_cache {
+	uint64_t gen;
+	int64_t built_ms;
+	char *body;                 /* NULL: nothing kept */
+	size_t len;
+	char etag[24];
+};
+
+/* A ticket's title, kept: replies need it, and tickets do not change. */
+struct tickets_title {
+	bson_oid_t id;
+	char *title;
+	int64_t at_ms;
+};
+
 struct tickets_app {
 	const struct tickets_config *cfg;
 	struct store *store;
 	struct outbox *outbox;
 	char owner[320];            /* this process, as events name it */
 	unsigned int seed;          /* rand_r state for injected failures */
+	struct svc_gen *gen;        /* bumped by every reply added */
+	struct tickets_cache cache;
+	struct tickets_title *titles;
+	size_t n_titles;
 	struct svc_metrics *metrics; /* the version's metrics (metrics.c) */
 };
 
