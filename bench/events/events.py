@@ -37,6 +37,8 @@ class Subscribers:
 
     def __init__(self, workdir, port, n):
         self.dir = pathlib.Path(workdir)
+        # nginx's workers (nobody, www-data) must see the down-N flags.
+        self.dir.chmod(0o755)
         self.port, self.n = port, n
         self.log = self.dir / "received.log"
         (self.dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -71,8 +73,17 @@ http {
         flag = self.dir / ("down-%d" % i)
         if is_down:
             flag.touch()
+            log("subscriber %d answers 503 from now" % i)
         elif flag.exists():
             flag.unlink()
+            log("subscriber %d is back" % i)
+
+    def refused(self, i):
+        """How many POSTs subscriber i answered 503."""
+        if not self.log.exists():
+            return 0
+        return sum(1 for line in self.log.read_text().splitlines()
+                   if line.endswith("/sub/%d 503" % i))
 
     def arrivals(self):
         """{(event id, subscriber): first 2xx arrival in ms}."""
@@ -242,6 +253,12 @@ def main():
             load = Load(host, int(port), prefix, a.rate, seconds).run()
             timer_up.join()
             got, missing = wait_all(subs, load.accepted, everyone, 120)
+            first = min(c for _, c in load.accepted)
+            per10 = {}
+            for _, c in load.accepted:
+                per10[int((c - first) // 10000)] = \
+                    per10.get(int((c - first) // 10000), 0) + 1
+            log("accepted per 10 s: %s" % [per10[k] for k in sorted(per10)])
             # Events made while it was down: when did the last arrive?
             theirs = [got[(e, 3)] for e, c in load.accepted
                       if (e, 3) in got and c < back["t"]]
@@ -249,6 +266,7 @@ def main():
                 "replies": len(load.accepted), "errors": load.errors,
                 "missing": len(missing),
                 "missed_while_down": len(theirs),
+                "refused_while_down": subs.refused(3),
                 "all_back_after_s": (max(theirs) - back["t"]) / 1000
                 if theirs else None}
             log(json.dumps(results["outage"]))

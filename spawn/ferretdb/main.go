@@ -23,6 +23,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("data", "data", "directory of the SQLite database files")
 	level := flag.String("log-level", "warn", "log level: debug, info, warn, error")
+	sync := flag.String("sync", "normal", "SQLite synchronous mode: normal or full")
 	flag.Parse()
 
 	var lv slog.Level
@@ -41,12 +42,22 @@ func main() {
 		os.Exit(1)
 	}
 
+	// With its write-ahead log, SQLite in "normal" mode keeps every commit
+	// through a crash of this process, and may lose the last ones only to
+	// a crash of the machine: what MongoDB's default write concern gives
+	// (acknowledged before its journal is flushed). "full" syncs each
+	// commit to disk, and costs every write a sync.
+	if *sync != "normal" && *sync != "full" {
+		fmt.Fprintf(os.Stderr, "vd-ferretdb: -sync is normal or full\n")
+		os.Exit(2)
+	}
+
 	// The SQLite handler wants a directory URI with a trailing slash.
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + *sync + ")",
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vd-ferretdb: %v\n", err)

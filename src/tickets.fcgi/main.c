@@ -325,7 +325,9 @@ main(int argc, char **argv)
 	announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
 	    cfg.heartbeat);
 	tickets_owner_name(app.owner, sizeof app.owner);
-	app.outbox = outbox_start(&cfg, app.owner);
+	snprintf(gen_name, sizeof gen_name, "tickets-subs-%s", cfg.db_name);
+	app.subs_gen = svc_gen_open(cfg.state_dir, gen_name);
+	app.outbox = outbox_start(&cfg, app.owner, app.subs_gen);
 	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s; events may go "
 	    "to %s", cfg.prefix, cfg.fail_rate, app.owner, allowed);
@@ -346,6 +348,7 @@ main(int argc, char **argv)
 	store_close(app.store);
 	svc_metrics_close(app.metrics);
 	svc_gen_close(app.gen);
+	svc_gen_close(app.subs_gen);
 	cJSON_free(app.cache.body);
 	for (i = 0; i < app.n_titles; i++)
 		bson_free(app.titles[i].title);

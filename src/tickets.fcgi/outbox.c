@@ -11,18 +11,18 @@
  * at once. An event that no retry delivered within the schedule is kept as
  * a dead letter, to be replayed; a 410 Gone ends the subscription.
  *
- * Nothing is lost when a process dies: its events name it as owner, an
- * event settles (delivered or dead) by a marker inserted in "settled",
- * every process heartbeats an "instances" document, and the live instance
- * with the smallest name adopts the unsettled events of owners that
- * stopped beating (or, on the same host, whose pid is gone), sending them
- * only where the attempt records say they did not arrive.
+ * Nothing is lost when a process dies: every event is pending (a document
+ * of its own, stored before its reply) until it settles, delivered or
+ * dead; every process heartbeats an "instances" document, and the live
+ * instance with the smallest name adopts the pending events of owners that
+ * stopped beating (or, on the same host, whose pid is gone).
  *
- * FerretDB decodes a whole collection for any query but one on _id, so in
- * the steady state nothing here queries the replies: events come from the
- * request threads in memory, and what is written (attempts, settled
- * markers) is inserted in batches. Only adoption reads the replies.
+ * FerretDB decodes a whole collection for any query but one on _id, so
+ * nothing here reads the history: events come from the request threads in
+ * memory; what is written (summaries, failed attempts) is inserted in
+ * batches; settling deletes pending documents; adoption reads only them.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +38,11 @@
 #define BEAT_MS 3000
 #define STALE_MS 15000          /* an instance silent this long is dead */
 #define SWEEP_MS 5000           /* look at the instances */
-#define FULL_SWEEP_MS 300000    /* and at all unsettled events anyway */
+#define FULL_SWEEP_MS 60000     /* and at the pending events anyway */
 #define FLUSH_MS 500            /* write settled markers this often */
 #define FLUSH_BATCH 256
 #define STATS_MS 2000           /* write subscriber states this often */
-#define SUBS_MS 2000
+#define SUBS_MS 2000            /* subscriptions read again at the latest */
 #define MAX_ATTEMPTS_KEPT 20000 /* attempt records waiting for the DB */
 
 struct ev;
@@ -59,6 +59,10 @@ struct job {
 	bool inflight;
 	bool done;
 	bool replay;                    /* asked for again by an operator */
+	const char *outcome;            /* when done: "delivered", "dead",
+	                                   "unsubscribed" */
+	int status;                     /* the last HTTP status */
+	int64_t done_ms;
 };
 
 struct ev {
@@ -68,6 +72,7 @@ struct ev {
 	char *body;
 	size_t len;
 	char rid[96];                   /* "X-Request-Id: ..." of its reply */
+	char pending[64];               /* its pending document's _id */
 	int64_t created_ms;
 	int left;                       /* jobs not done yet */
 	struct job **jobs;
@@ -111,14 +116,17 @@ struct outbox {
 	struct ev *buckets[N_BUCKETS];
 	struct handoff *loading;        /* handed over, not taken in yet */
 	size_t n_loading, cap_loading;
-	char **settle;                  /* event ids to mark settled */
-	size_t n_settle, cap_settle;
+	char **settle;                  /* pending documents to delete */
+	bson_t **summaries;             /* and where their events went */
+	size_t n_settle, cap_settle, cap_summaries;
 	struct attempt *attempts;       /* to record */
 	size_t n_attempts, cap_attempts;
 	int64_t subs_ms, beat_ms, sweep_ms, full_ms, flush_ms, stats_ms;
+	int64_t attempts_ms;
 	int64_t db_warned_ms;
 	char **live;                    /* live instances at the last sweep */
-	char **reached;                 /* while adopting: who got what */
+	struct svc_gen *subs_gen;       /* moved by every (un)subscribe */
+	uint64_t subs_seen;             /* what it was when last read */
 	unsigned int seed;              /* rand_r state for jitter */
 };
 
@@ -132,12 +140,39 @@ grow(void **v, size_t n, size_t *cap, size_t size)
 		abort();
 }
 
+/* The event is settled: its pending document goes, and a summary of
+ * where it went stays, for its view. */
 static void
 settle(struct outbox *o, const struct ev *e)
 {
+	bson_t *sum = bson_new(), subs, one;
+	char key[16];
+	const char *k;
+	size_t i;
+
+	BSON_APPEND_UTF8(sum, "_id", e->event_id);
+	BSON_APPEND_DATE_TIME(sum, "at", svc_now_ms());
+	BSON_APPEND_ARRAY_BEGIN(sum, "subscriptions", &subs);
+	for (i = 0; i < e->n_jobs; i++) {
+		const struct job *j = e->jobs[i];
+
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+		BSON_APPEND_DOCUMENT_BEGIN(&subs, k, &one);
+		BSON_APPEND_UTF8(&one, "subscription", j->sub_id);
+		BSON_APPEND_UTF8(&one, "outcome", j->outcome != NULL ?
+		    j->outcome : "unsubscribed");
+		BSON_APPEND_INT32(&one, "attempts", j->attempts);
+		BSON_APPEND_INT32(&one, "status", j->status);
+		BSON_APPEND_DATE_TIME(&one, "at", j->done_ms);
+		bson_append_document_end(&subs, &one);
+	}
+	bson_append_array_end(sum, &subs);
 	grow((void **)&o->settle, o->n_settle, &o->cap_settle,
 	    sizeof *o->settle);
-	o->settle[o->n_settle++] = bson_strdup(e->event_id);
+	grow((void **)&o->summaries, o->n_settle, &o->cap_summaries,
+	    sizeof *o->summaries);
+	o->summaries[o->n_settle] = sum;
+	o->settle[o->n_settle++] = bson_strdup(e->pending);
 }
 
 /* Database trouble is said once a minute, not once per attempt. */
@@ -208,11 +243,13 @@ queue_remove(struct subq *q, struct job *j)
 /* A job is over: delivered, dead, or its subscription is gone. The event
  * is settled when all its jobs are. */
 static void
-job_finish(struct outbox *o, struct job *j)
+job_finish(struct outbox *o, struct job *j, const char *outcome)
 {
 	struct ev *e = j->ev;
 
 	j->done = true;
+	j->outcome = outcome;
+	j->done_ms = svc_now_ms();
 	queue_remove(j->sub, j);
 	j->sub = NULL;
 	if (--e->left == 0) {
@@ -254,27 +291,6 @@ listed(char **list, const char *s)
 	return false;
 }
 
-static int
-cmp_key(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Whether the sweep's delivery records say event reached sub. */
-static bool
-reached(struct outbox *o, const char *event_id, const char *sub)
-{
-	char key[64], *k = key;
-	size_t n = 0;
-
-	if (o->reached == NULL)
-		return false;
-	while (o->reached[n] != NULL)
-		n++;
-	snprintf(key, sizeof key, "%s|%s", event_id, sub);
-	return bsearch(&k, o->reached, n, sizeof *o->reached, cmp_key) != NULL;
-}
-
 static struct ev *
 ev_new(struct outbox *o, const bson_t *doc)
 {
@@ -298,6 +314,13 @@ ev_new(struct outbox *o, const bson_t *doc)
 	if (bson_iter_init_find(&it, doc, "createdAt") &&
 	    BSON_ITER_HOLDS_DATE_TIME(&it))
 		e->created_ms = bson_iter_date_time(&it);
+	if (bson_iter_init_find(&it, doc, "ticketId") &&
+	    BSON_ITER_HOLDS_OID(&it)) {
+		bson_oid_to_string(bson_iter_oid(&it), hex);
+		snprintf(e->pending, sizeof e->pending, "%s|%" PRId64, hex,
+		    bson_iter_init_find(&it, doc, "sequence") ?
+		    bson_iter_as_int64(&it) : (int64_t)0);
+	}
 	/* The receiver's log can name the request the reply came from. */
 	if (bson_iter_init_find(&it, doc, "requestId") &&
 	    BSON_ITER_HOLDS_UTF8(&it) && *bson_iter_utf8(&it, NULL) != '\0')
@@ -312,8 +335,8 @@ enum take { FRESH, ADOPTED, REPLAY };
 
 /* Takes an event into memory with one job per subscriber it goes to. A
  * fresh event (handed over by the request thread) goes to every current
- * subscriber; an adopted one only to those that existed when it was made
- * and that it has not reached yet; a replay to the subscriptions named. */
+ * subscriber; an adopted one to those that existed when it was made; a
+ * replay to the subscriptions named. */
 static void
 ev_add(struct outbox *o, const bson_t *doc, enum take how, char **targets)
 {
@@ -341,9 +364,10 @@ ev_add(struct outbox *o, const bson_t *doc, enum take how, char **targets)
 				job_add(e, q, true);
 			continue;
 		}
-		/* A second of slack for clocks of other hosts. */
-		if (how == ADOPTED && (q->sub.created_ms > e->created_ms +
-		    1000 || reached(o, e->event_id, q->sub.id)))
+		/* A second of slack for clocks of other hosts. Whom a dead
+		 * process reached is not known: they get it again, and drop
+		 * it by its id. */
+		if (how == ADOPTED && q->sub.created_ms > e->created_ms + 1000)
 			continue;
 		job_add(e, q, false);
 	}
@@ -373,7 +397,7 @@ subq_drop(struct outbox *o, struct subq *q)
 	struct subq **p;
 
 	while (q->head != NULL)
-		job_finish(o, q->head);
+		job_finish(o, q->head, "unsubscribed");
 	for (p = &o->subs; *p != NULL; p = &(*p)->next)
 		if (*p == q) {
 			*p = q->next;
@@ -391,6 +415,9 @@ subs_refresh(struct outbox *o)
 	bson_error_t error;
 	size_t n, i;
 	int64_t started = svc_now_ms();
+	/* Read before the query: a subscription made meanwhile moves it
+	 * again, and the next look reads them again. */
+	uint64_t gen = svc_gen_read(o->subs_gen);
 
 	if (!store_subs(o->store, &subs, &n, &error)) {
 		db_warn(o, "reading subscriptions", &error);
@@ -424,7 +451,20 @@ subs_refresh(struct outbox *o)
 		}
 	}
 	o->subs_ms = started;
+	o->subs_seen = gen;
 	return true;
+}
+
+/* The subscriptions, read again only when one was made or ended on this
+ * host since (its counter moved, before that request's answer), or after
+ * SUBS_MS for those of other hosts: not once per event. */
+static bool
+subs_current(struct outbox *o)
+{
+	if (o->subs_gen != NULL && svc_gen_read(o->subs_gen) == o->subs_seen &&
+	    svc_now_ms() - o->subs_ms < SUBS_MS)
+		return true;
+	return subs_refresh(o);
 }
 
 /* Keeps j as a dead letter and takes it out of the queue. */
@@ -440,7 +480,7 @@ dead_letter(struct outbox *o, struct job *j, int status, const char *reason)
 	if (!store_deadletter(o->store, j->ev->event_id, j->sub_id,
 	    j->sub->sub.url, j->attempts, status, reason, &error))
 		db_warn(o, "keeping a dead letter", &error);
-	job_finish(o, j);
+	job_finish(o, j, "dead");
 }
 
 /* Ends subscription q for reason: no event goes to it until it is
@@ -455,6 +495,7 @@ disable(struct outbox *o, struct subq *q, int status, const char *reason)
 	    q->sub.id, q->sub.url, reason);
 	if (!store_disable(o->store, q->sub.id, reason, &error))
 		db_warn(o, "disabling a subscription", &error);
+	svc_gen_bump(o->subs_gen);
 	for (j = q->head; j != NULL; j = next) {
 		next = j->next;
 		if (!j->inflight)
@@ -593,7 +634,7 @@ succeeded(struct outbox *o, struct job *j, const vd_delivery_t *d)
 	if (j->replay && !store_deadletter_drop(o->store, e->event_id, j->sub_id,
 	    &error))
 		db_warn(o, "forgetting a replayed dead letter", &error);
-	job_finish(o, j);
+	job_finish(o, j, "delivered");
 }
 
 static void
@@ -645,8 +686,12 @@ delivered(const vd_delivery_t *d, void *arg)
 
 	j->inflight = false;
 	j->attempts++;
+	j->status = d->http_status;
 	q->inflight--;
-	record_attempt(o, j, d);
+	/* Failures, and what followed one: a clean delivery is told by the
+	 * event's summary. */
+	if (d->code != VD_OK || j->attempts > 1 || j->replay)
+		record_attempt(o, j, d);
 	svc_metrics_count(o->cfg->metrics, SVC_METRIC_EVENTS, d->code == VD_OK ?
 	    "outcome=\"delivered\"" : "outcome=\"failed\"", 1);
 	if (d->code == VD_OK)
@@ -722,13 +767,9 @@ owner_alive(const char *owner)
 }
 
 static void
-adopt_one(const bson_t *doc, char **reached, void *arg)
+adopt_one(const bson_t *reply, void *arg)
 {
-	struct outbox *o = arg;
-
-	o->reached = reached;
-	ev_add(o, doc, ADOPTED, NULL);
-	o->reached = NULL;
+	ev_add(arg, reply, ADOPTED, NULL);
 }
 
 /* Whether an owner of before is missing from now: somebody died. */
@@ -792,9 +833,9 @@ load_pushed(struct outbox *o)
 
 	if (o->n_loading == 0)
 		return;
-	/* The subscriptions are read after the events were stored, so a
-	 * subscription made before a reply is sure to get its event. */
-	if (!subs_refresh(o))
+	/* Looked at after the events were stored: a subscription made
+	 * before a reply is sure to get its event. */
+	if (!subs_current(o))
 		return;
 	for (i = 0; i < o->n_loading; i++) {
 		struct handoff *h = &o->loading[i];
@@ -817,25 +858,30 @@ flush_settled(struct outbox *o, bool now)
 	    t - o->flush_ms < FLUSH_MS))
 		return;
 	o->flush_ms = t;
-	if (!store_settle(o->store, o->settle, o->n_settle, &error)) {
-		db_warn(o, "marking events settled", &error);
+	if (!store_settle(o->store, o->settle, o->summaries, o->n_settle,
+	    &error)) {
+		db_warn(o, "settling events", &error);
 		return;
 	}
-	for (i = 0; i < o->n_settle; i++)
+	for (i = 0; i < o->n_settle; i++) {
 		bson_free(o->settle[i]);
+		bson_destroy(o->summaries[i]);
+	}
 	o->n_settle = 0;
 }
 
-/* Writes what was recorded since the last round: the attempts (one
- * insert), and every couple of seconds the subscribers' states. */
+/* Writes what was recorded: the attempts (one insert, as often as the
+ * settled markers), and every couple of seconds the subscribers' states. */
 static void
-flush_records(struct outbox *o, int64_t now)
+flush_records(struct outbox *o, int64_t now, bool force)
 {
 	bson_error_t error;
 	struct subq *q;
 	size_t i;
 
-	if (o->n_attempts > 0) {
+	if (o->n_attempts > 0 && (force || o->n_attempts >= FLUSH_BATCH ||
+	    now - o->attempts_ms >= FLUSH_MS)) {
+		o->attempts_ms = now;
 		if (store_attempts(o->store, o->attempts, o->n_attempts,
 		    &error)) {
 			for (i = 0; i < o->n_attempts; i++)
@@ -844,7 +890,7 @@ flush_records(struct outbox *o, int64_t now)
 		} else
 			db_warn(o, "recording attempts", &error);
 	}
-	if (now - o->stats_ms < STATS_MS)
+	if (!force && now - o->stats_ms < STATS_MS)
 		return;
 	o->stats_ms = now;
 	for (q = o->subs; q != NULL; q = q->next) {
@@ -912,14 +958,13 @@ outbox_main(void *arg)
 		}
 		send_due(o, svc_now_ms());
 		flush_settled(o, false);
-		flush_records(o, now);
+		flush_records(o, now, false);
 		if (vd_sender_poll(o->sender, o->n_loading ? 200 : 100,
 		    &verr) != VD_OK)
 			svc_log(SVC_WARN, "outbox: %s", verr.message);
 	}
+	flush_records(o, svc_now_ms(), true);
 	flush_settled(o, true);
-	o->stats_ms = 0;
-	flush_records(o, svc_now_ms());
 	/* What is still pending stays in the database, owned by a process
 	 * that is no more: another adopts it at once. */
 	if (!store_gone(o->store, o->owner, &error))
@@ -929,7 +974,8 @@ outbox_main(void *arg)
 }
 
 struct outbox *
-outbox_start(const struct tickets_config *cfg, const char *owner)
+outbox_start(const struct tickets_config *cfg, const char *owner,
+    struct svc_gen *subs_gen)
 {
 	struct outbox *o;
 	vd_error_t err;
@@ -939,6 +985,7 @@ outbox_start(const struct tickets_config *cfg, const char *owner)
 	o->cfg = cfg;
 	snprintf(o->owner, sizeof o->owner, "%s", owner);
 	o->seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
+	o->subs_gen = subs_gen;
 	pthread_mutex_init(&o->lock, NULL);
 	if ((o->sender = vd_sender_new(&err)) == NULL) {
 		svc_log(SVC_ERROR, "outbox: %s", err.message);
@@ -1036,11 +1083,14 @@ outbox_stop(struct outbox *o)
 	}
 	for (i = 0; i < o->n_attempts; i++)
 		free(o->attempts[i].url);
-	for (i = 0; i < o->n_settle; i++)
+	for (i = 0; i < o->n_settle; i++) {
 		bson_free(o->settle[i]);
+		bson_destroy(o->summaries[i]);
+	}
 	free(o->pushed);
 	free(o->loading);
 	free(o->settle);
+	free(o->summaries);
 	free(o->attempts);
 	bson_strfreev(o->live);
 	pthread_mutex_destroy(&o->lock);

@@ -7,6 +7,7 @@
  * document on the request path: a reply is an insert of its own document,
  * and the first request with an idempotency key wins by a unique _id.
  */
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@ struct store {
 	mongoc_collection_t *replies;
 	mongoc_collection_t *subs;
 	mongoc_collection_t *idem;
-	mongoc_collection_t *settled;
+	mongoc_collection_t *pending;
+	mongoc_collection_t *summaries;
 	mongoc_collection_t *instances;
 	mongoc_collection_t *seqs;
 	mongoc_collection_t *attempts;
@@ -38,7 +40,8 @@ static const struct {
 	{ offsetof(struct store, replies), "replies" },
 	{ offsetof(struct store, subs), "subscriptions" },
 	{ offsetof(struct store, idem), "idempotency" },
-	{ offsetof(struct store, settled), "settled" },
+	{ offsetof(struct store, pending), "pending" },
+	{ offsetof(struct store, summaries), "deliveries" },
 	{ offsetof(struct store, instances), "instances" },
 	{ offsetof(struct store, seqs), "sequences" },
 	{ offsetof(struct store, attempts), "attempts" },
@@ -98,12 +101,11 @@ store_prepare(struct store *s, bson_error_t *error)
 	bson_reinit(&keys);
 	BSON_APPEND_INT32(&keys, "ticketId", 1);
 	ok = ok && svc_db_index(s->replies, &keys, "ticketId", false, error);
-	/* Two replies of one ticket never share a sequence number. */
+	/* The pending events (the sequence numbers they claim are their
+	 * _id) are found by owner when one dies. */
 	bson_reinit(&keys);
-	BSON_APPEND_INT32(&keys, "ticketId", 1);
-	BSON_APPEND_INT32(&keys, "sequence", 1);
-	ok = ok && svc_db_index(s->replies, &keys, "ticket_sequence", true,
-	    error);
+	BSON_APPEND_INT32(&keys, "owner", 1);
+	ok = ok && svc_db_index(s->pending, &keys, "owner", false, error);
 	bson_destroy(&keys);
 	s->prepared = ok;
 	return ok;
@@ -448,13 +450,46 @@ out:
 	return rc;
 }
 
+/* "<ticket hex>|<sequence>": a pending event's _id, which claims its
+ * sequence number. */
+static void
+pending_key(const bson_oid_t *ticket, int64_t seq, char *buf, size_t size)
+{
+	char hex[25];
+
+	bson_oid_to_string(ticket, hex);
+	snprintf(buf, size, "%s|%" PRId64, hex, seq);
+}
+
+static bool
+delete_id(mongoc_collection_t *coll, const char *id, bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bool ok;
+
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	ok = mongoc_collection_delete_one(coll, &filter, NULL, NULL, error);
+	bson_destroy(&filter);
+	return ok;
+}
+
+/* The reply is stored in two inserts. First its pending event, whose _id
+ * claims the ticket's next sequence number (two concurrent replies that
+ * drew the same number from FerretDB's non-atomic $inc: one insert wins,
+ * the other draws again) and which holds the whole reply. Then the reply,
+ * whose only unique key is its _id. Whoever finds a pending event of a
+ * process that died inserts its reply again: a duplicate _id means it was
+ * there, anything else that it is now; either way the event goes out, and
+ * a reply never exists without its event. */
 enum store_add
 store_add_reply(struct store *s, const struct reply *r, const char *owner,
     const char *key, const char *hash, bson_t *first, bson_error_t *error)
 {
 	struct reply mine = *r;
-	bson_t doc = BSON_INITIALIZER;
+	bson_t doc = BSON_INITIALIZER, pending = BSON_INITIALIZER;
 	enum store_add rc = STORE_ADDED;
+	bson_error_t ignored;
+	char claim[64], event_id[32], hex[25];
 	bool found;
 	int tries;
 
@@ -464,6 +499,8 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 		if (rc != STORE_ADDED)
 			goto out;
 	}
+	bson_oid_to_string(&mine.id, hex);
+	snprintf(event_id, sizeof event_id, "evt_%s", hex);
 	for (tries = 0; tries < 100; tries++) {
 		if ((mine.sequence = next_sequence(s, &mine.ticket,
 		    error)) < 0) {
@@ -481,36 +518,53 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 		BSON_APPEND_UTF8(&doc, "requestId", mine.request_id != NULL ?
 		    mine.request_id : "");
 		append_event(&doc, &mine);
-		if (mongoc_collection_insert_one(s->replies, &doc, NULL, NULL,
-		    error)) {
-			bson_destroy(first);
-			bson_copy_to(&doc, first);
-			goto out;
-		}
+		pending_key(&mine.ticket, mine.sequence, claim, sizeof claim);
+		bson_reinit(&pending);
+		BSON_APPEND_UTF8(&pending, "_id", claim);
+		BSON_APPEND_UTF8(&pending, "eventId", event_id);
+		BSON_APPEND_UTF8(&pending, "owner", owner);
+		BSON_APPEND_DATE_TIME(&pending, "createdAt", mine.created_ms);
+		BSON_APPEND_DOCUMENT(&pending, "reply", &doc);
+		if (mongoc_collection_insert_one(s->pending, &pending, NULL, NULL,
+		    error))
+			break;
 		if (!svc_db_duplicate(error)) {
 			rc = STORE_FAILED;
 			goto out;
 		}
-		/* A duplicate is this key's reply stored already, or a
-		 * sequence number taken by a concurrent reply: the error does
-		 * not say which index, the reply's presence does. */
-		if (key == NULL)
-			continue;
-		bson_destroy(first);
-		if (!find_by_id(s->replies, &mine.id, first, &found, error)) {
-			rc = STORE_FAILED;
-			goto out;
-		}
-		if (found) {
-			rc = STORE_REPEATED;
-			goto out;
-		}
 	}
-	bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
-	    "no free sequence number after %d tries", tries);
-	rc = STORE_FAILED;
+	if (tries == 100) {
+		bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
+		    "no free sequence number after %d tries", tries);
+		rc = STORE_FAILED;
+		goto out;
+	}
+	if (mongoc_collection_insert_one(s->replies, &doc, NULL, NULL, error)) {
+		bson_destroy(first);
+		bson_copy_to(&doc, first);
+		goto out;
+	}
+	/* Not stored: its pending event must not go out. (Should this fail
+	 * too, the event of a reply that is there goes out again: a
+	 * duplicate its receiver drops by id.) */
+	delete_id(s->pending, claim, &ignored);
+	if (key == NULL || !svc_db_duplicate(error)) {
+		rc = STORE_FAILED;
+		goto out;
+	}
+	/* The first request with this key stored its reply: return that. */
+	bson_destroy(first);
+	if (!find_by_id(s->replies, &mine.id, first, &found, error) || !found) {
+		if (error->code == 0)
+			bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
+			    "the reply of this idempotency key vanished");
+		rc = STORE_FAILED;
+		goto out;
+	}
+	rc = STORE_REPEATED;
 out:
 	bson_destroy(&doc);
+	bson_destroy(&pending);
 	return rc;
 }
 
@@ -762,175 +816,70 @@ count(char *const *v)
 }
 
 bool
-store_settle(struct store *s, char *const *event_ids, size_t n,
-    bson_error_t *error)
+store_settle(struct store *s, char *const *pending, bson_t *const *summaries,
+    size_t n, bson_error_t *error)
 {
-	bson_t **docs, opts = BSON_INITIALIZER;
-	int64_t now = svc_now_ms();
-	size_t i;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	bool ok;
 
 	if (n == 0)
 		return true;
-	if ((docs = calloc(n, sizeof *docs)) == NULL)
-		abort();
-	for (i = 0; i < n; i++) {
-		docs[i] = bson_new();
-		BSON_APPEND_UTF8(docs[i], "_id", event_ids[i]);
-		BSON_APPEND_DATE_TIME(docs[i], "at", now);
-	}
-	/* Unordered: one settled twice (a replay) must not stop the rest. */
+	/* The summaries first: an event gone from pending is one whose
+	 * summary is there. Unordered: one settled twice (a replay) must not
+	 * stop the rest. */
 	BSON_APPEND_BOOL(&opts, "ordered", false);
-	ok = mongoc_collection_insert_many(s->settled, (const bson_t **)docs,
-	    n, &opts, NULL, error) || svc_db_duplicate(error);
-	for (i = 0; i < n; i++)
-		bson_destroy(docs[i]);
-	free(docs);
+	ok = mongoc_collection_insert_many(s->summaries,
+	    (const bson_t **)summaries, n, &opts, NULL, error) ||
+	    svc_db_duplicate(error);
+	if (ok) {
+		append_in(&filter, "_id", "$in", pending, n);
+		ok = mongoc_collection_delete_many(s->pending, &filter, NULL,
+		    NULL, error);
+	}
+	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return ok;
 }
 
-/* The ids among event_ids that are settled, sorted; caller frees with
- * bson_strfreev(). */
-static char **
-settled_among(struct store *s, char *const *event_ids, size_t n,
-    bson_error_t *error)
-{
-	bson_t filter = BSON_INITIALIZER;
-	mongoc_cursor_t *cur;
-	const bson_t *doc;
-	char **out = calloc(n + 1, sizeof *out);
-	size_t m = 0;
-
-	append_in(&filter, "_id", "$in", event_ids, n);
-	cur = mongoc_collection_find_with_opts(s->settled, &filter, NULL, NULL);
-	while (m < n && mongoc_cursor_next(cur, &doc)) {
-		bson_iter_t it;
-
-		if (bson_iter_init_find(&it, doc, "_id") &&
-		    BSON_ITER_HOLDS_UTF8(&it))
-			out[m++] = bson_strdup(bson_iter_utf8(&it, NULL));
-	}
-	if (mongoc_cursor_error(cur, error)) {
-		bson_strfreev(out);
-		out = NULL;
-	}
-	mongoc_cursor_destroy(cur);
-	bson_destroy(&filter);
-	return out;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool
-in_sorted(char **sorted, size_t n, const char *s)
-{
-	return bsearch(&s, sorted, n, sizeof *sorted, cmp_str) != NULL;
-}
-
 bool
 store_orphans(struct store *s, char **live,
-    void (*fn)(const bson_t *doc, char **reached, void *arg), void *arg,
+    void (*fn)(const bson_t *reply, void *arg), void *arg,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
-	bson_t **docs = NULL;
-	char **ids = NULL, **settled = NULL, **reached = NULL;
-	size_t n = 0, cap = 0, i, n_settled, n_reached;
-	bool ok = false;
+	bool ok;
 
-	/* The replies of dead owners... */
 	append_in(&filter, "owner", "$nin", live, count(live));
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "createdAt", 1);
 	bson_append_document_end(&opts, &sort);
-	cur = mongoc_collection_find_with_opts(s->replies, &filter, &opts,
+	cur = mongoc_collection_find_with_opts(s->pending, &filter, &opts,
 	    NULL);
 	while (mongoc_cursor_next(cur, &doc)) {
 		bson_iter_t it;
-		char hex[25];
+		const uint8_t *data;
+		uint32_t len;
+		bson_t reply;
+		bson_error_t dup;
 
-		if (!bson_iter_init_find(&it, doc, "_id") ||
-		    !BSON_ITER_HOLDS_OID(&it))
+		if (!bson_iter_init_find(&it, doc, "reply") ||
+		    !BSON_ITER_HOLDS_DOCUMENT(&it))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			docs = realloc(docs, cap * sizeof *docs);
-			ids = realloc(ids, (cap + 1) * sizeof *ids);
-		}
-		bson_oid_to_string(bson_iter_oid(&it), hex);
-		ids[n] = bson_strdup_printf("evt_%s", hex);
-		docs[n++] = bson_copy(doc);
-		ids[n] = NULL;
-	}
-	if (mongoc_cursor_error(cur, error) || n == 0) {
-		ok = !mongoc_cursor_error(cur, error);
-		goto out;
-	}
-	/* ...that are not settled, with whom each reached already. */
-	if ((settled = settled_among(s, ids, n, error)) == NULL ||
-	    !store_reached(s, ids, n, &reached, error))
-		goto out;
-	n_settled = count(settled);
-	n_reached = count(reached);
-	qsort(settled, n_settled, sizeof *settled, cmp_str);
-	for (i = 0; i < n; i++)
-		if (!in_sorted(settled, n_settled, ids[i]))
-			fn(docs[i], n_reached > 0 ? reached : NULL, arg);
-	ok = true;
-out:
-	mongoc_cursor_destroy(cur);
-	for (i = 0; i < n; i++)
-		bson_destroy(docs[i]);
-	free(docs);
-	bson_strfreev(ids);
-	bson_strfreev(settled);
-	bson_strfreev(reached);
-	bson_destroy(&filter);
-	bson_destroy(&opts);
-	return ok;
-}
-
-bool
-store_reached(struct store *s, char *const *event_ids, size_t n,
-    char ***keys, bson_error_t *error)
-{
-	bson_t filter = BSON_INITIALIZER;
-	mongoc_cursor_t *cur;
-	const bson_t *doc;
-	size_t m = 0, cap = 16;
-	bool ok;
-
-	*keys = calloc(cap + 1, sizeof **keys);
-	append_in(&filter, "eventId", "$in", event_ids, n);
-	BSON_APPEND_BOOL(&filter, "ok", true);
-	cur = mongoc_collection_find_with_opts(s->attempts, &filter, NULL,
-	    NULL);
-	while (mongoc_cursor_next(cur, &doc)) {
-		bson_iter_t e, sub;
-
-		if (!bson_iter_init_find(&e, doc, "eventId") ||
-		    !bson_iter_init_find(&sub, doc, "subscription") ||
-		    !BSON_ITER_HOLDS_UTF8(&e) || !BSON_ITER_HOLDS_UTF8(&sub))
+		bson_iter_document(&it, &len, &data);
+		if (!bson_init_static(&reply, data, len))
 			continue;
-		if (m == cap) {
-			cap *= 2;
-			*keys = realloc(*keys, (cap + 1) * sizeof **keys);
-		}
-		(*keys)[m++] = bson_strdup_printf("%s|%s",
-		    bson_iter_utf8(&e, NULL), bson_iter_utf8(&sub, NULL));
-		(*keys)[m] = NULL;
+		/* Stored again: a duplicate _id says it was there already. */
+		if (!mongoc_collection_insert_one(s->replies, &reply, NULL, NULL,
+		    &dup) && !svc_db_duplicate(&dup))
+			continue;	/* the database failed: next sweep */
+		fn(&reply, arg);
 	}
 	ok = !mongoc_cursor_error(cur, error);
 	mongoc_cursor_destroy(cur);
 	bson_destroy(&filter);
-	qsort(*keys, m, sizeof **keys, cmp_str);
+	bson_destroy(&opts);
 	return ok;
 }
 
@@ -1239,9 +1188,10 @@ cJSON *
 store_event_view(struct store *s, const char *event_id, bool *found,
     bson_error_t *error)
 {
-	bson_t doc, filter = BSON_INITIALIZER, sort = BSON_INITIALIZER;
-	cJSON *out = NULL, *reply, *attempts = NULL, *dead = NULL;
-	bool settled = false;
+	bson_t doc, filter = BSON_INITIALIZER, sort = BSON_INITIALIZER,
+	    by_id = BSON_INITIALIZER;
+	cJSON *out = NULL, *reply, *attempts = NULL, *dead = NULL,
+	    *pending = NULL, *summary = NULL, *deliveries;
 
 	if (!store_event_doc(s, event_id, &doc, found, error) || !*found) {
 		bson_destroy(&doc);
@@ -1249,39 +1199,41 @@ store_event_view(struct store *s, const char *event_id, bool *found,
 	}
 	BSON_APPEND_UTF8(&filter, "eventId", event_id);
 	BSON_APPEND_INT32(&sort, "at", 1);
+	BSON_APPEND_UTF8(&by_id, "_id", event_id);
 	if ((attempts = find_json(s->attempts, &filter, &sort, 1000, true,
-	    error)) != NULL)
-		dead = find_json(s->dead, &filter, NULL, 0, true, error);
-	if (dead != NULL) {
-		char *one[2] = { (char *)event_id, NULL };
-		char **got = settled_among(s, one, 1, error);
-
-		settled = got != NULL && got[0] != NULL;
-		if (got == NULL) {
-			cJSON_Delete(dead);
-			dead = NULL;
-		}
-		bson_strfreev(got);
-	}
-	if (dead != NULL) {
-		cJSON *a;
-
-		reply = svc_bson_to_json(&doc);
-		out = cJSON_CreateObject();
-		cJSON_AddItemToObject(out, "event",
-		    cJSON_DetachItemFromObject(reply, "event"));
-		cJSON_AddBoolToObject(out, "delivered", settled);
-		cJSON_ArrayForEach(a, attempts)
-			cJSON_DeleteItemFromObject(a, "_id");
-		cJSON_AddItemToObject(out, "attempts", attempts);
-		cJSON_AddItemToObject(out, "deadLetters", dead);
-		attempts = NULL;
-		cJSON_Delete(reply);
-	}
+	    error)) == NULL ||
+	    (dead = find_json(s->dead, &filter, NULL, 0, true, error)) ==
+	    NULL ||
+	    (pending = find_json(s->pending, &filter, NULL, 1, true,
+	    error)) == NULL ||
+	    (summary = find_json(s->summaries, &by_id, NULL, 1, true,
+	    error)) == NULL)
+		goto out;
+	reply = svc_bson_to_json(&doc);
+	out = cJSON_CreateObject();
+	cJSON_AddItemToObject(out, "event",
+	    cJSON_DetachItemFromObject(reply, "event"));
+	cJSON_Delete(reply);
+	/* Settled: delivered to every subscriber, or kept as a dead letter
+	 * for those it could not reach. */
+	cJSON_AddBoolToObject(out, "settled",
+	    cJSON_GetArraySize(pending) == 0 && cJSON_GetArraySize(summary) > 0);
+	deliveries = cJSON_DetachItemFromObject(cJSON_GetArrayItem(summary, 0),
+	    "subscriptions");
+	cJSON_AddItemToObject(out, "deliveries", deliveries != NULL ?
+	    deliveries : cJSON_CreateArray());
+	cJSON_AddItemToObject(out, "failedAttempts", attempts);
+	cJSON_AddItemToObject(out, "deadLetters", dead);
+	attempts = dead = NULL;
+out:
 	cJSON_Delete(attempts);
+	cJSON_Delete(dead);
+	cJSON_Delete(pending);
+	cJSON_Delete(summary);
 	bson_destroy(&doc);
 	bson_destroy(&filter);
 	bson_destroy(&sort);
+	bson_destroy(&by_id);
 	return out;
 }
 

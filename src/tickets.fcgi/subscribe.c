@@ -98,6 +98,8 @@ tickets_subscribe(const struct svc_request *req, struct svc_response *resp,
 		svc_db_fail(resp, "subscribe", &error);
 		goto done;
 	}
+	/* Before the answer: an event after it is sure to go there. */
+	svc_gen_bump(app->subs_gen);
 	if (created)
 		svc_log(SVC_INFO, "rid=%s subscribed %s", req->request_id, url);
 	out = cJSON_CreateObject();
@@ -130,6 +132,7 @@ tickets_unsubscribe(const struct svc_request *req, struct svc_response *resp,
 		svc_db_fail(resp, "unsubscribe", &error);
 		goto done;
 	}
+	svc_gen_bump(app->subs_gen);
 	if (removed)
 		svc_log(SVC_INFO, "rid=%s unsubscribed %s", req->request_id,
 		    url);

@@ -142,25 +142,22 @@ bool store_subs(struct store *store, struct sub **subs, size_t *n,
     bson_error_t *error);
 void store_subs_free(struct sub *subs, size_t n);
 
-/* Marks events settled: delivered to every subscriber, or kept as dead
- * letters; nothing is pending for them. Inserts only: FerretDB rewrites
- * nothing, and a repeat is harmless. */
-bool store_settle(struct store *store, char *const *event_ids, size_t n,
-    bson_error_t *error);
+/* Settles events: delivered to every subscriber, or kept as dead letters;
+ * nothing is pending for them any more. pending[i] is the _id of event i's
+ * pending document ("<ticket>|<sequence>"), summaries[i] the record of
+ * where it went ({_id: event id, at, subscriptions: [...]}), kept for the
+ * event's view. A repeat is harmless. */
+bool store_settle(struct store *store, char *const *pending,
+    bson_t *const *summaries, size_t n, bson_error_t *error);
 
-/* Calls fn, oldest first, for every unsettled reply whose owner is not in
- * live (NULL-terminated): the events a process that died left behind,
- * with reached, the sorted "eventId|subscription" pairs they were already
- * delivered to (NULL when none). Reads whole collections: for the rare
- * moments an instance died. */
+/* Calls fn, oldest first, for the reply of every pending event whose
+ * owner is not in live (NULL-terminated): what a process that died left
+ * undelivered. Each reply is stored again first (a duplicate is fine), so
+ * that a reply is there for every event that goes out. Reads only the
+ * pending events, never the history. */
 bool store_orphans(struct store *store, char **live,
-    void (*fn)(const bson_t *doc, char **reached, void *arg), void *arg,
+    void (*fn)(const bson_t *reply, void *arg), void *arg,
     bson_error_t *error);
-
-/* The sorted "eventId|subscription" pairs of successful attempts of these
- * events; caller frees *keys with bson_strfreev(). */
-bool store_reached(struct store *store, char *const *event_ids, size_t n,
-    char ***keys, bson_error_t *error);
 
 /* What one process saw of a subscriber, kept per process (one writer per
  * document) and summed up when read. */
@@ -172,7 +169,8 @@ struct sub_stats {
 	char last_error[160];
 };
 
-/* One delivery attempt, as the outbox records it. */
+/* One delivery attempt, as the outbox records it: a failure, or what
+ * followed one (a clean delivery is only in the event's summary). */
 struct attempt {
 	char event_id[32];
 	char sub[25];
@@ -250,9 +248,10 @@ bool store_instances(struct store *store, int64_t stale_ms, char ***owners,
 struct outbox;
 
 /* Starts the delivery thread of this process. owner names this process
- * in the events it accepts, so that another can adopt them if it dies. */
+ * in the events it accepts, so that another can adopt them if it dies;
+ * subs_gen (may be NULL) moves when subscriptions change on this host. */
 struct outbox *outbox_start(const struct tickets_config *cfg,
-    const char *owner);
+    const char *owner, struct svc_gen *subs_gen);
 
 /* Hands a freshly stored reply document (with its event) to the delivery
  * thread: sent at once, off the request path, without reading it back
@@ -295,6 +294,7 @@ struct tickets_app {
 	char owner[320];            /* this process, as events name it */
 	unsigned int seed;          /* rand_r state for injected failures */
 	struct svc_gen *gen;        /* bumped by every reply added */
+	struct svc_gen *subs_gen;   /* bumped by every (un)subscribe */
 	struct tickets_cache cache;
 	struct tickets_title *titles;
 	size_t n_titles;

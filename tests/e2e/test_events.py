@@ -201,9 +201,14 @@ def test_a_500_then_200_is_retried_and_recorded(get, post, subscriber):
 
     def recorded():
         status, _, ev = get("/tickets/v1.0.0/tickets/events/" + reply["eventId"])
-        mine = [a for a in ev.get("attempts", []) if a["url"] == subscriber.url]
+        mine = [a for a in ev.get("failedAttempts", [])
+                if a["url"] == subscriber.url]
+        sub = subscription_id(get, subscriber.url)
+        went = [d for d in ev.get("deliveries", [])
+                if d["subscription"] == sub]
         return status == 200 and len(mine) >= 2 and mine[0]["status"] == 500 \
-            and mine[-1]["ok"] and ev["delivered"]
+            and mine[-1]["ok"] and ev["settled"] and went and \
+            went[0]["outcome"] == "delivered" and went[0]["attempts"] >= 2
     wait_until(recorded, 15, what="the attempts in the event's record")
 
 
