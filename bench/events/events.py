@@ -259,6 +259,10 @@ def main():
                 per10[int((c - first) // 10000)] = \
                     per10.get(int((c - first) // 10000), 0) + 1
             log("accepted per 10 s: %s" % [per10[k] for k in sorted(per10)])
+            per_sub = {}
+            for _, i in missing:
+                per_sub[i] = per_sub.get(i, 0) + 1
+            log("missing per subscriber: %s" % per_sub)
             # Events made while it was down: when did the last arrive?
             theirs = [got[(e, 3)] for e, c in load.accepted
                       if (e, 3) in got and c < back["t"]]

@@ -12,15 +12,21 @@
  * a dead letter, to be replayed; a 410 Gone ends the subscription.
  *
  * Nothing is lost when a process dies: every event is pending (a document
- * of its own, stored before its reply) until it settles, delivered or
- * dead; every process heartbeats an "instances" document, and the live
- * instance with the smallest name adopts the pending events of owners that
- * stopped beating (or, on the same host, whose pid is gone).
+ * of its own, stored before its reply) until every subscriber has it or
+ * it is parked for those still to get it (a subscriber that failed), in a
+ * backlog collection of this process's, until it is delivered or dead.
+ * Every process heartbeats an "instances" document, and the live instance
+ * with the smallest name adopts the pending events and the backlogs of
+ * owners that stopped beating (or, on the same host, whose pid is gone).
  *
- * FerretDB decodes a whole collection for any query but one on _id, so
- * nothing here reads the history: events come from the request threads in
- * memory; what is written (summaries, failed attempts) is inserted in
- * batches; settling deletes pending documents; adoption reads only them.
+ * FerretDB decodes a whole collection for any query but one on _id, and
+ * for a delete of many documents: nothing here reads the history, and
+ * the collections deleted from stay small. Events come from the request
+ * threads in memory; what is written (summaries, failed attempts, parked
+ * events) is inserted in batches; the pending documents of events that
+ * are done or parked are deleted in batches, so pending holds seconds of
+ * events whatever a subscriber does; a backlog window is dropped whole
+ * once nothing in it is waiting; adoption reads only pending and backlogs.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -44,9 +50,15 @@
 #define STATS_MS 2000           /* write subscriber states this often */
 #define SUBS_MS 2000            /* subscriptions read again at the latest */
 #define MAX_ATTEMPTS_KEPT 20000 /* attempt records waiting for the DB */
+#define WINDOW_MS 600000        /* a backlog collection per 10 minutes */
+#define WINDOW_GRACE_MS 60000   /* dropped this long after, when empty */
 
 struct ev;
 struct subq;
+struct outbox;
+
+static struct subq *subq_find(struct outbox *o, const char *id);
+static void flush_settled(struct outbox *o, bool now);
 
 /* One event on its way to one subscriber. */
 struct job {
@@ -58,6 +70,8 @@ struct job {
 	int64_t due_ms;
 	bool inflight;
 	bool done;
+	bool parked;                    /* in a backlog, not holding pending */
+	int64_t window;                 /* which backlog, when parked */
 	bool replay;                    /* asked for again by an operator */
 	const char *outcome;            /* when done: "delivered", "dead",
 	                                   "unsubscribed" */
@@ -75,6 +89,8 @@ struct ev {
 	char pending[64];               /* its pending document's _id */
 	int64_t created_ms;
 	int left;                       /* jobs not done yet */
+	int held;                       /* of them, not parked */
+	bool released;                  /* pending document let go */
 	struct job **jobs;
 	size_t n_jobs;
 	struct ev *hnext;
@@ -99,9 +115,25 @@ struct handoff {
 	char **subs;                    /* NULL: a fresh event, to everyone */
 };
 
+/* One backlog collection of this process's: the events parked in a time
+ * window. */
+struct window {
+	int64_t end_ms;
+	char name[64];
+	int waiting;                    /* parked jobs not done */
+	bool registered;                /* listed in "backlogs" */
+};
+
+/* An event parked, to be written to its window. */
+struct park {
+	int64_t window;
+	bson_t *doc;
+};
+
 struct outbox {
 	const struct tickets_config *cfg;
 	char owner[320];
+	char token[25];                 /* names this process's backlogs */
 	vd_sender_t *sender;
 	pthread_t thread;
 
@@ -116,9 +148,14 @@ struct outbox {
 	struct ev *buckets[N_BUCKETS];
 	struct handoff *loading;        /* handed over, not taken in yet */
 	size_t n_loading, cap_loading;
-	char **settle;                  /* pending documents to delete */
-	bson_t **summaries;             /* and where their events went */
-	size_t n_settle, cap_settle, cap_summaries;
+	char **release;                 /* pending documents to delete */
+	size_t n_release, cap_release;
+	bson_t **summaries;             /* where settled events went */
+	size_t n_summaries, cap_summaries;
+	struct park *parks;             /* parked, not written yet */
+	size_t n_parks, cap_parks;
+	struct window *windows;
+	size_t n_windows, cap_windows;
 	struct attempt *attempts;       /* to record */
 	size_t n_attempts, cap_attempts;
 	int64_t subs_ms, beat_ms, sweep_ms, full_ms, flush_ms, stats_ms;
@@ -140,10 +177,25 @@ grow(void **v, size_t n, size_t *cap, size_t size)
 		abort();
 }
 
-/* The event is settled: its pending document goes, and a summary of
- * where it went stays, for its view. */
+/* Nothing holds the event's pending document any more: every job is done
+ * or parked (once that is written). */
 static void
-settle(struct outbox *o, const struct ev *e)
+release(struct outbox *o, struct ev *e)
+{
+	if (e->released)
+		return;
+	e->released = true;
+	if (*e->pending == '\0')
+		return;         /* adopted from a backlog: none */
+	grow((void **)&o->release, o->n_release, &o->cap_release,
+	    sizeof *o->release);
+	o->release[o->n_release++] = bson_strdup(e->pending);
+}
+
+/* The event is settled: a summary of where it went stays, for its
+ * view. */
+static void
+settle(struct outbox *o, struct ev *e)
 {
 	bson_t *sum = bson_new(), subs, one;
 	char key[16];
@@ -167,12 +219,10 @@ settle(struct outbox *o, const struct ev *e)
 		bson_append_document_end(&subs, &one);
 	}
 	bson_append_array_end(sum, &subs);
-	grow((void **)&o->settle, o->n_settle, &o->cap_settle,
-	    sizeof *o->settle);
-	grow((void **)&o->summaries, o->n_settle, &o->cap_summaries,
+	grow((void **)&o->summaries, o->n_summaries, &o->cap_summaries,
 	    sizeof *o->summaries);
-	o->summaries[o->n_settle] = sum;
-	o->settle[o->n_settle++] = bson_strdup(e->pending);
+	o->summaries[o->n_summaries++] = sum;
+	release(o, e);
 }
 
 /* Database trouble is said once a minute, not once per attempt. */
@@ -224,6 +274,65 @@ ev_free(struct outbox *o, struct ev *e)
 	free(e);
 }
 
+/* ---- backlogs ---- */
+
+static struct window *
+window_get(struct outbox *o, int64_t end_ms)
+{
+	struct window *w;
+	size_t i;
+
+	for (i = 0; i < o->n_windows; i++)
+		if (o->windows[i].end_ms == end_ms)
+			return &o->windows[i];
+	grow((void **)&o->windows, o->n_windows, &o->cap_windows,
+	    sizeof *o->windows);
+	w = &o->windows[o->n_windows++];
+	memset(w, 0, sizeof *w);
+	w->end_ms = end_ms;
+	snprintf(w->name, sizeof w->name, "backlog_%s_%" PRId64, o->token,
+	    end_ms / 1000);
+	return w;
+}
+
+static void
+window_done(struct outbox *o, int64_t end_ms)
+{
+	window_get(o, end_ms)->waiting--;
+}
+
+/* Moves job j out of its event's pending document into this process's
+ * backlog (written at the next flush, before that document goes). */
+static void
+park(struct outbox *o, struct job *j)
+{
+	int64_t end = (svc_now_ms() / WINDOW_MS + 1) * WINDOW_MS;
+	struct ev *e = j->ev;
+	struct park *p;
+	char id[64];
+
+	if (j->parked || j->done)
+		return;
+	j->parked = true;
+	j->window = end;
+	window_get(o, end)->waiting++;
+	grow((void **)&o->parks, o->n_parks, &o->cap_parks, sizeof *o->parks);
+	p = &o->parks[o->n_parks++];
+	p->window = end;
+	p->doc = bson_new();
+	snprintf(id, sizeof id, "%s|%s", e->event_id, j->sub_id);
+	BSON_APPEND_UTF8(p->doc, "_id", id);
+	BSON_APPEND_UTF8(p->doc, "eventId", e->event_id);
+	BSON_APPEND_UTF8(p->doc, "subscription", j->sub_id);
+	BSON_APPEND_DATE_TIME(p->doc, "createdAt", e->created_ms);
+	bson_append_utf8(p->doc, "body", 4, e->body, (int)e->len);
+	BSON_APPEND_UTF8(p->doc, "rid", e->rid);
+	BSON_APPEND_INT32(p->doc, "attempts", j->attempts);
+	BSON_APPEND_BOOL(p->doc, "replay", j->replay);
+	if (--e->held == 0)
+		release(o, e);
+}
+
 static void
 queue_remove(struct subq *q, struct job *j)
 {
@@ -252,6 +361,10 @@ job_finish(struct outbox *o, struct job *j, const char *outcome)
 	j->done_ms = svc_now_ms();
 	queue_remove(j->sub, j);
 	j->sub = NULL;
+	if (j->parked)
+		window_done(o, j->window);
+	else if (--e->held == 0)
+		release(o, e);
 	if (--e->left == 0) {
 		settle(o, e);
 		ev_free(o, e);
@@ -279,6 +392,11 @@ job_add(struct ev *e, struct subq *q, bool replay)
 	q->tail = j;
 	e->jobs[e->n_jobs++] = j;
 	e->left++;
+	e->held++;
+	/* A failing subscriber's events wait in its backlog from the start:
+	 * it may not take them for hours. */
+	if (q->stats.failures >= FAILING_AFTER)
+		park(e->outbox, j);
 	return j;
 }
 
@@ -291,26 +409,39 @@ listed(char **list, const char *s)
 	return false;
 }
 
+/* An event in memory, with body (the caller's, given over). */
+static struct ev *
+ev_make(struct outbox *o, const bson_oid_t *id, char *body)
+{
+	struct ev *e;
+	char hex[25];
+
+	if ((e = calloc(1, sizeof *e)) == NULL)
+		abort();
+	e->outbox = o;
+	bson_oid_copy(id, &e->id);
+	e->body = body;
+	e->len = strlen(e->body);
+	bson_oid_to_string(&e->id, hex);
+	snprintf(e->event_id, sizeof e->event_id, "evt_%s", hex);
+	e->hnext = *bucket(o, &e->id);
+	*bucket(o, &e->id) = e;
+	return e;
+}
+
+/* The event of a stored reply. */
 static struct ev *
 ev_new(struct outbox *o, const bson_t *doc)
 {
 	bson_iter_t it;
 	struct ev *e;
-	char hex[25];
+	char *body, hex[25];
 
-	if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it))
+	if (!bson_iter_init_find(&it, doc, "_id") ||
+	    !BSON_ITER_HOLDS_OID(&it) ||
+	    (body = store_event_json(doc)) == NULL)
 		return NULL;
-	if ((e = calloc(1, sizeof *e)) == NULL)
-		abort();
-	e->outbox = o;
-	bson_oid_copy(bson_iter_oid(&it), &e->id);
-	if ((e->body = store_event_json(doc)) == NULL) {
-		free(e);
-		return NULL;
-	}
-	e->len = strlen(e->body);
-	bson_oid_to_string(&e->id, hex);
-	snprintf(e->event_id, sizeof e->event_id, "evt_%s", hex);
+	e = ev_make(o, bson_iter_oid(&it), body);
 	if (bson_iter_init_find(&it, doc, "createdAt") &&
 	    BSON_ITER_HOLDS_DATE_TIME(&it))
 		e->created_ms = bson_iter_date_time(&it);
@@ -326,8 +457,6 @@ ev_new(struct outbox *o, const bson_t *doc)
 	    BSON_ITER_HOLDS_UTF8(&it) && *bson_iter_utf8(&it, NULL) != '\0')
 		snprintf(e->rid, sizeof e->rid, "X-Request-Id: %s",
 		    bson_iter_utf8(&it, NULL));
-	e->hnext = *bucket(o, &e->id);
-	*bucket(o, &e->id) = e;
 	return e;
 }
 
@@ -351,6 +480,9 @@ ev_add(struct outbox *o, const bson_t *doc, enum take how, char **targets)
 		return;
 	if (e == NULL && (e = ev_new(o, doc)) == NULL)
 		return;
+	/* Held while its jobs are made: one parked at once must not let go
+	 * of the pending document before the others hold it. */
+	e->held++;
 	for (q = o->subs; q != NULL; q = q->next) {
 		bool pending = false;
 
@@ -371,11 +503,85 @@ ev_add(struct outbox *o, const bson_t *doc, enum take how, char **targets)
 			continue;
 		job_add(e, q, false);
 	}
+	e->held--;
 	if (e->left == 0) {
 		/* Nobody to tell. */
 		settle(o, e);
 		ev_free(o, e);
+	} else if (e->held == 0)
+		release(o, e);
+}
+
+/* Takes in an event parked by a process that died: it goes to that one
+ * subscriber, parked in this process's backlog. */
+static void
+adopt_parked(const bson_t *doc, void *arg)
+{
+	struct outbox *o = arg;
+	const char *event_id = NULL, *sub = NULL, *body = NULL, *rid = "";
+	int64_t created_ms = 0;
+	int attempts = 0;
+	bool replay = false;
+	bson_iter_t it;
+	bson_oid_t id;
+	struct subq *q;
+	struct ev *e;
+	struct job *j;
+	uint32_t len = 0;
+	char *copy;
+	size_t i;
+
+	if (!bson_iter_init(&it, doc))
+		return;
+	while (bson_iter_next(&it)) {
+		const char *k = bson_iter_key(&it);
+
+		if (BSON_ITER_HOLDS_UTF8(&it)) {
+			if (strcmp(k, "eventId") == 0)
+				event_id = bson_iter_utf8(&it, NULL);
+			else if (strcmp(k, "subscription") == 0)
+				sub = bson_iter_utf8(&it, NULL);
+			else if (strcmp(k, "body") == 0)
+				body = bson_iter_utf8(&it, &len);
+			else if (strcmp(k, "rid") == 0)
+				rid = bson_iter_utf8(&it, NULL);
+		} else if (strcmp(k, "createdAt") == 0 &&
+		    BSON_ITER_HOLDS_DATE_TIME(&it))
+			created_ms = bson_iter_date_time(&it);
+		else if (strcmp(k, "attempts") == 0 &&
+		    BSON_ITER_HOLDS_INT32(&it))
+			attempts = bson_iter_int32(&it);
+		else if (strcmp(k, "replay") == 0 && BSON_ITER_HOLDS_BOOL(&it))
+			replay = bson_iter_bool(&it);
 	}
+	if (event_id == NULL || sub == NULL || body == NULL ||
+	    strncmp(event_id, "evt_", 4) != 0 ||
+	    !bson_oid_is_valid(event_id + 4, strlen(event_id + 4)) ||
+	    strlen(event_id + 4) != 24)
+		return;
+	/* Unsubscribed meanwhile: not wanted any more. */
+	if ((q = subq_find(o, sub)) == NULL || !q->seen)
+		return;
+	bson_oid_init_from_string(&id, event_id + 4);
+	if ((e = ev_find(o, &id)) == NULL) {
+		if ((copy = cJSON_malloc(len + 1)) == NULL)
+			abort();
+		memcpy(copy, body, len);
+		copy[len] = '\0';
+		e = ev_make(o, &id, copy);
+		e->created_ms = created_ms;
+		e->released = true;     /* its pending document is gone */
+		snprintf(e->rid, sizeof e->rid, "%s", rid);
+	}
+	for (i = 0; i < e->n_jobs; i++)
+		if (!e->jobs[i]->done && strcmp(e->jobs[i]->sub_id, sub) == 0)
+			return;
+	e->held++;
+	j = job_add(e, q, replay);
+	j->attempts = attempts;
+	park(o, j);
+	if (--e->held == 0)
+		release(o, e);
 }
 
 /* ---- subscriptions ---- */
@@ -644,6 +850,7 @@ failed(struct outbox *o, struct job *j, const vd_delivery_t *d)
 	struct ev *e = j->ev;
 	int64_t now = svc_now_ms();
 	char reason[256];
+	struct job *k;
 	long delay;
 
 	q->stats.failures++;
@@ -672,9 +879,14 @@ failed(struct outbox *o, struct job *j, const vd_delivery_t *d)
 		return;
 	}
 	j->due_ms = now + delay * 1000;
+	park(o, j);
 	if (q->stats.failures >= FAILING_AFTER)
 		q->next_probe_ms = now + (delay < o->cfg->probe ? delay :
 		    o->cfg->probe) * 1000;
+	/* Failing now: what waits for it may wait for hours. */
+	if (q->stats.failures == FAILING_AFTER)
+		for (k = q->head; k != NULL; k = k->next)
+			park(o, k);
 }
 
 static void
@@ -791,7 +1003,7 @@ someone_died(char **before, char **now)
 static void
 sweep(struct outbox *o, bool full)
 {
-	char **live = NULL, **p;
+	char **live = NULL, **names = NULL, **p;
 	bson_error_t error;
 	size_t i, j;
 	bool adopter = true, died;
@@ -821,6 +1033,28 @@ sweep(struct outbox *o, bool full)
 	 * still name an owner that is dead, and the next adopter takes them. */
 	if (!store_orphans(o->store, live, adopt_one, o, &error))
 		db_warn(o, "adopting the events of stopped processes", &error);
+	if (!store_orphan_backlogs(o->store, live, &names, &error)) {
+		db_warn(o, "looking for backlogs of stopped processes", &error);
+		bson_strfreev(names);
+		return;
+	}
+	for (p = names; *p != NULL; p++) {
+		if (!store_backlog_each(o->store, *p, adopt_parked, o,
+		    &error)) {
+			db_warn(o, "adopting a backlog", &error);
+			break;
+		}
+		/* In this process's backlog before theirs goes. */
+		flush_settled(o, true);
+		if (o->n_parks > 0)
+			break;
+		if (!store_unpark(o->store, *p, &error)) {
+			db_warn(o, "dropping an adopted backlog", &error);
+			break;
+		}
+		svc_log(SVC_INFO, "outbox: adopted backlog %s", *p);
+	}
+	bson_strfreev(names);
 }
 
 /* ---- the thread ---- */
@@ -847,27 +1081,89 @@ load_pushed(struct outbox *o)
 	o->n_loading = 0;
 }
 
+/* Writes the events parked since the last flush, window by window. */
+static bool
+flush_parks(struct outbox *o, bson_error_t *error)
+{
+	bson_t **docs;
+	struct window *w;
+	size_t i, j, n;
+
+	if (o->n_parks == 0)
+		return true;
+	if ((docs = calloc(o->n_parks, sizeof *docs)) == NULL)
+		abort();
+	for (i = 0; i < o->n_parks; i = j) {
+		for (j = i, n = 0; j < o->n_parks &&
+		    o->parks[j].window == o->parks[i].window; j++)
+			docs[n++] = o->parks[j].doc;
+		w = window_get(o, o->parks[i].window);
+		if (!store_park(o->store, w->name, o->owner, &w->registered,
+		    docs, n, error)) {
+			free(docs);
+			return false;	/* all again: duplicates are fine */
+		}
+	}
+	free(docs);
+	for (i = 0; i < o->n_parks; i++)
+		bson_destroy(o->parks[i].doc);
+	o->n_parks = 0;
+	return true;
+}
+
+/* Drops the backlog windows that are over and hold nothing waiting. */
+static void
+drop_windows(struct outbox *o, int64_t now)
+{
+	bson_error_t error;
+	struct window *w;
+	size_t i = 0;
+
+	while (i < o->n_windows) {
+		w = &o->windows[i];
+		if (w->waiting > 0 || now < w->end_ms + WINDOW_GRACE_MS) {
+			i++;
+			continue;
+		}
+		if (w->registered && !store_unpark(o->store, w->name, &error)) {
+			db_warn(o, "dropping a backlog", &error);
+			i++;
+			continue;
+		}
+		o->windows[i] = o->windows[--o->n_windows];
+	}
+}
+
+/* Parked events first, then summaries, then the pending documents that
+ * nothing holds: a pending document goes only once its event is safe
+ * elsewhere. */
 static void
 flush_settled(struct outbox *o, bool now)
 {
 	bson_error_t error;
 	int64_t t = svc_now_ms();
-	size_t i;
+	size_t i, n = o->n_release + o->n_summaries + o->n_parks;
 
-	if (o->n_settle == 0 || (!now && o->n_settle < FLUSH_BATCH &&
-	    t - o->flush_ms < FLUSH_MS))
+	if (!now && n < FLUSH_BATCH && t - o->flush_ms < FLUSH_MS)
 		return;
 	o->flush_ms = t;
-	if (!store_settle(o->store, o->settle, o->summaries, o->n_settle,
-	    &error)) {
-		db_warn(o, "settling events", &error);
-		return;
+	if (n > 0) {
+		if (!flush_parks(o, &error)) {
+			db_warn(o, "parking events", &error);
+			return;
+		}
+		if (!store_settle(o->store, o->summaries, o->n_summaries,
+		    o->release, o->n_release, &error)) {
+			db_warn(o, "settling events", &error);
+			return;
+		}
+		for (i = 0; i < o->n_release; i++)
+			bson_free(o->release[i]);
+		for (i = 0; i < o->n_summaries; i++)
+			bson_destroy(o->summaries[i]);
+		o->n_release = o->n_summaries = 0;
 	}
-	for (i = 0; i < o->n_settle; i++) {
-		bson_free(o->settle[i]);
-		bson_destroy(o->summaries[i]);
-	}
-	o->n_settle = 0;
+	drop_windows(o, t);
 }
 
 /* Writes what was recorded: the attempts (one insert, as often as the
@@ -984,6 +1280,12 @@ outbox_start(const struct tickets_config *cfg, const char *owner,
 		return NULL;
 	o->cfg = cfg;
 	snprintf(o->owner, sizeof o->owner, "%s", owner);
+	{
+		bson_oid_t token;
+
+		bson_oid_init(&token, NULL);
+		bson_oid_to_string(&token, o->token);
+	}
 	o->seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	o->subs_gen = subs_gen;
 	pthread_mutex_init(&o->lock, NULL);
@@ -1083,14 +1385,18 @@ outbox_stop(struct outbox *o)
 	}
 	for (i = 0; i < o->n_attempts; i++)
 		free(o->attempts[i].url);
-	for (i = 0; i < o->n_settle; i++) {
-		bson_free(o->settle[i]);
+	for (i = 0; i < o->n_release; i++)
+		bson_free(o->release[i]);
+	for (i = 0; i < o->n_summaries; i++)
 		bson_destroy(o->summaries[i]);
-	}
+	for (i = 0; i < o->n_parks; i++)
+		bson_destroy(o->parks[i].doc);
 	free(o->pushed);
 	free(o->loading);
-	free(o->settle);
+	free(o->release);
 	free(o->summaries);
+	free(o->parks);
+	free(o->windows);
 	free(o->attempts);
 	bson_strfreev(o->live);
 	pthread_mutex_destroy(&o->lock);

@@ -28,6 +28,8 @@ struct store {
 	mongoc_collection_t *attempts;
 	mongoc_collection_t *substats;
 	mongoc_collection_t *dead;
+	mongoc_collection_t *backlogs;
+	char *db_name;
 	bool prepared;
 };
 
@@ -47,6 +49,7 @@ static const struct {
 	{ offsetof(struct store, attempts), "attempts" },
 	{ offsetof(struct store, substats), "substats" },
 	{ offsetof(struct store, dead), "deadletters" },
+	{ offsetof(struct store, backlogs), "backlogs" },
 };
 
 static mongoc_collection_t **
@@ -71,6 +74,7 @@ store_open(const struct tickets_config *cfg, const char *appname,
 	for (i = 0; i < sizeof collections / sizeof *collections; i++)
 		*collection(s, i) = mongoc_client_get_collection(s->client,
 		    cfg->db_name, collections[i].name);
+	s->db_name = bson_strdup(cfg->db_name);
 	return s;
 }
 
@@ -84,6 +88,7 @@ store_close(struct store *s)
 	for (i = 0; i < sizeof collections / sizeof *collections; i++)
 		mongoc_collection_destroy(*collection(s, i));
 	mongoc_client_destroy(s->client);
+	bson_free(s->db_name);
 	free(s);
 }
 
@@ -816,23 +821,22 @@ count(char *const *v)
 }
 
 bool
-store_settle(struct store *s, char *const *pending, bson_t *const *summaries,
-    size_t n, bson_error_t *error)
+store_settle(struct store *s, bson_t *const *summaries, size_t n_summaries,
+    char *const *pending, size_t n_pending, bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	bool ok;
+	bool ok = true;
 
-	if (n == 0)
-		return true;
 	/* The summaries first: an event gone from pending is one whose
-	 * summary is there. Unordered: one settled twice (a replay) must not
-	 * stop the rest. */
+	 * summary is there, or parked. Unordered: one settled twice (a
+	 * replay) must not stop the rest. */
 	BSON_APPEND_BOOL(&opts, "ordered", false);
-	ok = mongoc_collection_insert_many(s->summaries,
-	    (const bson_t **)summaries, n, &opts, NULL, error) ||
-	    svc_db_duplicate(error);
-	if (ok) {
-		append_in(&filter, "_id", "$in", pending, n);
+	if (n_summaries > 0)
+		ok = mongoc_collection_insert_many(s->summaries,
+		    (const bson_t **)summaries, n_summaries, &opts, NULL,
+		    error) || svc_db_duplicate(error);
+	if (ok && n_pending > 0) {
+		append_in(&filter, "_id", "$in", pending, n_pending);
 		ok = mongoc_collection_delete_many(s->pending, &filter, NULL,
 		    NULL, error);
 	}
@@ -880,6 +884,113 @@ store_orphans(struct store *s, char **live,
 	mongoc_cursor_destroy(cur);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
+	return ok;
+}
+
+/* ---- backlogs: events parked for subscribers that failed ---- */
+
+bool
+store_park(struct store *s, const char *name, const char *owner,
+    bool *registered, bson_t *const *docs, size_t n, bson_error_t *error)
+{
+	mongoc_collection_t *coll;
+	bson_t opts = BSON_INITIALIZER, doc = BSON_INITIALIZER;
+	bool ok = true;
+
+	if (!*registered) {
+		/* Listed before its first document: an adopter finds every
+		 * backlog that holds something. */
+		BSON_APPEND_UTF8(&doc, "_id", name);
+		BSON_APPEND_UTF8(&doc, "owner", owner);
+		BSON_APPEND_DATE_TIME(&doc, "createdAt", svc_now_ms());
+		ok = mongoc_collection_insert_one(s->backlogs, &doc, NULL, NULL,
+		    error) || svc_db_duplicate(error);
+		*registered = ok;
+	}
+	if (ok && n > 0) {
+		coll = mongoc_client_get_collection(s->client, s->db_name,
+		    name);
+		BSON_APPEND_BOOL(&opts, "ordered", false);
+		/* A duplicate is an event parked again (adopted twice). */
+		ok = mongoc_collection_insert_many(coll, (const bson_t **)docs,
+		    n, &opts, NULL, error) || svc_db_duplicate(error);
+		mongoc_collection_destroy(coll);
+	}
+	bson_destroy(&doc);
+	bson_destroy(&opts);
+	return ok;
+}
+
+bool
+store_unpark(struct store *s, const char *name, bson_error_t *error)
+{
+	mongoc_collection_t *coll;
+	bson_error_t dropped;
+	bool ok;
+
+	coll = mongoc_client_get_collection(s->client, s->db_name, name);
+	/* Dropped already (or never made): nothing to do. */
+	if (!mongoc_collection_drop(coll, &dropped) &&
+	    strstr(dropped.message, "not found") == NULL) {
+		*error = dropped;
+		mongoc_collection_destroy(coll);
+		return false;
+	}
+	mongoc_collection_destroy(coll);
+	ok = delete_id(s->backlogs, name, error);
+	return ok;
+}
+
+bool
+store_orphan_backlogs(struct store *s, char **live, char ***names,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_iter_t it;
+	size_t n = 0, cap = 8;
+	bool ok;
+
+	*names = bson_malloc0(cap * sizeof **names);
+	append_in(&filter, "owner", "$nin", live, count(live));
+	cur = mongoc_collection_find_with_opts(s->backlogs, &filter, NULL,
+	    NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		if (!bson_iter_init_find(&it, doc, "_id") ||
+		    !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		if (n + 1 == cap)
+			*names = bson_realloc(*names, (cap *= 2) *
+			    sizeof **names);
+		(*names)[n++] = bson_strdup(bson_iter_utf8(&it, NULL));
+		(*names)[n] = NULL;
+	}
+	ok = !mongoc_cursor_error(cur, error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	return ok;
+}
+
+bool
+store_backlog_each(struct store *s, const char *name,
+    void (*fn)(const bson_t *parked, void *arg), void *arg,
+    bson_error_t *error)
+{
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cur;
+	bson_t filter = BSON_INITIALIZER;
+	const bson_t *doc;
+	bool ok;
+
+	coll = mongoc_client_get_collection(s->client, s->db_name, name);
+	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	while (mongoc_cursor_next(cur, &doc))
+		fn(doc, arg);
+	ok = !mongoc_cursor_error(cur, error);
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
 	return ok;
 }
 

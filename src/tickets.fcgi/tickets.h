@@ -142,13 +142,41 @@ bool store_subs(struct store *store, struct sub **subs, size_t *n,
     bson_error_t *error);
 void store_subs_free(struct sub *subs, size_t n);
 
-/* Settles events: delivered to every subscriber, or kept as dead letters;
- * nothing is pending for them any more. pending[i] is the _id of event i's
- * pending document ("<ticket>|<sequence>"), summaries[i] the record of
- * where it went ({_id: event id, at, subscriptions: [...]}), kept for the
- * event's view. A repeat is harmless. */
-bool store_settle(struct store *store, char *const *pending,
-    bson_t *const *summaries, size_t n, bson_error_t *error);
+/* Inserts summaries (where a settled event went: {_id: event id, at,
+ * subscriptions: [...]}, kept for the event's view), then deletes the
+ * pending documents named ("<ticket>|<sequence>") of events that need
+ * them no more: settled, or parked for the subscribers still to reach.
+ * A repeat is harmless. */
+bool store_settle(struct store *store, bson_t *const *summaries,
+    size_t n_summaries, char *const *pending, size_t n_pending,
+    bson_error_t *error);
+
+/*
+ * Backlogs: the events a failing subscriber still has to get, parked out
+ * of the pending collection so that it stays small (FerretDB reads a whole
+ * collection for a delete of many). Each process parks into collections
+ * of its own, one per time window, listed in "backlogs" with their owner;
+ * a window is dropped whole once all it holds is done, and an adopter
+ * takes over the backlogs of dead owners.
+ */
+
+/* Inserts docs (n may be 0) into backlog collection name, listing it
+ * first unless *registered (set once it is). Duplicates are ignored. */
+bool store_park(struct store *store, const char *name, const char *owner,
+    bool *registered, bson_t *const *docs, size_t n, bson_error_t *error);
+
+/* Drops backlog collection name and its listing. */
+bool store_unpark(struct store *store, const char *name, bson_error_t *error);
+
+/* The backlogs of owners not in live (NULL-terminated): *names is set to
+ * a NULL-terminated array the caller frees with bson_strfreev. */
+bool store_orphan_backlogs(struct store *store, char **live, char ***names,
+    bson_error_t *error);
+
+/* Calls fn for every document of backlog collection name. */
+bool store_backlog_each(struct store *store, const char *name,
+    void (*fn)(const bson_t *parked, void *arg), void *arg,
+    bson_error_t *error);
 
 /* Calls fn, oldest first, for the reply of every pending event whose
  * owner is not in live (NULL-terminated): what a process that died left

@@ -114,3 +114,52 @@ def test_kill_9_loses_no_reply_and_no_event(get, post, stack, subscriber,
     ids = {e["message"]: e["id"] for e in subscriber.events(accepted_only=True)
            if e.get("message") in messages}
     assert len(set(ids.values())) == len(messages)
+
+
+def adoption_lines():
+    lines = []
+    for f in (STATE / "logs").glob("tickets-*.log"):
+        lines += [l for l in f.read_text(errors="replace").splitlines()
+                  if "adopted backlog" in l]
+    return lines
+
+
+def test_kill_9_of_a_failing_subscribers_backlog(get, post, stack, subscriber,
+                                                 unique):
+    """Events for a subscriber that keeps failing leave the pending
+    collection for the backlog of the process that parked them; when every
+    tickets responder dies by SIGKILL, a restarted one adopts that backlog
+    and delivers it all once the subscriber is back."""
+    status, _, body = post("/tickets/v1.0.0/tickets/subscribeToComments",
+                           {"url": subscriber.url})
+    assert status == 200, body
+    subscriber.respond(503)
+    messages = [unique("parked %d" % i) for i in range(10)]
+    for i, m in enumerate(messages):
+        version = "1.0.0" if i % 2 else "1.0.1"
+        status, _, body = post("/tickets/v%s/tickets/addComment" % version,
+                               {"ticketId": TICKET, "user": "e2e",
+                                "message": m})
+        assert status == 200, body
+
+    def failing():
+        status, _, subs = get("/tickets/v1.0.0/tickets/subscriptions")
+        mine = [s for s in subs if s["url"] == subscriber.url]
+        return status == 200 and mine and mine[0]["state"] == "failing"
+    wait_until(failing, 30, interval=0.5, what="the subscription failing")
+    time.sleep(2)   # the parked events are written (every 0.5 s)
+    before = len(adoption_lines())
+    pids = tickets_pids()
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        must(stack("start", "tickets"))
+    wait_until(lambda: len(adoption_lines()) > before, 30, interval=0.5,
+               what="a backlog adopted")
+    subscriber.respond(200)
+
+    def all_delivered():
+        return all(subscriber.events(m, accepted_only=True) for m in messages)
+    wait_until(all_delivered, 60, interval=0.5,
+               what="every parked event after SIGKILL")
