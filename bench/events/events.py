@@ -131,7 +131,7 @@ class Load:
             delay = due - time.time()
             if delay > 0:
                 time.sleep(delay)
-            body = json.dumps({"ticketId": TICKET, "user": "bench",
+            body = json.dumps({"ticketId": TICKET, "user": "bench-events",
                                "message": "bench %d" % i})
             try:
                 conn.request("POST", self.prefix + "/tickets/addComment",

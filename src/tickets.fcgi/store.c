@@ -897,16 +897,15 @@ store_park(struct store *s, const char *name, const char *owner,
 	bson_t opts = BSON_INITIALIZER, doc = BSON_INITIALIZER;
 	bool ok = true;
 
-	if (!*registered) {
-		/* Listed before its first document: an adopter finds every
-		 * backlog that holds something. */
-		BSON_APPEND_UTF8(&doc, "_id", name);
-		BSON_APPEND_UTF8(&doc, "owner", owner);
-		BSON_APPEND_DATE_TIME(&doc, "createdAt", svc_now_ms());
-		ok = mongoc_collection_insert_one(s->backlogs, &doc, NULL, NULL,
-		    error) || svc_db_duplicate(error);
-		*registered = ok;
-	}
+	/* Listed before its documents, every time: an adopter finds every
+	 * backlog that holds something, even one it took for a dead
+	 * process's (a heartbeat held up) and dropped. */
+	BSON_APPEND_UTF8(&doc, "_id", name);
+	BSON_APPEND_UTF8(&doc, "owner", owner);
+	BSON_APPEND_DATE_TIME(&doc, "createdAt", svc_now_ms());
+	ok = mongoc_collection_insert_one(s->backlogs, &doc, NULL, NULL,
+	    error) || svc_db_duplicate(error);
+	*registered = *registered || ok;
 	if (ok && n > 0) {
 		coll = mongoc_client_get_collection(s->client, s->db_name,
 		    name);

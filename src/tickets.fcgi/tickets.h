@@ -161,7 +161,7 @@ bool store_settle(struct store *store, bson_t *const *summaries,
  */
 
 /* Inserts docs (n may be 0) into backlog collection name, listing it
- * first unless *registered (set once it is). Duplicates are ignored. */
+ * first (*registered is set once it was). Duplicates are ignored. */
 bool store_park(struct store *store, const char *name, const char *owner,
     bool *registered, bson_t *const *docs, size_t n, bson_error_t *error);
 

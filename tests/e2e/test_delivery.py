@@ -78,22 +78,29 @@ def tickets_pids():
     return pids
 
 
-def test_kill_9_loses_no_reply_and_no_event(get, post, stack, subscriber,
-                                            unique):
-    """Replies accepted while the subscriber refuses events; then every
-    tickets responder dies by SIGKILL. The restarted ones deliver every
-    event, and every reply is stored once."""
+def refused_replies(post, subscriber, unique, label):
+    """Subscribes subscriber, makes it answer 503, and adds 10 replies
+    through both versions; returns their messages."""
     status, _, body = post("/tickets/v1.0.0/tickets/subscribeToComments",
                            {"url": subscriber.url})
     assert status == 200, body
     subscriber.respond(503)
-    messages = [unique("before kill -9 %d" % i) for i in range(10)]
+    messages = [unique("%s %d" % (label, i)) for i in range(10)]
     for i, m in enumerate(messages):
         version = "1.0.0" if i % 2 else "1.0.1"
         status, _, body = post("/tickets/v%s/tickets/addComment" % version,
                                {"ticketId": TICKET, "user": "e2e",
                                 "message": m})
         assert status == 200, body
+    return messages
+
+
+def test_kill_9_loses_no_reply_and_no_event(get, post, stack, subscriber,
+                                            unique):
+    """Replies accepted while the subscriber refuses events; then every
+    tickets responder dies by SIGKILL. The restarted ones deliver every
+    event, and every reply is stored once."""
+    messages = refused_replies(post, subscriber, unique, "before kill -9")
     pids = tickets_pids()
     assert len(pids) >= 4
     try:
@@ -130,17 +137,7 @@ def test_kill_9_of_a_failing_subscribers_backlog(get, post, stack, subscriber,
     collection for the backlog of the process that parked them; when every
     tickets responder dies by SIGKILL, a restarted one adopts that backlog
     and delivers it all once the subscriber is back."""
-    status, _, body = post("/tickets/v1.0.0/tickets/subscribeToComments",
-                           {"url": subscriber.url})
-    assert status == 200, body
-    subscriber.respond(503)
-    messages = [unique("parked %d" % i) for i in range(10)]
-    for i, m in enumerate(messages):
-        version = "1.0.0" if i % 2 else "1.0.1"
-        status, _, body = post("/tickets/v%s/tickets/addComment" % version,
-                               {"ticketId": TICKET, "user": "e2e",
-                                "message": m})
-        assert status == 200, body
+    messages = refused_replies(post, subscriber, unique, "parked")
 
     def failing():
         status, _, subs = get("/tickets/v1.0.0/tickets/subscriptions")
