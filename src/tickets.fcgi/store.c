@@ -928,9 +928,11 @@ store_unpark(struct store *s, const char *name, bson_error_t *error)
 	bool ok;
 
 	coll = mongoc_client_get_collection(s->client, s->db_name, name);
-	/* Dropped already (or never made): nothing to do. */
-	if (!mongoc_collection_drop(coll, &dropped) &&
-	    strstr(dropped.message, "not found") == NULL) {
+	/* Dropped already (or never made): nothing to do. 26 is
+	 * NamespaceNotFound; the messages are MongoDB's and FerretDB's. */
+	if (!mongoc_collection_drop(coll, &dropped) && dropped.code != 26 &&
+	    strstr(dropped.message, "not found") == NULL &&
+	    strstr(dropped.message, "doesn't exist") == NULL) {
 		*error = dropped;
 		mongoc_collection_destroy(coll);
 		return false;
