@@ -145,13 +145,92 @@ load(mongoc_collection_t *coll, const char *path)
 	return 0;
 }
 
+/* The "sequence" of the first document of FILTER in ORDER (1 or -1). */
+static bool
+sequence_end(mongoc_collection_t *coll, const bson_t *filter, int order,
+    int64_t *seq, bson_error_t *error)
+{
+	bson_t *opts = BCON_NEW("sort", "{", "sequence", BCON_INT32(order), "}",
+	    "limit", BCON_INT64(1));
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter,
+	    opts, NULL);
+	const bson_t *doc;
+	bson_iter_t it;
+	bool found = false;
+
+	if (mongoc_cursor_next(cur, &doc) &&
+	    bson_iter_init_find(&it, doc, "sequence") &&
+	    BSON_ITER_HOLDS_NUMBER(&it)) {
+		*seq = bson_iter_as_int64(&it);
+		found = true;
+	}
+	if (mongoc_cursor_error(cur, error))
+		found = false;
+	mongoc_cursor_destroy(cur);
+	bson_destroy(opts);
+	return found;
+}
+
+static long long
+delete_some(mongoc_collection_t *coll, const bson_t *filter,
+    bson_error_t *error)
+{
+	bson_t reply;
+	bson_iter_t it;
+	long long n = -1;
+
+	if (mongoc_collection_delete_many(coll, filter, NULL, &reply, error))
+		n = bson_iter_init_find(&it, &reply, "deletedCount") ?
+		    (long long)bson_iter_as_int64(&it) : 0;
+	bson_destroy(&reply);
+	return n;
+}
+
+/* Deletes what FILTER matches; returns how many, -1 on error. FerretDB
+ * deletes with one SQL statement per call, and SQLite refuses one with
+ * more than 32,766 variables: many documents go in slices of their
+ * "sequence" (replies have one), about 10,000 a slice. */
+static long long
+delete_sliced(mongoc_collection_t *coll, const bson_t *filter,
+    bson_error_t *error)
+{
+	int64_t total, lo, hi, step, at;
+	long long n, sum = 0;
+
+	total = mongoc_collection_count_documents(coll, filter, NULL, NULL,
+	    NULL, error);
+	if (total < 0)
+		return -1;
+	if (total > 20000 && sequence_end(coll, filter, 1, &lo, error) &&
+	    sequence_end(coll, filter, -1, &hi, error)) {
+		step = (hi - lo + 1) * 10000 / total;
+		if (step < 1)
+			step = 1;
+		for (at = lo; at <= hi; at += step) {
+			bson_t *slice = BCON_NEW("$and", "[",
+			    BCON_DOCUMENT(filter), "{", "sequence", "{",
+			    "$gte", BCON_INT64(at), "$lt", BCON_INT64(at + step),
+			    "}", "}", "]");
+
+			n = delete_some(coll, slice, error);
+			bson_destroy(slice);
+			if (n < 0)
+				return -1;
+			sum += n;
+		}
+	}
+	if ((n = delete_some(coll, filter, error)) < 0)
+		return -1;
+	return sum + n;
+}
+
 int
 main(int argc, char **argv)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll;
 	bson_error_t error;
-	bson_t *filter, reply;
+	bson_t *filter;
 	const char *cmd;
 	int rc = 0;
 
@@ -190,16 +269,12 @@ main(int argc, char **argv)
 			rc = 1;
 		mongoc_cursor_destroy(cur);
 	} else if (strcmp(cmd, "delete") == 0 && argc > 5) {
-		bson_iter_t it;
+		long long n = delete_sliced(coll, filter, &error);
 
-		if (mongoc_collection_delete_many(coll, filter, NULL, &reply,
-		    &error))
-			printf("%lld\n", bson_iter_init_find(&it, &reply,
-			    "deletedCount") ?
-			    (long long)bson_iter_as_int64(&it) : 0LL);
+		if (n >= 0)
+			printf("%lld\n", n);
 		else
 			rc = 1;
-		bson_destroy(&reply);
 	} else if (strcmp(cmd, "drop") == 0) {
 		/* Dropping what is not there is not an error here. */
 		if (!mongoc_collection_drop_with_opts(coll, NULL, &error) &&
