@@ -1,8 +1,8 @@
 /*
  * outbox.c - delivery of reply events to subscribers, at least once.
  *
- * Each accepted reply is stored with its event (delivered: false) before
- * the client hears 200; the request thread then hands the stored document
+ * Each accepted reply is stored, after its pending event, before the
+ * client hears 200; the request thread then hands the stored document
  * to this process's delivery thread, which POSTs the event, signed, to
  * every subscriber through libcurl's multi interface, off the request path.
  * Only a 2xx is a delivery. A failed POST is retried on a schedule (with
@@ -45,7 +45,7 @@
 #define STALE_MS 15000          /* an instance silent this long is dead */
 #define SWEEP_MS 5000           /* look at the instances */
 #define FULL_SWEEP_MS 60000     /* and at the pending events anyway */
-#define FLUSH_MS 500            /* write settled markers this often */
+#define FLUSH_MS 500            /* write what settled or parked this often */
 #define FLUSH_BATCH 256
 #define STATS_MS 2000           /* write subscriber states this often */
 #define SUBS_MS 2000            /* subscriptions read again at the latest */
@@ -996,10 +996,9 @@ someone_died(char **before, char **now)
 	return false;
 }
 
-/* Adopts the unsettled events of dead owners, if this process is the live
- * instance with the smallest name (one adopter, without a lock). The pass
- * over the replies runs when an instance died, at start, and every few
- * minutes. */
+/* Adopts the pending events and the backlogs of dead owners, if this
+ * process is the live instance with the smallest name (one adopter,
+ * without a lock): when an instance died, at start, and every minute. */
 static void
 sweep(struct outbox *o, bool full)
 {
@@ -1166,8 +1165,9 @@ flush_settled(struct outbox *o, bool now)
 	drop_windows(o, t);
 }
 
-/* Writes what was recorded: the attempts (one insert, as often as the
- * settled markers), and every couple of seconds the subscribers' states. */
+/* Writes what was recorded: the attempts (one insert, as often as
+ * flush_settled writes), and every couple of seconds the subscribers'
+ * states. */
 static void
 flush_records(struct outbox *o, int64_t now, bool force)
 {
