@@ -7,11 +7,13 @@
  *   eval "$(spawn/stack env)"
  *   ./bench/dispatch/bench-dispatch [--calls N] [--rounds R]
  *
- * Four ways to get the tickets, measured in interleaved rounds so that a
- * slow moment of the machine hits them all alike:
+ * Five ways to get the tickets, measured in interleaved rounds (by
+ * default 3000 rounds of one of each) so that a slow moment of the
+ * machine hits them all alike:
  *
  *   plain      libcurl GET of Ticket Query 1.0.0's URL, one handle reused
  *   call       vd_call_perform of "Ticket Query" at "=1.0.0"
+ *   parsed     the same with VD_REPLY_PARSED: each reply parsed by cJSON
  *   open       vd_call_perform of a bench service at "1.0.0" whose 1.0.1
  *              fails every call (HTTP 500, from a server in this process)
  *              and whose circuit is open: 1.0.1 is skipped
@@ -414,11 +416,14 @@ row(struct samples *s, double base, const char *target)
 int
 main(int argc, char **argv)
 {
-	size_t calls = 500, rounds = 5, r, i;
-	vd_client_t *c_call, *c_open, *c_nobreak;
-	vd_call_t *k_call = NULL, *k_open = NULL, *k_nobreak = NULL;
+	size_t calls = 1, rounds = 3000, r, i;
+	vd_client_t *c_call, *c_parsed, *c_open, *c_nobreak;
+	vd_call_t *k_call = NULL, *k_parsed = NULL, *k_open = NULL;
+	vd_call_t *k_nobreak = NULL;
 	struct samples plain = { "plain libcurl GET of 1.0.0's URL", 0, 0, 0 };
 	struct samples call = { "vd_call_perform \"Ticket Query\" =1.0.0",
+	    0, 0, 0 };
+	struct samples parsed = { "... replies parsed (VD_REPLY_PARSED)",
 	    0, 0, 0 };
 	struct samples opened = { "... 1.0.0, 1.0.1 failing, breaker open",
 	    0, 0, 0 };
@@ -458,6 +463,12 @@ main(int argc, char **argv)
 	}
 	mongoc_log_set_handler(mongoc_quiet, NULL);
 	c_call = client_new();
+	c_parsed = client_new();
+	if (vd_client_set_reply_check(c_parsed, VD_REPLY_PARSED, &err) !=
+	    VD_OK) {
+		fprintf(stderr, "bench: %s\n", err.message);
+		return 1;
+	}
 	c_open = client_new();
 	c_nobreak = client_new();
 	if (!find_url(c_call, "Ticket Query", "=1.0.0", url, sizeof url)) {
@@ -502,6 +513,7 @@ main(int argc, char **argv)
 	vd_client_set_budget(c_nobreak, 0, HUGE_VAL, 0, NULL);
 	vd_client_set_breaker(c_nobreak, 0, 0, -1, 0, 0, 0, NULL);
 	k_call = call_new(c_call, "Ticket Query", "=1.0.0");
+	k_parsed = call_new(c_parsed, "Ticket Query", "=1.0.0");
 	k_open = call_new(c_open, name, "1.0.0");
 	k_nobreak = call_new(c_nobreak, name, "1.0.0");
 	k_static = call_new(c_call, static_name, "=1.0.0");
@@ -510,10 +522,11 @@ main(int argc, char **argv)
 	headers = curl_slist_append(NULL, "Accept: application/json");
 	plain.us = calloc(calls * rounds, sizeof (double));
 	call.us = calloc(calls * rounds, sizeof (double));
+	parsed.us = calloc(calls * rounds, sizeof (double));
 	opened.us = calloc(calls * rounds, sizeof (double));
 	nobreak.us = calloc(calls * rounds, sizeof (double));
 	if (curl == NULL || headers == NULL || plain.us == NULL ||
-	    call.us == NULL || opened.us == NULL || nobreak.us == NULL ||
+	    call.us == NULL || parsed.us == NULL || opened.us == NULL || nobreak.us == NULL ||
 	    (plain_static.us = calloc(calls * rounds, sizeof (double))) ==
 	    NULL || (call_static.us = calloc(calls * rounds,
 	    sizeof (double))) == NULL) {
@@ -530,6 +543,8 @@ main(int argc, char **argv)
 		w.n = 0;
 		measure_call(&w, 20, k_call, "1.0.0");
 		w.n = 0;
+		measure_call(&w, 20, k_parsed, "1.0.0");
+		w.n = 0;
 		measure_call(&w, 20, k_open, "1.0.0");
 		measure_call(&w2, 20, k_nobreak, "1.0.0");
 		w2.n = 0;
@@ -539,14 +554,17 @@ main(int argc, char **argv)
 		free(w.us);
 		free(w2.us);
 	}
-	printf("libvdispatch call cost, %zu calls x %zu rounds, interleaved\n"
+	printf("libvdispatch call cost, %zu rounds of %zu call%s of each kind, "
+	    "interleaved\n"
 	    "  Ticket Query 1.0.0 at %s\n  1.0.1 of \"%s\": HTTP 500 from %s\n"
-	    "\n  %-46s %8s %8s %7s\n", calls, rounds, url, name, fail_url,
+	    "\n  %-46s %8s %8s %7s\n", rounds, calls, calls == 1 ? "" : "s",
+	    url, name, fail_url,
 	    "", "median", "p90", "ratio");
 	printf("  %-46s %8s %8s %7s\n", "", "ms", "ms", "");
 	for (r = 0; r < rounds; r++) {
 		measure_plain(&plain, calls, curl, url, headers);
 		measure_call(&call, calls, k_call, "1.0.0");
+		measure_call(&parsed, calls, k_parsed, "1.0.0");
 		measure_call(&opened, calls, k_open, "1.0.0");
 		measure_call(&nobreak, calls, k_nobreak, "1.0.0");
 		measure_plain(&plain_static, calls, curl, static_url, headers);
@@ -555,6 +573,7 @@ main(int argc, char **argv)
 	base = quantile(&plain, 0.5);
 	row(&plain, base, "");
 	row(&call, base, "(target <= 1.10)");
+	row(&parsed, base, "");
 	row(&opened, base, "(target <= 1.20)");
 	row(&nobreak, base, "");
 	base = quantile(&plain_static, 0.5);
@@ -581,6 +600,7 @@ out:
 	vd_unregister(c_call, static_name, "1.0.0", &err);
 	failing_stop(&fail);
 	vd_call_destroy(k_call);
+	vd_call_destroy(k_parsed);
 	vd_call_destroy(k_open);
 	vd_call_destroy(k_nobreak);
 	vd_call_destroy(k_static);
@@ -589,11 +609,13 @@ out:
 		curl_easy_cleanup(curl);
 	free(plain.us);
 	free(call.us);
+	free(parsed.us);
 	free(opened.us);
 	free(nobreak.us);
 	free(plain_static.us);
 	free(call_static.us);
 	vd_client_destroy(c_call);
+	vd_client_destroy(c_parsed);
 	vd_client_destroy(c_open);
 	vd_client_destroy(c_nobreak);
 	return status;

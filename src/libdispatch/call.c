@@ -2,7 +2,8 @@
  * call.c - calls with fallback: the article's dispatcher, minus its bugs.
  *
  * The candidates are the live registered versions in range, newest first.
- * Each is tried in turn until one answers 2xx with JSON (or nothing), or
+ * Each is tried in turn until one answers 2xx with JSON (or nothing; see
+ * vd_client_set_reply_check for what is taken for JSON), or
  * one answers 4xx, which is the caller's fault and would be the same
  * anywhere. A POST carries one Idempotency-Key across all of its attempts,
  * so that a version that applied it but failed to answer cannot have it
@@ -199,13 +200,15 @@ vd_call_set_header(vd_call_t *call, const char *name, const char *value,
 static bool
 append_header(struct curl_slist **list, const char *name, const char *value)
 {
-	size_t len = strlen(name) + strlen(value) + 3;
+	size_t nlen = strlen(name), vlen = strlen(value);
 	struct curl_slist *l;
 	char *line;
 
-	if ((line = malloc(len)) == NULL)
+	if ((line = malloc(nlen + vlen + 3)) == NULL)
 		return false;
-	snprintf(line, len, "%s: %s", name, value);
+	memcpy(line, name, nlen);
+	memcpy(line + nlen, ": ", 2);
+	memcpy(line + nlen + 2, value, vlen + 1);
 	l = curl_slist_append(*list, line);
 	free(line);
 	if (l == NULL)
@@ -253,32 +256,74 @@ build_headers(const vd_call_t *call, bool post, const char *key, bool *ok)
 static bool
 make_key(char *buf, size_t size)
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char bytes[16];
 	size_t i;
 
 	if (size < 2 * sizeof bytes + 1 || RAND_bytes(bytes, sizeof bytes) != 1)
 		return false;
-	for (i = 0; i < sizeof bytes; i++)
-		snprintf(buf + 2 * i, 3, "%02x", bytes[i]);
+	for (i = 0; i < sizeof bytes; i++) {
+		buf[2 * i] = hex[bytes[i] >> 4];
+		buf[2 * i + 1] = hex[bytes[i] & 0xf];
+	}
+	buf[2 * sizeof bytes] = '\0';
 	return true;
+}
+
+/* Whether any candidate has an endpoint of type: a perform builds the
+ * headers (and the key) of the requests it may send, no others. */
+static bool
+any_endpoint(const vd_entry_t *cands, size_t n, const char *type)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < cands[i].n_endpoints; j++)
+			if (strcmp(cands[i].endpoints[j].type, type) == 0)
+				return true;
+	return false;
+}
+
+/* Whether a 2xx body is readable (see vd_client_set_reply_check), with
+ * the parsed reply in *json when it had to be parsed (or must be: merge).
+ * VD_EREPLY, and resp->reason, when it is not. */
+static vd_code_t
+check_reply(const vd_client_t *client, vd_http_response_t *resp,
+    bool merge, cJSON **json)
+{
+	bool typed = client->reply_check == VD_REPLY_TYPED &&
+	    resp->content_type[0] != '\0';
+
+	if (typed && !vd_http_json_type(resp->content_type)) {
+		snprintf(resp->reason, sizeof resp->reason,
+		    "unreadable reply (HTTP %d, %.60s, not JSON)",
+		    resp->status, resp->content_type);
+		return VD_EREPLY;
+	}
+	if ((!typed || merge) &&
+	    (*json = vd_json_parse(resp->body, resp->len)) == NULL) {
+		snprintf(resp->reason, sizeof resp->reason,
+		    "unreadable reply (HTTP %d, not JSON)", resp->status);
+		return VD_EREPLY;
+	}
+	return VD_OK;
 }
 
 /* Tries one version: each of its endpoints, merging their replies. On
  * success or 4xx the reply is left in call; otherwise a->reason says why
  * the version failed. */
 static void
-try_version(vd_call_t *call, const vd_entry_t *entry,
+try_version(vd_call_t *call, const vd_entry_t *entry, const char *version,
     struct curl_slist *get_headers, struct curl_slist *post_headers,
     int64_t deadline_at, bool fallback, struct vd_attempt *a)
 {
 	vd_client_t *client = call->client;
 	vd_http_response_t resp = { .retry_after_s = -1 };
 	cJSON *merged = NULL;
-	char version[128], step[64] = "";
+	char step[64] = "";
 	int64_t started;
 	size_t i;
 
-	vd_version_format(&entry->version, version, sizeof version);
 	a->code = VD_OK;
 	if (entry->n_endpoints == 0) {
 		a->code = VD_EREPLY;
@@ -330,13 +375,9 @@ try_version(vd_call_t *call, const vd_entry_t *entry,
 		a->code = vd_http_perform(client->curl, &req, &resp);
 		a->status = resp.status;
 		a->timed_out = resp.timed_out;
-		if (a->code == VD_OK && resp.len > 0 &&
-		    (json = vd_json_parse(resp.body, resp.len)) == NULL) {
-			a->code = VD_EREPLY;
-			snprintf(resp.reason, sizeof resp.reason,
-			    "unreadable reply (HTTP %d, not JSON)",
-			    resp.status);
-		}
+		if (a->code == VD_OK && resp.len > 0)
+			a->code = check_reply(client, &resp,
+			    entry->n_endpoints > 1, &json);
 		if (client->observe_fn != NULL) {
 			vd_observation_t obs = {
 				.kind = VD_OBSERVE_ATTEMPT,
@@ -394,16 +435,13 @@ try_version(vd_call_t *call, const vd_entry_t *entry,
 
 /* Appends "1.0.1 (HTTP 500)" to the list of versions tried. */
 static void
-add_tried(char *buf, size_t size, const vd_entry_t *entry,
-    const char *reason)
+add_tried(char *buf, size_t size, const char *version, const char *reason)
 {
 	size_t used = strlen(buf);
-	char version[128];
 	int n;
 
 	if (used + 4 >= size)
 		return;
-	vd_version_format(&entry->version, version, sizeof version);
 	n = snprintf(buf + used, size - used, "%s%s (%s)",
 	    used > 0 ? ", " : "", version, reason);
 	if (n < 0 || (size_t)n >= size - used)
@@ -479,15 +517,18 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 	vd_client_t *client;
 	vd_entry_t *cands = NULL;
 	struct vd_breaker_entry **br = NULL;
+	char (*versions)[128] = NULL;       /* each candidate's, formatted */
 	size_t n = 0, i, forced = SIZE_MAX;
 	struct curl_slist *get_headers = NULL, *post_headers = NULL;
 	struct vd_attempt a = { .code = VD_ENOSERVICE };
 	const char *spec;
 	char why[200], key[40] = "", tried[VD_ERROR_SIZE] = "";
-	char version[128], last_failed[160] = "";
+	char last_failed[160] = "";
+	const char *version = "";
 	int64_t deadline_at, now;
 	int last_status = 0;
-	bool ok_get, ok_post, out_of_time = false, tried_one = false;
+	bool ok_get = true, ok_post = true, out_of_time = false;
+	bool tried_one = false;
 	bool refused = false;
 	vd_code_t code;
 
@@ -508,16 +549,20 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 		return vd_error_set(error, VD_ENOSERVICE, 0,
 		    "No service available for %s %s: %s", call->name, spec,
 		    why);
-	/* One key per perform, the same for every version tried. */
-	if (find_header(call, "Idempotency-Key") == NULL &&
-	    !make_key(key, sizeof key)) {
-		vd_entries_free(cands, n);
-		return vd_error_set(error, VD_ENOMEM, 0,
-		    "Cannot make an Idempotency-Key: no random bytes");
+	if (any_endpoint(cands, n, "http-post")) {
+		/* One key per perform, the same for every version tried. */
+		if (find_header(call, "Idempotency-Key") == NULL &&
+		    !make_key(key, sizeof key)) {
+			vd_entries_free(cands, n);
+			return vd_error_set(error, VD_ENOMEM, 0,
+			    "Cannot make an Idempotency-Key: no random bytes");
+		}
+		post_headers = build_headers(call, true, key, &ok_post);
 	}
-	get_headers = build_headers(call, false, key, &ok_get);
-	post_headers = build_headers(call, true, key, &ok_post);
-	if (!ok_get || !ok_post || (br = calloc(n, sizeof *br)) == NULL) {
+	if (any_endpoint(cands, n, "http-get"))
+		get_headers = build_headers(call, false, key, &ok_get);
+	if (!ok_get || !ok_post || (br = calloc(n, sizeof *br)) == NULL ||
+	    (versions = malloc(n * sizeof *versions)) == NULL) {
 		code = vd_error_set(error, VD_ENOMEM, 0, "out of memory");
 		goto out;
 	}
@@ -525,8 +570,9 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 	 * version tried after another was) one withdrawal. */
 	vd_budget_deposit(&client->budget, now);
 	for (i = 0; i < n; i++) {
-		vd_version_format(&cands[i].version, version, sizeof version);
-		br[i] = vd_client_breaker(client, call->name, version,
+		vd_version_format(&cands[i].version, versions[i],
+		    sizeof versions[i]);
+		br[i] = vd_client_breaker(client, call->name, versions[i],
 		    cands[i].url);
 	}
 	/* A breaker must not turn a degraded service into an outage: when
@@ -537,13 +583,11 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 		int64_t remaining;
 
 		vd_breaker_peek(b, now, &remaining);
-		vd_version_format(&cands[forced].version, version,
-		    sizeof version);
 		/* Told once until the circuit closes, not on every call. */
 		vd_log(client, b->panic_told ? VD_LOG_DEBUG : VD_LOG_WARN,
 		    "every version of %s in %s has its circuit open: trying "
 		    "%s anyway (open for %.1f s more)", call->name, spec,
-		    version, (double)remaining / 1000);
+		    versions[forced], (double)remaining / 1000);
 		b->panic_told = true;
 	}
 	for (i = 0; i < n; i++) {
@@ -557,7 +601,7 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 			out_of_time = true;
 			break;
 		}
-		vd_version_format(&cands[i].version, version, sizeof version);
+		version = versions[i];
 		if (b != NULL && i != forced && vd_breaker_peek(b, now,
 		    &remaining) == VD_BREAKER_OPEN) {
 			vd_observation_t obs = {
@@ -577,7 +621,7 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 				    "circuit half-open, its trial call is out",
 				    call->name, version);
 			vd_observe(client, &obs);
-			add_tried(tried, sizeof tried, &cands[i],
+			add_tried(tried, sizeof tried, version,
 			    "skipped: circuit open");
 			continue;
 		}
@@ -602,8 +646,8 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 			from = b->state;
 		}
 		memset(&a, 0, sizeof a);
-		try_version(call, &cands[i], get_headers, post_headers,
-		    deadline_at, tried_one, &a);
+		try_version(call, &cands[i], version, get_headers,
+		    post_headers, deadline_at, tried_one, &a);
 		if (a.made > 0)
 			tried_one = true;
 		if (b != NULL && counts_for_breaker(&a)) {
@@ -633,7 +677,7 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 		}
 		snprintf(last_failed, sizeof last_failed, "%.30s (%.120s)",
 		    version, a.reason);
-		add_tried(tried, sizeof tried, &cands[i], a.reason);
+		add_tried(tried, sizeof tried, version, a.reason);
 	}
 	code = a.code;
 	if (refused) {
@@ -661,6 +705,7 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 		}
 	}
 out:
+	free(versions);
 	free(br);
 	curl_slist_free_all(get_headers);
 	curl_slist_free_all(post_headers);

@@ -128,6 +128,8 @@ vd_client_new(const char *mongodb_uri, vd_error_t *error)
 	if (client->database == NULL || client->collection == NULL ||
 	    client->curl == NULL)
 		goto nomem;
+	if (vd_http_prepare(client->curl) != VD_OK)
+		goto nomem;
 	client->connect_ms = 1000;
 	client->attempt_ms = 5000;
 	client->deadline_ms = 15000;
@@ -225,6 +227,18 @@ vd_client_set_stale_after(vd_client_t *client, long seconds)
 {
 	if (client != NULL && seconds > 0)
 		client->stale_after_s = seconds;
+}
+
+vd_code_t
+vd_client_set_reply_check(vd_client_t *client, vd_reply_check_t check,
+    vd_error_t *error)
+{
+	if (client == NULL || (check != VD_REPLY_TYPED &&
+	    check != VD_REPLY_PARSED))
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_client_set_reply_check: bad argument");
+	client->reply_check = check;
+	return VD_OK;
 }
 
 void

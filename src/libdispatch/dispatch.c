@@ -62,6 +62,9 @@ static const char usage_text[] =
 "        --registry-refresh MS\n"
 "                              refresh the copy of the registry that calls\n"
 "                              use when older than MS (default 2000)\n"
+"        --parse-replies       fall back from a 2xx reply that is not JSON\n"
+"                              even if its Content-Type says it is (by\n"
+"                              default that header is trusted)\n"
 "  list [NAME]\n"
 "      Print the registry (of NAME only, if given).\n"
 "  register [--get URL]... [--post URL]... [--url PATH] [--role ROLE]...\n"
@@ -234,6 +237,7 @@ struct call_spec {
 	long budget_window_s;
 	long count, concurrency;
 	bool json;
+	bool parse_replies;
 };
 
 static bool
@@ -360,7 +364,9 @@ call_client(struct options *opts, const struct call_spec *spec, int *status)
 	    spec->breaker[3], spec->breaker[4], spec->breaker[5], &error) !=
 	    VD_OK) || (spec->budget_set && vd_client_set_budget(client,
 	    spec->budget_percent, spec->budget_per_second,
-	    spec->budget_window_s, &error) != VD_OK)) {
+	    spec->budget_window_s, &error) != VD_OK) ||
+	    (spec->parse_replies && vd_client_set_reply_check(client,
+	    VD_REPLY_PARSED, &error) != VD_OK)) {
 		fprintf(stderr, "dispatch: %s\n", error.message);
 		vd_client_destroy(client);
 		*status = EXIT_USAGE;
@@ -804,7 +810,7 @@ static int
 cmd_call(struct options *opts, int argc, char **argv)
 {
 	enum { O_TIMEOUT = 256, O_CONNECT, O_DEADLINE, O_BREAKER, O_BUDGET,
-	    O_COUNT, O_CONCURRENCY, O_JSON, O_REFRESH };
+	    O_COUNT, O_CONCURRENCY, O_JSON, O_REFRESH, O_PARSE };
 	static const struct option longopts[] = {
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "connect-timeout", required_argument, NULL, O_CONNECT },
@@ -816,6 +822,7 @@ cmd_call(struct options *opts, int argc, char **argv)
 		{ "concurrency", required_argument, NULL, O_CONCURRENCY },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "registry-refresh", required_argument, NULL, O_REFRESH },
+		{ "parse-replies", no_argument, NULL, O_PARSE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct call_spec spec;
@@ -886,6 +893,9 @@ cmd_call(struct options *opts, int argc, char **argv)
 			if (!parse_ms(optarg, &spec.refresh_ms))
 				status = usage_error(
 				    "bad --registry-refresh: %s", optarg);
+			break;
+		case O_PARSE:
+			spec.parse_replies = true;
 			break;
 		default:
 			status = EXIT_USAGE;

@@ -345,7 +345,8 @@ start(vd_sender_t *sender, struct vd_transfer *t)
 		free(line);
 	}
 	req.headers = t->headers;
-	if (!ok || (t->easy = curl_easy_init()) == NULL) {
+	if (!ok || (t->easy = curl_easy_init()) == NULL ||
+	    vd_http_prepare(t->easy) != VD_OK) {
 		t->resp.code = VD_ENOMEM;
 		snprintf(t->resp.reason, sizeof t->resp.reason,
 		    "out of memory");

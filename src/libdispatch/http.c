@@ -15,6 +15,20 @@
 #include "vd-private.h"
 
 bool
+vd_http_json_type(const char *content_type)
+{
+	size_t len = strcspn(content_type, ";");
+
+	while (len > 0 && isspace((unsigned char)content_type[len - 1]))
+		len--;
+	if (len == 16 && strncasecmp(content_type, "application/json", 16) == 0)
+		return true;
+	/* A structured syntax suffix (RFC 6839): application/problem+json. */
+	return len > 5 && memchr(content_type, '/', len) != NULL &&
+	    strncasecmp(content_type + len - 5, "+json", 5) == 0;
+}
+
+bool
 vd_http_url_allowed(const char *url)
 {
 	if (url == NULL)
@@ -79,6 +93,23 @@ on_body(char *data, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/* Copies the value of a header line ("Name: value\r\n") after its name
+ * of skip bytes into buf, trimmed; false when it does not fit. */
+static bool
+header_value(const char *data, size_t len, size_t skip, char *buf,
+    size_t size)
+{
+	while (skip < len && (data[skip] == ' ' || data[skip] == '\t'))
+		skip++;
+	while (len > skip && isspace((unsigned char)data[len - 1]))
+		len--;
+	if (len - skip >= size)
+		return false;
+	memcpy(buf, data + skip, len - skip);
+	buf[len - skip] = '\0';
+	return true;
+}
+
 static size_t
 on_header(char *data, size_t size, size_t n, void *userdata)
 {
@@ -87,20 +118,47 @@ on_header(char *data, size_t size, size_t n, void *userdata)
 	char value[64];
 
 	/* Every response (a 100 Continue too) starts a new set of headers. */
-	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		resp->retry_after_s = -1;
-	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-		size_t vlen = len - 12;
-
-		while (vlen > 0 && isspace((unsigned char)data[12 + vlen - 1]))
-			vlen--;
-		if (vlen < sizeof value) {
-			memcpy(value, data + 12, vlen);
-			value[vlen] = '\0';
-			resp->retry_after_s = vd_http_retry_after(value);
-		}
+		resp->content_type[0] = '\0';
 	}
+	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0 &&
+	    header_value(data, len, 12, value, sizeof value))
+		resp->retry_after_s = vd_http_retry_after(value);
+	/* One too long for the buffer is no JSON type, and reads as none
+	 * of ours: "?" keeps it from passing for a missing header. */
+	if (len > 13 && strncasecmp(data, "Content-Type:", 13) == 0 &&
+	    !header_value(data, len, 13, resp->content_type,
+	    sizeof resp->content_type))
+		strcpy(resp->content_type, "?");
 	return len;
+}
+
+vd_code_t
+vd_http_prepare(CURL *easy)
+{
+	bool ok = true;
+
+	/* No SIGALRM for timeouts: we may live in a threaded service. */
+	ok = ok && curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+#if LIBCURL_VERSION_NUM >= 0x075500
+	ok = ok && curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR,
+	    "http,https") == CURLE_OK;
+#else
+	ok = ok && curl_easy_setopt(easy, CURLOPT_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK;
+#endif
+	/* A redirect is an answer like any other: not followed, and not a
+	 * success, so that a POST is never re-sent somewhere unexpected. */
+	ok = ok && curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) ==
+	    CURLE_OK;
+	ok = ok && curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body) ==
+	    CURLE_OK;
+	ok = ok && curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header) ==
+	    CURLE_OK;
+	ok = ok && curl_easy_setopt(easy, CURLOPT_USERAGENT,
+	    "vdispatch/" VD_VERSION_STRING) == CURLE_OK;
+	return ok ? VD_OK : VD_ENOMEM;
 }
 
 vd_code_t
@@ -118,40 +176,21 @@ vd_http_setup(CURL *easy, const vd_http_request_t *req,
 		    "URL not allowed (only http and https)");
 		return VD_EREFUSED;
 	}
-	/* Reset drops the last request's options, not its connections. */
-	curl_easy_reset(easy);
+	/* Every option a request may set is set here, each time: the handle
+	 * keeps what vd_http_prepare() set, and its connections, and a
+	 * curl_easy_reset() would cost as much as the rest of the call. */
 	ok = ok && curl_easy_setopt(easy, CURLOPT_URL, req->url) == CURLE_OK;
-	/* No SIGALRM for timeouts: we may live in a threaded service. */
-	ok = ok && curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-#if LIBCURL_VERSION_NUM >= 0x075500
-	ok = ok && curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR,
-	    "http,https") == CURLE_OK;
-#else
-	ok = ok && curl_easy_setopt(easy, CURLOPT_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK;
-#endif
-	/* A redirect is an answer like any other: not followed, and not a
-	 * success, so that a POST is never re-sent somewhere unexpected. */
-	ok = ok && curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) ==
-	    CURLE_OK;
 	ok = ok && curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    req->connect_ms > 0 ? req->connect_ms : 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
 	    req->total_ms > 0 ? req->total_ms : 1L) == CURLE_OK;
-	ok = ok && curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body) ==
-	    CURLE_OK;
 	ok = ok && curl_easy_setopt(easy, CURLOPT_WRITEDATA, resp) == CURLE_OK;
-	ok = ok && curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header) ==
-	    CURLE_OK;
 	ok = ok && curl_easy_setopt(easy, CURLOPT_HEADERDATA, resp) ==
 	    CURLE_OK;
 	ok = ok && curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, resp->errbuf) ==
 	    CURLE_OK;
-	ok = ok && curl_easy_setopt(easy, CURLOPT_USERAGENT,
-	    "vdispatch/" VD_VERSION_STRING) == CURLE_OK;
-	if (req->headers != NULL)
-		ok = ok && curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
-		    req->headers) == CURLE_OK;
+	ok = ok && curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers) ==
+	    CURLE_OK;
 	if (post) {
 		ok = ok && curl_easy_setopt(easy, CURLOPT_POST, 1L) == CURLE_OK;
 		ok = ok && curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
@@ -160,6 +199,10 @@ vd_http_setup(CURL *easy, const vd_http_request_t *req,
 		    (curl_off_t)(req->body != NULL ? req->body_len : 0)) ==
 		    CURLE_OK;
 	} else {
+		/* No pointer left to the last POST's body (setting it makes a
+		 * POST: the GET comes after). */
+		ok = ok && curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL) ==
+		    CURLE_OK;
 		ok = ok && curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L) ==
 		    CURLE_OK;
 	}
@@ -227,6 +270,8 @@ vd_http_finish(CURL *easy, CURLcode rc, vd_http_response_t *resp)
 
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &sent);
+	/* resp may go before the handle does. */
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	resp->status = (int)status;
 	resp->unsent = sent == 0;
 	if (resp->body == NULL && (resp->body = calloc(1, 1)) == NULL)

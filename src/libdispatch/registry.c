@@ -704,7 +704,7 @@ vd_registry_candidates(vd_client_t *client, const char *name,
 {
 	struct vd_snapshot *snap;
 	vd_entry_t *list;
-	size_t first, n, live;
+	size_t first, n, i, matching, live;
 	vd_code_t code;
 	char registered[192];
 
@@ -730,21 +730,25 @@ vd_registry_candidates(vd_client_t *client, const char *name,
 	vd_cache_release(client, snap);
 	if (list == NULL)
 		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
-	vd_entries_describe(list, n, registered, sizeof registered);
-	n = vd_entries_filter(list, n, range, false);
-	live = vd_entries_filter(list, n, NULL, true);
-	if (live == 0 && why != NULL) {
-		if (registered[0] == '\0')
-			snprintf(why, why_size, "none registered");
-		else
-			snprintf(why, why_size, "%s; registered: %s",
-			    n > 0 ? "none live" : "none matches", registered);
+	for (i = 0, matching = 0, live = 0; i < n; i++) {
+		if (!vd_range_match(range, &list[i].version))
+			continue;
+		matching++;
+		live += !list[i].stale;
 	}
 	if (live == 0) {
-		free(list);
+		/* Said only when it is needed: it formats every version. */
+		vd_entries_describe(list, n, registered, sizeof registered);
+		if (why != NULL && registered[0] == '\0')
+			snprintf(why, why_size, "none registered");
+		else if (why != NULL)
+			snprintf(why, why_size, "%s; registered: %s",
+			    matching > 0 ? "none live" : "none matches",
+			    registered);
+		vd_entries_free(list, n);
 		return VD_OK;
 	}
 	*entries = list;
-	*count = live;
+	*count = vd_entries_filter(list, n, range, true);
 	return VD_OK;
 }

@@ -223,6 +223,7 @@ struct vd_client {
 	vd_observe_fn observe_fn;
 	void *observe_userdata;
 	CURL *curl;                /* reused by every call: keep-alive */
+	vd_reply_check_t reply_check;
 	bool index_ready;          /* unique index made by this client */
 	int64_t last_prune_ms;
 
@@ -350,12 +351,19 @@ typedef struct vd_http_response {
 	size_t len;
 	size_t cap;
 	long retry_after_s;      /* Retry-After, -1 if none */
+	char content_type[96];   /* "" if none; "?" if too long */
 	char reason[128];        /* short cause when code != VD_OK */
 	char errbuf[CURL_ERROR_SIZE];
 } vd_http_response_t;
 
-/* Prepares easy for req, writing into resp (which must stay where it is
- * until vd_http_finish). Resets easy first; its connections are kept. */
+/* Sets the options every request of a new handle shares; once, after
+ * curl_easy_init(). VD_ENOMEM when curl refuses one. */
+vd_code_t vd_http_prepare(CURL *easy);
+
+/* Prepares easy (made ready by vd_http_prepare) for req, writing into
+ * resp (which must stay where it is until vd_http_finish). Sets every
+ * option a request varies, so that the last request's leave nothing
+ * behind; the handle's connections are kept. */
 vd_code_t vd_http_setup(CURL *easy, const vd_http_request_t *req,
     vd_http_response_t *resp);
 
@@ -372,6 +380,10 @@ void vd_http_response_clear(vd_http_response_t *resp);
 /* Seconds to wait from a Retry-After value (delta-seconds or HTTP date),
  * -1 when it is neither. */
 long vd_http_retry_after(const char *value);
+
+/* True for a Content-Type value that says JSON: application/json or a
+ * +json type (application/problem+json), parameters ignored. */
+bool vd_http_json_type(const char *content_type);
 
 /* True for an absolute http:// or https:// URL. */
 bool vd_http_url_allowed(const char *url);

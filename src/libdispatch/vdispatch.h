@@ -191,6 +191,29 @@ VD_EXPORT void vd_client_set_timeouts(vd_client_t *client, long connect_ms,
  * refresh theirs with vd_register(). */
 VD_EXPORT void vd_client_set_stale_after(vd_client_t *client, long seconds);
 
+/* When a 2xx reply counts as unreadable, which makes a call fall back
+ * like a 5xx does. A reply that came cut short (fewer bytes than its
+ * Content-Length, an unfinished chunked body) is a transport error either
+ * way; an empty body is always readable.
+ *   VD_REPLY_TYPED   (the default) a body whose Content-Type is not JSON
+ *                    (application/json or a +json type): an HTML page
+ *                    from a proxy or a misrouted path. A body without a
+ *                    Content-Type is parsed, as below. One that says JSON
+ *                    is returned unparsed: the caller parses it anyway,
+ *                    and a second parse would double a call's cost.
+ *   VD_REPLY_PARSED  any body that cJSON cannot parse, whatever its
+ *                    Content-Type says (a service that sends broken JSON
+ *                    is then failed over too).
+ * A service with several endpoints has its replies parsed to merge them,
+ * whichever is set. VD_EINVAL on another value; nothing changes then. */
+typedef enum vd_reply_check {
+	VD_REPLY_TYPED = 0,
+	VD_REPLY_PARSED = 1
+} vd_reply_check_t;
+
+VD_EXPORT vd_code_t vd_client_set_reply_check(vd_client_t *client,
+    vd_reply_check_t check, vd_error_t *error);
+
 /* Installs the logger (NULL: none, the default). */
 VD_EXPORT void vd_client_set_logger(vd_client_t *client, vd_log_fn fn,
     void *userdata);

@@ -94,8 +94,9 @@ def normal_call_seconds():
 
 class FakeService:
     """An HTTP server on 127.0.0.1 whose paths answer as told:
-    routes[path] = (status, body, delay seconds). It records each hit as
-    (monotonic time, path)."""
+    routes[path] = (status, body, delay seconds, Content-Type or None for
+    none, raw bytes sent instead of body as JSON or None). It records each
+    hit as (monotonic time, path)."""
 
     def __init__(self):
         self.routes = {}
@@ -115,13 +116,16 @@ class FakeService:
                     self.rfile.read(length)
                 with owner.lock:
                     owner.hits.append((time.monotonic(), self.path))
-                    status, body, delay = owner.routes.get(
-                        self.path, (404, {"error": "not found", "detail": ""}, 0))
+                    status, body, delay, ctype, raw = owner.routes.get(
+                        self.path, (404, {"error": "not found", "detail": ""}, 0,
+                                    "application/json", None))
                 if delay:
                     time.sleep(delay)
-                raw = json.dumps(body).encode()
+                if raw is None:
+                    raw = json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if ctype is not None:
+                    self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
@@ -139,9 +143,11 @@ class FakeService:
                                        kwargs={"poll_interval": 0.1}, daemon=True)
         self.thread.start()
 
-    def route(self, path, status=200, body=None, delay=0.0):
+    def route(self, path, status=200, body=None, delay=0.0,
+              ctype="application/json", raw=None):
         with self.lock:
-            self.routes[path] = (status, [] if body is None else body, delay)
+            self.routes[path] = (status, [] if body is None else body, delay,
+                                 ctype, raw)
         return self.base + path
 
     def hits_on(self, path):
@@ -414,6 +420,68 @@ def test_version_ranges_through_the_cli(fake, probe):
         assert len(attempt_lines(res.stderr)) == 1, (spec, res.stderr)
     res, _ = dispatch("call", name, "not a range")
     assert res.returncode == 64, res.stderr
+
+
+# --- unreadable replies -------------------------------------------------------------
+
+def test_reply_not_declared_json_falls_back(fake, probe):
+    """A 2xx whose Content-Type is not JSON (a proxy's HTML page, a path
+    routed to the wrong place) is a failure like a 5xx: the call moves on
+    to the next version, and the breaker counts it."""
+    html = fake.route("/html", 200, ctype="text/html; charset=utf-8",
+                      raw=b"<html><body>Welcome to nginx!</body></html>")
+    ok = fake.route("/ok", 200, {"version": "1.0.0"})
+    name = probe("1.0.1", html)
+    probe("1.0.0", ok)
+    res, _ = dispatch("call", name, "1.0.0")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"version": "1.0.0"}
+    lines = attempt_lines(res.stderr)
+    assert "1.0.1" in lines[0], res.stderr
+    assert "unreadable reply (HTTP 200, text/html; charset=utf-8, not JSON)" \
+        in lines[0], res.stderr
+    assert lines[-1].endswith("1.0.0 ... ok"), res.stderr
+    assert len(fake.hits_on("/html")) == 1 and len(fake.hits_on("/ok")) == 1
+
+
+def test_broken_json_trusted_by_default_parsed_on_request(fake, probe):
+    """A body that says it is JSON is passed on as it is by default (the
+    caller parses it anyway); with --parse-replies (VD_REPLY_PARSED) one
+    that does not parse is a failure and the call falls back."""
+    broken = b'{"version": "1.0.1", "cut'
+    bad = fake.route("/broken", 200, raw=broken)
+    ok = fake.route("/ok", 200, {"version": "1.0.0"})
+    name = probe("1.0.1", bad)
+    probe("1.0.0", ok)
+    res, _ = dispatch("call", name, "1.0.0")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.encode().rstrip(b"\n") == broken, res.stdout
+    assert len(fake.hits_on("/ok")) == 0
+    res, _ = dispatch("call", "--parse-replies", name, "1.0.0")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"version": "1.0.0"}
+    lines = attempt_lines(res.stderr)
+    assert "1.0.1" in lines[0], res.stderr
+    assert "unreadable reply (HTTP 200, not JSON)" in lines[0], res.stderr
+    assert len(fake.hits_on("/ok")) == 1
+
+
+def test_reply_without_content_type_is_parsed(fake, probe):
+    """No Content-Type: the body is parsed, whatever the setting. JSON
+    passes; anything else falls back."""
+    plain = fake.route("/plain", 200, ctype=None, raw=b"OK")
+    good = fake.route("/untyped", 200, ctype=None, raw=b'{"version": "1.0.1"}')
+    ok = fake.route("/ok", 200, {"version": "1.0.0"})
+    name = probe("1.0.1", plain)
+    probe("1.0.0", ok)
+    res, _ = dispatch("call", name, "1.0.0")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"version": "1.0.0"}
+    assert "unreadable reply (HTTP 200, not JSON)" in res.stderr, res.stderr
+    probe("1.0.2", good)
+    res, _ = dispatch("call", name, "=1.0.2")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"version": "1.0.1"}
 
 
 # --- (e) the retry budget -----------------------------------------------------------

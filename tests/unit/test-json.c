@@ -193,6 +193,26 @@ START_TEST(url_allowed)
 }
 END_TEST
 
+START_TEST(json_type)
+{
+	ck_assert(vd_http_json_type("application/json"));
+	ck_assert(vd_http_json_type("Application/JSON; charset=utf-8"));
+	ck_assert(vd_http_json_type("application/json ;charset=utf-8"));
+	ck_assert(vd_http_json_type("application/problem+json"));
+	ck_assert(vd_http_json_type("application/vnd.api+json; ext=x"));
+	ck_assert(!vd_http_json_type("text/html"));
+	ck_assert(!vd_http_json_type("text/html; charset=utf-8"));
+	ck_assert(!vd_http_json_type("text/plain"));
+	ck_assert(!vd_http_json_type("application/jsonp"));
+	ck_assert(!vd_http_json_type("application/json-seq"));
+	ck_assert(!vd_http_json_type("+json"));
+	ck_assert(!vd_http_json_type("application/x; a=b+json"));
+	/* What the header callback stores for one too long to keep. */
+	ck_assert(!vd_http_json_type("?"));
+	ck_assert(!vd_http_json_type(""));
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -218,6 +238,7 @@ json_suite(void)
 	tcase_add_test(tc, error_text);
 	tcase_add_test(tc, retry_after);
 	tcase_add_test(tc, url_allowed);
+	tcase_add_test(tc, json_type);
 	suite_add_tcase(s, tc);
 	return s;
 }
