@@ -96,11 +96,13 @@ class FakeService:
     """An HTTP server on 127.0.0.1 whose paths answer as told:
     routes[path] = (status, body, delay seconds, Content-Type or None for
     none, raw bytes sent instead of body as JSON or None). It records each
-    hit as (monotonic time, path)."""
+    hit as (monotonic time, path), and each request as (method, path,
+    headers, body) in requests."""
 
     def __init__(self):
         self.routes = {}
         self.hits = []
+        self.requests = []
         self.lock = threading.Lock()
         owner = self
 
@@ -112,10 +114,11 @@ class FakeService:
 
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                sent = self.rfile.read(length) if length else b""
                 with owner.lock:
                     owner.hits.append((time.monotonic(), self.path))
+                    owner.requests.append((self.command, self.path,
+                                           dict(self.headers), sent))
                     status, body, delay, ctype, raw = owner.routes.get(
                         self.path, (404, {"error": "not found", "detail": ""}, 0,
                                     "application/json", None))
@@ -420,6 +423,47 @@ def test_version_ranges_through_the_cli(fake, probe):
         assert len(attempt_lines(res.stderr)) == 1, (spec, res.stderr)
     res, _ = dispatch("call", name, "not a range")
     assert res.returncode == 64, res.stderr
+
+
+# --- several endpoints ------------------------------------------------------------
+
+def test_post_and_get_endpoints_merged(fake):
+    """A version with a POST and a GET endpoint: each call sends the body
+    to the first (with its Idempotency-Key) and a bodiless GET to the
+    second, on one reused connection, and merges the two replies. Three
+    calls in one process, so that a GET follows a POST and a POST a GET
+    on the same handle."""
+    post = fake.route("/post", 200, {"posted": True, "list": [1]})
+    get = fake.route("/get", 200, {"got": True, "list": [2]})
+    name = "Resilience Probe %s" % uuid.uuid4().hex[:8]
+    must(dispatch("register", "--post", post, "--get", get, name, "1.0.0")[0])
+    try:
+        res, _ = dispatch("call", "--count", "3", "--json", name, "1.0.0",
+                          '{"n": 1}')
+        s = summary(res)
+        assert res.returncode == 0 and s["ok"] == 3, (s, res.stderr)
+        res, _ = dispatch("call", name, "1.0.0", '{"n": 2}')
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout) == {"posted": True, "list": [1, 2],
+                                          "got": True}
+    finally:
+        dispatch("unregister", name, "1.0.0")
+    with fake.lock:
+        reqs = list(fake.requests)
+    assert [(m, p) for m, p, _, _ in reqs] == [("POST", "/post"),
+                                              ("GET", "/get")] * 4, reqs
+    keys = set()
+    for method, _, headers, body in reqs:
+        if method == "POST":
+            assert json.loads(body) in ({"n": 1}, {"n": 2}), body
+            assert headers.get("Content-Type") == "application/json", headers
+            keys.add(headers.get("Idempotency-Key"))
+        else:
+            assert body == b"", body
+            assert "Idempotency-Key" not in headers, headers
+            assert "Content-Type" not in headers, headers
+    # One key per call, never reused.
+    assert len(keys) == 4 and None not in keys, keys
 
 
 # --- unreadable replies -------------------------------------------------------------
