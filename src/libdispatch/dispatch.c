@@ -269,25 +269,14 @@ parse_double(const char *text, double min, double max, double *out)
 	return true;
 }
 
-/* --breaker off | key=value,... */
+/* Calls set(key, value, spec) for each "key=value" of a comma-separated
+ * list; false when one is malformed or set refuses it. */
 static bool
-parse_breaker(const char *text, struct call_spec *spec)
+each_setting(const char *text, struct call_spec *spec,
+    bool (*set)(const char *, const char *, struct call_spec *))
 {
-	static const char *const keys[] = {
-		"consecutive", "rate", "min-calls", "window", "open",
-		"max-open",
-	};
 	char buf[256], *item, *save = NULL;
-	size_t i;
 
-	spec->breaker_set = true;
-	for (i = 0; i < 6; i++)
-		spec->breaker[i] = -1;
-	if (strcmp(text, "off") == 0) {
-		spec->breaker[0] = 0;
-		spec->breaker[1] = 0;
-		return true;
-	}
 	if (strlen(text) >= sizeof buf)
 		return false;
 	strcpy(buf, text);
@@ -298,21 +287,60 @@ parse_breaker(const char *text, struct call_spec *spec)
 		if (eq == NULL)
 			return false;
 		*eq = '\0';
-		for (i = 0; i < 6 && strcmp(item, keys[i]) != 0; i++)
-			;
-		if (i == 6 || !parse_long(eq + 1, i < 3 ? 0 : 1,
-		    i == 1 ? 100 : 86400000L, &spec->breaker[i]))
+		if (!set(item, eq + 1, spec))
 			return false;
 	}
 	return true;
+}
+
+static bool
+set_breaker(const char *key, const char *value, struct call_spec *spec)
+{
+	static const char *const keys[] = {
+		"consecutive", "rate", "min-calls", "window", "open",
+		"max-open",
+	};
+	size_t i;
+
+	for (i = 0; i < 6 && strcmp(key, keys[i]) != 0; i++)
+		;
+	return i < 6 && parse_long(value, i < 3 ? 0 : 1,
+	    i == 1 ? 100 : 86400000L, &spec->breaker[i]);
+}
+
+/* --breaker off | key=value,... */
+static bool
+parse_breaker(const char *text, struct call_spec *spec)
+{
+	size_t i;
+
+	spec->breaker_set = true;
+	for (i = 0; i < 6; i++)
+		spec->breaker[i] = -1;
+	if (strcmp(text, "off") == 0) {
+		spec->breaker[0] = 0;
+		spec->breaker[1] = 0;
+		return true;
+	}
+	return each_setting(text, spec, set_breaker);
+}
+
+static bool
+set_budget(const char *key, const char *value, struct call_spec *spec)
+{
+	if (strcmp(key, "percent") == 0)
+		return parse_double(value, 0, 1000, &spec->budget_percent);
+	if (strcmp(key, "per-second") == 0)
+		return parse_double(value, 0, 1e9, &spec->budget_per_second);
+	if (strcmp(key, "window") == 0)
+		return parse_long(value, 1, 60, &spec->budget_window_s);
+	return false;
 }
 
 /* --budget off | key=value,... */
 static bool
 parse_budget(const char *text, struct call_spec *spec)
 {
-	char buf[256], *item, *save = NULL;
-
 	spec->budget_set = true;
 	spec->budget_percent = -1;
 	spec->budget_per_second = -1;
@@ -321,30 +349,7 @@ parse_budget(const char *text, struct call_spec *spec)
 		spec->budget_per_second = HUGE_VAL;
 		return true;
 	}
-	if (strlen(text) >= sizeof buf)
-		return false;
-	strcpy(buf, text);
-	for (item = strtok_r(buf, ",", &save); item != NULL;
-	    item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
-		bool ok;
-
-		if (eq == NULL)
-			return false;
-		*eq++ = '\0';
-		if (strcmp(item, "percent") == 0)
-			ok = parse_double(eq, 0, 1000, &spec->budget_percent);
-		else if (strcmp(item, "per-second") == 0)
-			ok = parse_double(eq, 0, 1e9,
-			    &spec->budget_per_second);
-		else if (strcmp(item, "window") == 0)
-			ok = parse_long(eq, 1, 60, &spec->budget_window_s);
-		else
-			ok = false;
-		if (!ok)
-			return false;
-	}
-	return true;
+	return each_setting(text, spec, set_budget);
 }
 
 /* A client set up as spec asks; NULL with *status set. */

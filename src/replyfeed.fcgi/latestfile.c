@@ -98,14 +98,6 @@ write_list(const char *path, const cJSON *list)
 	return ok;
 }
 
-static const char *
-str(const cJSON *obj, const char *name)
-{
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(obj, name));
-
-	return v != NULL ? v : "";
-}
-
 /* The order of the latest replies: by createdAt (ISO-8601 UTC strings in
  * one format compare as times do), then by id, as the database sorts. */
 static int
@@ -113,9 +105,11 @@ older(const void *pa, const void *pb)
 {
 	const cJSON *a = *(const cJSON *const *)pa;
 	const cJSON *b = *(const cJSON *const *)pb;
-	int c = strcmp(str(a, "createdAt"), str(b, "createdAt"));
+	int c = strcmp(svc_json_str(a, "createdAt"),
+	    svc_json_str(b, "createdAt"));
 
-	return c != 0 ? c : strcmp(str(a, "id"), str(b, "id"));
+	return c != 0 ? c :
+	    strcmp(svc_json_str(a, "id"), svc_json_str(b, "id"));
 }
 
 bool
@@ -134,7 +128,7 @@ latest_file_add(const char *path, const struct event *ev)
 	list = read_list(path);
 	/* A repeat (delivered at least once) changes nothing. */
 	cJSON_ArrayForEach(it, list)
-		if (strcmp(str(it, "id"), ev->id) == 0) {
+		if (strcmp(svc_json_str(it, "id"), ev->id) == 0) {
 			cJSON_Delete(list);
 			unlock(fd);
 			return true;

@@ -345,6 +345,10 @@ cJSON *svc_parse_body(const struct svc_request *req,
 const char *svc_field_string(const cJSON *obj, const char *name,
     size_t max, bool allow_empty, struct svc_response *resp);
 
+/* The string member name of obj; "" when it is missing or not a string
+ * (never NULL). Owned by obj. */
+const char *svc_json_str(const cJSON *obj, const char *name);
+
 /* True when s is exactly 24 hexadecimal digits. */
 bool svc_is_oid(const char *s);
 

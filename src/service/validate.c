@@ -114,6 +114,14 @@ svc_parse_body(const struct svc_request *req, struct svc_response *resp)
 }
 
 const char *
+svc_json_str(const cJSON *obj, const char *name)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(obj, name));
+
+	return v != NULL ? v : "";
+}
+
+const char *
 svc_field_string(const cJSON *obj, const char *name, size_t max,
     bool allow_empty, struct svc_response *resp)
 {

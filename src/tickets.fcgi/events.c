@@ -91,8 +91,7 @@ active_sub(struct tickets_app *app, const char *id,
 		    svc_is_oid(id) ? id : "with that id");
 		return NULL;
 	}
-	if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(sub, "state")),
-	    "disabled") == 0) {
+	if (strcmp(svc_json_str(sub, "state"), "disabled") == 0) {
 		svc_response_error(resp, 409, "subscription disabled",
 		    "subscription %s is disabled; subscribe its url again "
 		    "before replaying", id);

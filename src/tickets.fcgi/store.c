@@ -1172,30 +1172,22 @@ find_json(mongoc_collection_t *coll, const bson_t *filter, const bson_t *sort,
 	return list;
 }
 
-static const char *
-json_str(const cJSON *obj, const char *name)
-{
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(obj, name));
-
-	return v != NULL ? v : "";
-}
-
 /* One subscription as the endpoints show it: its document, and what the
  * processes saw of it summed up (the latest news wins). */
 static void
 summarize(cJSON *sub, const cJSON *stats, const cJSON *dead)
 {
 	const cJSON *st, *latest = NULL, *d;
-	const char *id = json_str(sub, "id"), *best = "", *last_ok = "",
+	const char *id = svc_json_str(sub, "id"), *best = "", *last_ok = "",
 	    *last_fail = "";
 	int dead_n = 0;
 
 	cJSON_ArrayForEach(st, stats) {
-		const char *ok = json_str(st, "lastSuccess");
-		const char *fail = json_str(st, "lastFailure");
+		const char *ok = svc_json_str(st, "lastSuccess");
+		const char *fail = svc_json_str(st, "lastFailure");
 		const char *when = strcmp(ok, fail) > 0 ? ok : fail;
 
-		if (strcmp(json_str(st, "subscription"), id) != 0)
+		if (strcmp(svc_json_str(st, "subscription"), id) != 0)
 			continue;
 		/* ISO-8601 UTC strings of one format sort as time does. */
 		if (strcmp(ok, last_ok) > 0)
@@ -1208,7 +1200,7 @@ summarize(cJSON *sub, const cJSON *stats, const cJSON *dead)
 		}
 	}
 	cJSON_ArrayForEach(d, dead)
-		dead_n += strcmp(json_str(d, "subscription"), id) == 0;
+		dead_n += strcmp(svc_json_str(d, "subscription"), id) == 0;
 	if (*last_ok)
 		cJSON_AddStringToObject(sub, "lastSuccess", last_ok);
 	if (*last_fail)
@@ -1216,11 +1208,11 @@ summarize(cJSON *sub, const cJSON *stats, const cJSON *dead)
 	cJSON_AddNumberToObject(sub, "consecutiveFailures", latest != NULL ?
 	    cJSON_GetNumberValue(cJSON_GetObjectItem(latest,
 	    "consecutiveFailures")) : 0);
-	if (latest != NULL && *json_str(latest, "lastError"))
+	if (latest != NULL && *svc_json_str(latest, "lastError"))
 		cJSON_AddStringToObject(sub, "lastError",
-		    json_str(latest, "lastError"));
+		    svc_json_str(latest, "lastError"));
 	cJSON_AddNumberToObject(sub, "deadLetters", dead_n);
-	if (strcmp(json_str(sub, "state"), "disabled") != 0) {
+	if (strcmp(svc_json_str(sub, "state"), "disabled") != 0) {
 		cJSON_DeleteItemFromObject(sub, "state");
 		cJSON_AddStringToObject(sub, "state",
 		    cJSON_GetNumberValue(cJSON_GetObjectItem(sub,
@@ -1377,7 +1369,7 @@ store_deadletter_subs(struct store *s, const char *event_id, char ***subs,
 	bson_destroy(&filter);
 	*subs = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof **subs);
 	cJSON_ArrayForEach(d, list)
-		(*subs)[n++] = bson_strdup(json_str(d, "subscription"));
+		(*subs)[n++] = bson_strdup(svc_json_str(d, "subscription"));
 	cJSON_Delete(list);
 	return list != NULL;
 }
