@@ -9,12 +9,19 @@
  *   dbtool URI DB COLL drop
  *   dbtool URI DB COLL load   FILE        a JSON array; an "_id" of 24 hex
  *                                         digits is stored as an ObjectId
+ *   dbtool URI DB COLL fill   TICKET FROM COUNT [TITLE]
+ *                                         COUNT replies to TICKET (24 hex),
+ *                                         as the tickets service stores
+ *                                         them, with sequence numbers from
+ *                                         FROM + 1, in batches; then the
+ *                                         ticket's sequence set to the last
  *
  * FILTER is MongoDB extended JSON, for example '{"user": "bench"}'.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mongoc/mongoc.h>
 
@@ -34,7 +41,8 @@ usage(void)
 	fprintf(stderr, "usage: dbtool URI DB COLL count|find [FILTER]\n"
 	    "       dbtool URI DB COLL delete FILTER\n"
 	    "       dbtool URI DB COLL drop\n"
-	    "       dbtool URI DB COLL load FILE\n");
+	    "       dbtool URI DB COLL load FILE\n"
+	    "       dbtool URI DB COLL fill TICKET FROM COUNT [TITLE]\n");
 	exit(64);
 }
 
@@ -224,6 +232,99 @@ delete_sliced(mongoc_collection_t *coll, const bson_t *filter,
 	return sum + n;
 }
 
+/* One reply document as store_add_reply writes it, event included. */
+static void
+reply_doc(bson_t *doc, const bson_oid_t *ticket, const char *hex,
+    const char *title, int64_t seq, int64_t when)
+{
+	char msg[64], id[32], rhex[25], iso[32];
+	bson_oid_t oid;
+	bson_t ev;
+	time_t t = (time_t)(when / 1000);
+	struct tm tm;
+
+	bson_oid_init(&oid, NULL);
+	bson_oid_to_string(&oid, rhex);
+	snprintf(id, sizeof id, "evt_%s", rhex);
+	snprintf(msg, sizeof msg, "scale reply %lld", (long long)seq);
+	gmtime_r(&t, &tm);
+	strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	bson_init(doc);
+	BSON_APPEND_OID(doc, "_id", &oid);
+	BSON_APPEND_OID(doc, "ticketId", ticket);
+	BSON_APPEND_INT64(doc, "sequence", seq);
+	BSON_APPEND_UTF8(doc, "user", "scale");
+	BSON_APPEND_UTF8(doc, "message", msg);
+	BSON_APPEND_DATE_TIME(doc, "createdAt", when);
+	BSON_APPEND_UTF8(doc, "owner", "bench-scale");
+	BSON_APPEND_UTF8(doc, "requestId", "");
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "event", &ev);
+	BSON_APPEND_UTF8(&ev, "id", id);
+	BSON_APPEND_UTF8(&ev, "type", "reply.created");
+	BSON_APPEND_UTF8(&ev, "createdAt", iso);
+	BSON_APPEND_UTF8(&ev, "ticketId", hex);
+	BSON_APPEND_UTF8(&ev, "title", title);
+	BSON_APPEND_UTF8(&ev, "user", "scale");
+	BSON_APPEND_UTF8(&ev, "message", msg);
+	BSON_APPEND_INT64(&ev, "sequence", seq);
+	bson_append_document_end(doc, &ev);
+}
+
+static int
+fill(mongoc_client_t *client, const char *db, mongoc_collection_t *coll,
+    char **argv, int argc)
+{
+	enum { BATCH = 1000 };
+	bson_t docs[BATCH], *ptrs[BATCH];
+	int64_t from, count, seq, now = (int64_t)time(NULL) * 1000;
+	const char *hex = argv[0], *title = argc > 3 ? argv[3] : "scale";
+	mongoc_collection_t *seqs;
+	bson_error_t error;
+	bson_oid_t ticket;
+	bson_t *q, *u, *opts;
+	int n = 0, i;
+
+	if (!bson_oid_is_valid(hex, strlen(hex)) || strlen(hex) != 24)
+		usage();
+	bson_oid_init_from_string(&ticket, hex);
+	from = strtoll(argv[1], NULL, 10);
+	count = strtoll(argv[2], NULL, 10);
+	for (seq = from + 1; seq <= from + count; seq++) {
+		/* A millisecond apart, the last one now. */
+		reply_doc(&docs[n], &ticket, hex, title, seq,
+		    now - (from + count - seq));
+		ptrs[n] = &docs[n];
+		if (++n == BATCH || seq == from + count) {
+			bool ok = mongoc_collection_insert_many(coll,
+			    (const bson_t **)ptrs, (size_t)n, NULL, NULL,
+			    &error);
+
+			for (i = 0; i < n; i++)
+				bson_destroy(&docs[i]);
+			n = 0;
+			if (!ok) {
+				fprintf(stderr, "dbtool: fill: %s\n",
+				    error.message);
+				return 1;
+			}
+		}
+	}
+	seqs = mongoc_client_get_collection(client, db, "sequences");
+	q = BCON_NEW("_id", BCON_OID(&ticket));
+	u = BCON_NEW("$set", "{", "seq", BCON_INT64(from + count), "}");
+	opts = BCON_NEW("upsert", BCON_BOOL(true));
+	if (!mongoc_collection_update_one(seqs, q, u, opts, NULL, &error)) {
+		fprintf(stderr, "dbtool: fill: sequence: %s\n", error.message);
+		n = 1;
+	}
+	bson_destroy(q);
+	bson_destroy(u);
+	bson_destroy(opts);
+	mongoc_collection_destroy(seqs);
+	printf("%lld\n", (long long)count);
+	return n;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -244,7 +345,8 @@ main(int argc, char **argv)
 		return 64;
 	}
 	coll = mongoc_client_get_collection(client, argv[2], argv[3]);
-	filter = parse(argc > 5 && strcmp(cmd, "load") != 0 ? argv[5] : "{}");
+	filter = parse(argc > 5 && strcmp(cmd, "load") != 0 &&
+	    strcmp(cmd, "fill") != 0 ? argv[5] : "{}");
 
 	if (strcmp(cmd, "count") == 0) {
 		int64_t n = mongoc_collection_count_documents(coll, filter,
@@ -281,6 +383,9 @@ main(int argc, char **argv)
 		    strstr(error.message, "not found") == NULL &&
 		    strstr(error.message, "doesn't exist") == NULL)
 			rc = 1;
+	} else if (strcmp(cmd, "fill") == 0 && argc > 7) {
+		rc = fill(client, argv[2], coll, argv + 5, argc - 5);
+		memset(&error, 0, sizeof error);
 	} else if (strcmp(cmd, "load") == 0 && argc > 5) {
 		rc = load(coll, argv[5]);
 		memset(&error, 0, sizeof error);

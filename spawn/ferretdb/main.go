@@ -1,5 +1,6 @@
 // Command vd-ferretdb is the stack's embedded default database: FerretDB
-// (a MongoDB wire-protocol server) on its SQLite handler, in one process.
+// (a MongoDB wire-protocol server) on its PostgreSQL handler, in one process,
+// plus the PostgreSQL indexes that FerretDB cannot make itself.
 //
 // It exists because `go install .../cmd/ferretdb` builds a binary that panics
 // at start-up (its version file is generated and not in the module), while the
@@ -11,19 +12,21 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dir := flag.String("data", "data", "directory of the SQLite database files")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL connection string (postgres://...)")
 	level := flag.String("log-level", "warn", "log level: debug, info, warn, error")
-	sync := flag.String("sync", "normal", "SQLite synchronous mode: normal or full")
+	indexes := flag.String("indexes", "", "file of the GIN indexes to keep (see indexes.go)")
+	every := flag.Duration("index-interval", 2*time.Second, "how often new collections are looked for")
 	flag.Parse()
 
 	var lv slog.Level
@@ -33,31 +36,30 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
 
-	abs, err := filepath.Abs(*dir)
-	if err == nil {
-		err = os.MkdirAll(abs, 0o750)
+	if *pgURL == "" {
+		fmt.Fprintf(os.Stderr, "vd-ferretdb: -postgresql-url is required\n")
+		os.Exit(2)
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "vd-ferretdb: data directory: %v\n", err)
-		os.Exit(1)
+	var specs []indexSpec
+	if *indexes != "" {
+		var err error
+		if specs, err = readIndexSpecs(*indexes); err != nil {
+			fmt.Fprintf(os.Stderr, "vd-ferretdb: %v\n", err)
+			os.Exit(2)
+		}
 	}
 
-	// With its write-ahead log, SQLite in "normal" mode keeps every commit
-	// through a crash of this process, and may lose the last ones only to
-	// a crash of the machine: what MongoDB's default write concern gives
-	// (acknowledged before its journal is flushed). "full" syncs each
-	// commit to disk, and costs every write a sync.
-	if *sync != "normal" && *sync != "full" {
-		fmt.Fprintf(os.Stderr, "vd-ferretdb: -sync is normal or full\n")
+	url, err := withCustomPlans(*pgURL)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vd-ferretdb: -postgresql-url: %v\n", err)
 		os.Exit(2)
 	}
 
-	// The SQLite handler wants a directory URI with a trailing slash.
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + *sync + ")",
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Logger:        logger,
+		Handler:       "postgresql",
+		PostgreSQLURL: url,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vd-ferretdb: %v\n", err)
@@ -67,9 +69,34 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Fprintf(os.Stderr, "vd-ferretdb: serving %s from %s\n", *listen, abs)
+	if len(specs) > 0 {
+		// Our own lines at info level whatever FerretDB's is: an index
+		// is created rarely, and an operator wants to see when.
+		own := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		go keepIndexes(ctx, url, specs, *every, own)
+	}
+
+	fmt.Fprintf(os.Stderr, "vd-ferretdb: serving %s from PostgreSQL\n", *listen)
 	if err := f.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "vd-ferretdb: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// withCustomPlans asks the server for a plan made for each query's values
+// (a run-time parameter in the connection string, which pgx sends at
+// connection start), unless the string says otherwise: FerretDB passes a
+// filter's field name as a parameter, and a generic plan cannot use the
+// GIN index on that field.
+func withCustomPlans(raw string) (string, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	if !q.Has("plan_cache_mode") {
+		q.Set("plan_cache_mode", "force_custom_plan")
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }

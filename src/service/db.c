@@ -80,6 +80,51 @@ svc_db_open(const char *uri_opt, const char *appname, bson_error_t *error)
 	return client;
 }
 
+/* What a server says when it cannot serve now, rather than that the
+ * operation is wrong: MongoDB's codes for a node shutting down, stepping
+ * down or unreachable; FerretDB's InternalError (1) that carries its
+ * backend's connection failure (PostgreSQL stopped, restarting, or out of
+ * reach), which it has no code of its own for. */
+static bool
+server_unavailable(const bson_error_t *error)
+{
+	static const uint32_t codes[] = {
+		6,      /* HostUnreachable */
+		7,      /* HostNotFound */
+		89,     /* NetworkTimeout */
+		91,     /* ShutdownInProgress */
+		189,    /* PrimarySteppedDown */
+		9001,   /* SocketException */
+		10107,  /* NotWritablePrimary */
+		11600,  /* InterruptedAtShutdown */
+		11602,  /* InterruptedDueToReplStateChange */
+		13435,  /* NotPrimaryNoSecondaryOk */
+		13436,  /* NotPrimaryOrSecondary */
+	};
+	static const char *const backend[] = {
+		"failed to connect to",
+		"SQLSTATE 57P01",       /* admin_shutdown */
+		"SQLSTATE 57P02",       /* crash_shutdown */
+		"SQLSTATE 57P03",       /* cannot_connect_now */
+		"SQLSTATE 08",          /* connection exceptions */
+		"SQLSTATE 25006",       /* read-only: a standby, not the primary */
+		"conn closed",          /* a pooled connection of before */
+		"write failed",         /* a restart: broken pipe, reset */
+		"unexpected EOF",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof codes / sizeof *codes; i++)
+		if (error->code == codes[i])
+			return true;
+	if (error->code != 1)
+		return false;
+	for (i = 0; i < sizeof backend / sizeof *backend; i++)
+		if (strstr(error->message, backend[i]) != NULL)
+			return true;
+	return false;
+}
+
 bool
 svc_db_unavailable(const bson_error_t *error)
 {
@@ -90,6 +135,11 @@ svc_db_unavailable(const bson_error_t *error)
 	case MONGOC_ERROR_CLIENT:
 		return error->code == MONGOC_ERROR_CLIENT_NOT_READY ||
 		    error->code == MONGOC_ERROR_CLIENT_AUTHENTICATE;
+	case MONGOC_ERROR_SERVER:
+	case MONGOC_ERROR_QUERY:
+	case MONGOC_ERROR_COMMAND:
+	case MONGOC_ERROR_WRITE_CONCERN:
+		return server_unavailable(error);
 	default:
 		return false;
 	}

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -79,24 +80,47 @@ read_body(FCGX_Request *fr, struct svc_request *req)
 }
 
 static void
+put(void *out, const char *data, size_t len)
+{
+	/* FCGX_PutStr takes an int: a large piece goes in slices. */
+	while (len > 0) {
+		int n = len > 1 << 20 ? 1 << 20 : (int)len;
+
+		FCGX_PutStr(data, n, out);
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Writes the response; false when a streamed body failed part-way. */
+static bool
 write_response(FCGX_Request *fr, const struct svc_request *req,
     const struct svc_response *resp)
 {
-	char head[256];
+	bool head = strcmp(req->method, "HEAD") == 0;
+	char line[256];
 	int n;
 
-	n = snprintf(head, sizeof head,
-	    "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %lu\r\n"
-	    "X-Request-Id: %s\r\n",
+	n = snprintf(line, sizeof line,
+	    "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n",
 	    resp->status, svc_status_text(resp->status), resp->content_type,
-	    (unsigned long)resp->body.len, req->request_id);
-	FCGX_PutStr(head, n, fr->out);
+	    req->request_id);
+	FCGX_PutStr(line, n, fr->out);
+	if (resp->stream == NULL) {
+		n = snprintf(line, sizeof line, "Content-Length: %lu\r\n",
+		    (unsigned long)resp->body.len);
+		FCGX_PutStr(line, n, fr->out);
+	}
 	if (resp->headers.len > 0)
-		FCGX_PutStr(resp->headers.data, (int)resp->headers.len,
-		    fr->out);
+		put(fr->out, resp->headers.data, resp->headers.len);
 	FCGX_PutStr("\r\n", 2, fr->out);
-	if (resp->body.len > 0 && strcmp(req->method, "HEAD") != 0)
-		FCGX_PutStr(resp->body.data, (int)resp->body.len, fr->out);
+	if (head)
+		return true;
+	if (resp->stream != NULL)
+		return resp->stream(resp->stream_arg, put, fr->out);
+	if (resp->body.len > 0)
+		put(fr->out, resp->body.data, resp->body.len);
+	return true;
 }
 
 /* A request that failed on our side (5xx) is an event: one line, with the
@@ -159,7 +183,13 @@ svc_loop_run(const struct svc_loop *loop)
 		 * answer finds its request in the metrics. */
 		elapsed = svc_monotonic() - t0;
 		svc_metrics_request(loop->metrics, &req, &resp, route, elapsed);
-		write_response(&fr, &req, &resp);
+		if (!write_response(&fr, &req, &resp)) {
+			/* Cut short: no end of request, so that nginx
+			 * drops the client's connection too. */
+			svc_log(SVC_WARN, "rid=%s response cut short",
+			    req.request_id);
+			shutdown(fr.ipcFd, SHUT_RDWR);
+		}
 		FCGX_Finish_r(&fr);
 		log_failure(&req, &resp, elapsed);
 		if (loop->after != NULL)

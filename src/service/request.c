@@ -145,3 +145,41 @@ svc_request_clear(struct svc_request *req)
 	/* The body buffer is kept: most requests need about the same size. */
 	req->body_buf = body;
 }
+
+static bool
+take_param(const char *value, size_t len, char *buf, size_t size)
+{
+	if (*buf != '\0' || len == 0 || len >= size ||
+	    memchr(value, '%', len) != NULL)
+		return false;
+	memcpy(buf, value, len);
+	buf[len] = '\0';
+	return true;
+}
+
+bool
+svc_query_params(const char *query, const char *name1, char *buf1,
+    size_t size1, const char *name2, char *buf2, size_t size2)
+{
+	const char *p = query;
+
+	*buf1 = *buf2 = '\0';
+	while (*p != '\0') {
+		size_t len = strcspn(p, "&"), n1 = strlen(name1),
+		    n2 = strlen(name2);
+
+		if (len > n1 && strncmp(p, name1, n1) == 0 && p[n1] == '=') {
+			if (!take_param(p + n1 + 1, len - n1 - 1, buf1, size1))
+				return false;
+		} else if (len > n2 && strncmp(p, name2, n2) == 0 &&
+		    p[n2] == '=') {
+			if (!take_param(p + n2 + 1, len - n2 - 1, buf2, size2))
+				return false;
+		} else if (len > 0)
+			return false;
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return true;
+}

@@ -82,6 +82,19 @@ svc_response_clear(struct svc_response *resp)
 	resp->content_type = "application/json";
 	svc_buf_reset(&resp->headers);
 	svc_buf_reset(&resp->body);
+	resp->stream = NULL;
+	resp->stream_arg = NULL;
+}
+
+void
+svc_response_stream(struct svc_response *resp, int status,
+    const char *content_type, svc_stream_fn *stream, void *arg)
+{
+	resp->status = status;
+	resp->content_type = content_type;
+	svc_buf_reset(&resp->body);
+	resp->stream = stream;
+	resp->stream_arg = arg;
 }
 
 void

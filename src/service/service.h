@@ -77,6 +77,13 @@ void svc_request_make(struct svc_request *req, const char *method,
 void svc_request_add_body(struct svc_request *req, const char *data,
     size_t len);
 
+/* Reads the query string's parameters name1 and name2 into buf1 and
+ * buf2 ("" when absent). False when the query has another parameter, a
+ * repeated one, a value too long for its buffer, or a percent-encoded
+ * byte (no value of ours needs one). */
+bool svc_query_params(const char *query, const char *name1, char *buf1,
+    size_t size1, const char *name2, char *buf2, size_t size2);
+
 /* The FastCGI parameter name (e.g. "HTTP_IDEMPOTENCY_KEY"), or NULL. */
 const char *svc_request_param(const struct svc_request *req,
     const char *name);
@@ -86,11 +93,22 @@ void svc_request_clear(struct svc_request *req);
 
 /* ---- response.c ---- */
 
+/* A body made while it is sent, for one too large to hold (the tickets
+ * list at a million replies). The loop writes the headers without a
+ * Content-Length, then calls the stream function, which hands its bytes
+ * to write(out, ...). It returns false when it failed part-way: the loop
+ * then drops the connection, so that the client sees a body cut short
+ * rather than one that looks whole. */
+typedef void svc_write_fn(void *out, const char *data, size_t len);
+typedef bool svc_stream_fn(void *arg, svc_write_fn *write, void *out);
+
 struct svc_response {
 	int status;
 	const char *content_type;    /* static string */
 	struct svc_buf headers;      /* extra "Name: value\r\n" lines */
 	struct svc_buf body;
+	svc_stream_fn *stream;       /* NULL: the body is in body */
+	void *stream_arg;
 };
 
 void svc_response_init(struct svc_response *resp);
@@ -105,6 +123,11 @@ void svc_response_json(struct svc_response *resp, int status,
 void svc_response_raw(struct svc_response *resp, int status,
     const char *content_type, const char *body, size_t len);
 
+/* A body that stream(arg, ...) makes as it is sent (see above); arg must
+ * live until the response is written. */
+void svc_response_stream(struct svc_response *resp, int status,
+    const char *content_type, svc_stream_fn *stream, void *arg);
+
 /* The error body every failure has: {"error": error, "detail": ...}. */
 void svc_response_error(struct svc_response *resp, int status,
     const char *error, const char *fmt, ...)
@@ -116,6 +139,11 @@ void svc_response_header(struct svc_response *resp, const char *name,
 
 /* The reason phrase of an HTTP status ("Not Found"). */
 const char *svc_status_text(int status);
+
+/* ---- hash.c ---- */
+
+/* FNV-1a of len bytes: stable across processes and hosts. */
+uint64_t svc_hash(const void *data, size_t len);
 
 /* ---- route.c ---- */
 

@@ -215,6 +215,10 @@ main(int argc, char **argv)
 	cfg.public_url = env_or("VD_PUBLIC_URL", "http://127.0.0.1:8080");
 	cfg.heartbeat = 10;
 	cfg.probe = 10;
+	cfg.list_cache_max = TICKETS_CACHE_MAX;
+	if (getenv("TICKETS_LIST_CACHE_MAX") != NULL)
+		cfg.list_cache_max = (size_t)positive(
+		    getenv("TICKETS_LIST_CACHE_MAX"), "TICKETS_LIST_CACHE_MAX");
 	cfg.event_timeout = 15;
 	schedule_text = env_or("EVENTS_RETRY_SCHEDULE",
 	    "0,5,300,1800,7200,18000,36000,36000");
@@ -349,7 +353,7 @@ main(int argc, char **argv)
 	svc_metrics_close(app.metrics);
 	svc_gen_close(app.gen);
 	svc_gen_close(app.subs_gen);
-	cJSON_free(app.cache.body);
+	svc_buf_free(&app.cache.body);
 	for (i = 0; i < app.n_titles; i++)
 		bson_free(app.titles[i].title);
 	free(app.titles);

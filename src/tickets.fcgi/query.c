@@ -2,10 +2,10 @@
  * query.c - GET /tickets and GET /tickets/{id}: the ticket queries, the
  * ones a version started with --fail-rate fails at random.
  *
- * FerretDB decodes every reply for GET /tickets, so its answer is kept and
- * built again only when a reply was added (the host's generation counter
- * moved, bumped before that reply's 200) or after a few seconds (a write
- * from another host, or straight into the database).
+ * The answer to GET /tickets is kept, while it is small enough, and built
+ * again only when a reply was added (the host's generation counter moved,
+ * bumped before that reply's 200) or after a few seconds (a write from
+ * another host, or straight into the database).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,48 +26,198 @@ inject_failure(struct tickets_app *app, struct svc_response *resp)
 	return true;
 }
 
-/* FNV-1a: an ETag that is the same for the same bytes, in every process. */
-static uint64_t
-fnv1a(const char *s, size_t len)
-{
-	uint64_t h = 14695981039346656037ULL;
+/*
+ * The list is written ticket by ticket, and each ticket reply by reply, so
+ * that nothing holds the whole of it: at a million replies it is some
+ * 150 MB. While it is short enough to keep (list_cache_max) it is made
+ * in memory first, kept, and answered with an ETag; past that it is made
+ * again as it is sent.
+ */
+struct list_writer {
+	struct svc_buf *buf;        /* in memory: the body so far */
+	size_t limit;               /* in memory: its longest */
+	svc_write_fn *write;        /* streamed: where bytes go */
+	void *out;
+	bool over;                  /* in memory, and past the limit */
+	bool first_ticket, first_reply;
+};
 
-	while (len-- > 0) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ULL;
+static bool
+emit(struct list_writer *w, const char *s, size_t n)
+{
+	if (w->write != NULL) {
+		w->write(w->out, s, n);
+		return true;
 	}
-	return h;
+	if (w->buf->len + n > w->limit) {
+		w->over = true;
+		return false;
+	}
+	svc_buf_append(w->buf, s, n);
+	return true;
 }
 
+static bool
+emit_json(struct list_writer *w, cJSON *json, size_t drop_tail)
+{
+	char *text = cJSON_PrintUnformatted(json);
+	bool ok;
+
+	cJSON_Delete(json);
+	if (text == NULL)
+		return false;
+	ok = emit(w, text, strlen(text) - drop_tail);
+	cJSON_free(text);
+	return ok;
+}
+
+static bool
+reply_out(void *arg, cJSON *reply)
+{
+	struct list_writer *w = arg;
+
+	if (!w->first_reply && !emit(w, ",", 1)) {
+		cJSON_Delete(reply);
+		return false;
+	}
+	w->first_reply = false;
+	return emit_json(w, reply, 0);
+}
+
+/* A ticket without its "replies", open: `{..., "replies":[` and the
+ * replies it was loaded with. */
+static bool
+ticket_out(void *arg, cJSON *ticket)
+{
+	struct list_writer *w = arg;
+	cJSON *loaded = cJSON_DetachItemFromObjectCaseSensitive(ticket,
+	    "replies"), *r;
+	bool ok;
+
+	ok = (w->first_ticket || emit(w, ",", 1)) &&
+	    emit_json(w, ticket, 1) && emit(w, ",\"replies\":[", 12);
+	w->first_ticket = false;
+	w->first_reply = true;
+	while (ok && cJSON_IsArray(loaded) &&
+	    (r = cJSON_DetachItemFromArray(loaded, 0)) != NULL)
+		ok = reply_out(w, r);
+	cJSON_Delete(loaded);
+	return ok;
+}
+
+static bool
+ticket_end(void *arg)
+{
+	return emit(arg, "]}", 2);
+}
+
+/* Writes the list into w; false on a database error (error set) or when
+ * w is in memory and the list is longer than can be kept. */
+static bool
+write_list(struct tickets_app *app, struct list_writer *w,
+    bson_error_t *error)
+{
+	const struct store_visit v = { ticket_out, reply_out, ticket_end, w };
+
+	memset(error, 0, sizeof *error);
+	w->first_ticket = true;
+	return emit(w, "[", 1) && store_each_ticket(app->store, &v, error) &&
+	    emit(w, "]", 1);
+}
+
+static bool
+stream_list(void *arg, svc_write_fn *write, void *out)
+{
+	struct list_writer w = { .write = write, .out = out };
+	bson_error_t error;
+
+	if (write_list(arg, &w, &error))
+		return true;
+	svc_log(SVC_ERROR, "tickets list cut short: %s", error.message);
+	return false;
+}
+
+/* Makes the list in memory and keeps it; false with resp unset when it is
+ * too long to keep, false with resp set on a database error. */
 static bool
 rebuild(struct tickets_app *app, struct svc_response *resp)
 {
 	struct tickets_cache *c = &app->cache;
+	struct svc_buf buf = { 0 };
+	struct list_writer w = { .buf = &buf,
+	    .limit = app->cfg->list_cache_max };
 	bson_error_t error;
 	uint64_t gen;
-	cJSON *list;
-	char *text;
 
 	/* Read before the query: a reply added meanwhile moves it again. */
 	gen = svc_gen_read(app->gen);
-	if ((list = store_tickets(app->store, &error)) == NULL) {
-		svc_db_fail(resp, "tickets query", &error);
+	if (!write_list(app, &w, &error)) {
+		svc_buf_free(&buf);
+		if (!w.over)
+			svc_db_fail(resp, "tickets query", &error);
 		return false;
 	}
-	text = cJSON_PrintUnformatted(list);
-	cJSON_Delete(list);
-	if (text == NULL) {
-		svc_response_error(resp, 500, "internal error",
-		    "could not format the tickets");
-		return false;
-	}
-	cJSON_free(c->body);
-	c->body = text;
-	c->len = strlen(text);
+	svc_buf_free(&c->body);
+	c->body = buf;
 	c->gen = gen;
 	c->built_ms = svc_now_ms();
 	snprintf(c->etag, sizeof c->etag, "\"%016llx\"",
-	    (unsigned long long)fnv1a(text, c->len));
+	    (unsigned long long)svc_hash(buf.data, buf.len));
+	return true;
+}
+
+/* ?limit=N&after=ID: one page of the list (our extension). Returns false
+ * when the query has neither, true with resp set otherwise. */
+static bool
+query_page(struct tickets_app *app, const struct svc_request *req,
+    struct svc_response *resp)
+{
+	char limit_s[16] = "", after_s[32] = "";
+	bson_oid_t after;
+	bson_error_t error;
+	cJSON *list, *last;
+	long limit = TICKETS_PAGE_DEFAULT;
+	char *end;
+
+	if (*req->query == '\0')
+		return false;
+	if (!svc_query_params(req->query, "limit", limit_s, sizeof limit_s,
+	    "after", after_s, sizeof after_s)) {
+		svc_response_error(resp, 400, "invalid request", "the "
+		    "parameters are limit (1 to %d) and after (a ticket id)",
+		    TICKETS_PAGE_MAX);
+		return true;
+	}
+	if (*limit_s != '\0') {
+		limit = strtol(limit_s, &end, 10);
+		if (*end != '\0' || limit < 1 || limit > TICKETS_PAGE_MAX) {
+			svc_response_error(resp, 400, "invalid request",
+			    "limit is a number from 1 to %d",
+			    TICKETS_PAGE_MAX);
+			return true;
+		}
+	}
+	if (*after_s != '\0' && !svc_is_oid(after_s)) {
+		svc_response_error(resp, 400, "invalid ticket id",
+		    "after is a ticket id of 24 hexadecimal digits");
+		return true;
+	}
+	if (*after_s != '\0')
+		bson_oid_init_from_string(&after, after_s);
+	list = store_tickets_page(app->store, *after_s ? &after : NULL,
+	    (int)limit, &error);
+	if (list == NULL) {
+		svc_db_fail(resp, "tickets query", &error);
+		return true;
+	}
+	/* A full page may have a next one: where it starts. */
+	last = cJSON_GetArrayItem(list, cJSON_GetArraySize(list) - 1);
+	if (cJSON_GetArraySize(list) == limit && last != NULL)
+		svc_response_header(resp, "Link", "<%s/tickets?limit=%ld&"
+		    "after=%s>; rel=\"next\"", req->script_name, limit,
+		    cJSON_GetStringValue(cJSON_GetObjectItem(last, "_id")));
+	svc_response_json(resp, 200, list);
+	cJSON_Delete(list);
 	return true;
 }
 
@@ -81,18 +231,26 @@ tickets_query(const struct svc_request *req, struct svc_response *resp,
 
 	if (inject_failure(app, resp))
 		return;
-	if ((app->gen == NULL || c->body == NULL ||
-	    c->gen != svc_gen_read(app->gen) ||
-	    svc_now_ms() - c->built_ms > TICKETS_CACHE_MS) &&
-	    !rebuild(app, resp))
+	if (query_page(app, req, resp))
 		return;
+	if (app->gen == NULL || c->body.data == NULL ||
+	    c->gen != svc_gen_read(app->gen) ||
+	    svc_now_ms() - c->built_ms > TICKETS_CACHE_MS) {
+		if (!rebuild(app, resp)) {
+			if (resp->status == 200)
+				svc_response_stream(resp, 200,
+				    "application/json", stream_list, app);
+			return;
+		}
+	}
 	svc_response_header(resp, "ETag", "%s", c->etag);
 	match = svc_request_param(req, "HTTP_IF_NONE_MATCH");
 	if (match != NULL && strstr(match, c->etag) != NULL) {
 		svc_response_raw(resp, 304, "application/json", "", 0);
 		return;
 	}
-	svc_response_raw(resp, 200, "application/json", c->body, c->len);
+	svc_response_raw(resp, 200, "application/json", c->body.data,
+	    c->body.len);
 }
 
 void

@@ -218,29 +218,129 @@ attach_replies(struct store *s, cJSON *list, const bson_t *filter,
 	return ok;
 }
 
-cJSON *
-store_tickets(struct store *s, bson_error_t *error)
+/* Hands each stored reply of ticket id to v->reply, oldest first: one
+ * query on ticketId, which an index serves at any size. */
+static bool
+each_reply(struct store *s, const bson_t *ticket, const struct store_visit *v,
+    bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-	cJSON *list = cJSON_CreateArray();
+	bson_iter_t it;
+	bool ok, go = true;
+
+	if (!bson_iter_init_find(&it, ticket, "_id") || !BSON_ITER_HOLDS_OID(&it))
+		return true;
+	BSON_APPEND_OID(&filter, "ticketId", bson_iter_oid(&it));
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "createdAt", 1);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	cur = mongoc_collection_find_with_opts(s->replies, &filter, &opts, NULL);
+	while (go && mongoc_cursor_next(cur, &doc))
+		go = v->reply(v->arg, reply_json(doc));
+	ok = !mongoc_cursor_error(cur, error) && go;
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	return ok;
+}
+
+bool
+store_each_ticket(struct store *s, const struct store_visit *v,
+    bson_error_t *error)
+{
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+	bool ok = true;
 
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "_id", 1);
 	bson_append_document_end(&opts, &sort);
 	cur = mongoc_collection_find_with_opts(s->tickets, &filter, &opts,
 	    NULL);
-	while (mongoc_cursor_next(cur, &doc))
-		cJSON_AddItemToArray(list, svc_bson_to_json(doc));
-	if (mongoc_cursor_error(cur, error) ||
-	    !attach_replies(s, list, &filter, error)) {
-		cJSON_Delete(list);
-		list = NULL;
+	while (ok && mongoc_cursor_next(cur, &doc)) {
+		ok = v->ticket(v->arg, svc_bson_to_json(doc)) &&
+		    each_reply(s, doc, v, error) && v->ticket_end(v->arg);
 	}
+	if (mongoc_cursor_error(cur, error))
+		ok = false;
 	mongoc_cursor_destroy(cur);
 	bson_destroy(&opts);
 	bson_destroy(&filter);
+	return ok;
+}
+
+/* The replies a ticket has: those loaded with it, and the last sequence
+ * number its accepted replies drew. */
+static bool
+reply_count(struct store *s, const bson_oid_t *id, cJSON *ticket,
+    bson_error_t *error)
+{
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	cJSON *loaded = cJSON_GetObjectItem(ticket, "replies");
+	double n = cJSON_IsArray(loaded) ? cJSON_GetArraySize(loaded) : 0;
+	bson_iter_t it;
+	bool ok;
+
+	BSON_APPEND_OID(&filter, "_id", id);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	cur = mongoc_collection_find_with_opts(s->seqs, &filter, &opts, NULL);
+	if (mongoc_cursor_next(cur, &doc) &&
+	    bson_iter_init_find(&it, doc, "seq"))
+		n += (double)bson_iter_as_int64(&it);
+	ok = !mongoc_cursor_error(cur, error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	cJSON_DeleteItemFromObject(ticket, "replies");
+	cJSON_AddNumberToObject(ticket, "replyCount", n);
+	return ok;
+}
+
+cJSON *
+store_tickets_page(struct store *s, const bson_oid_t *after, int limit,
+    bson_error_t *error)
+{
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, gt;
+	cJSON *list = cJSON_CreateArray();
+	bool ok = true;
+
+	if (after != NULL) {
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &gt);
+		BSON_APPEND_OID(&gt, "$gt", after);
+		bson_append_document_end(&filter, &gt);
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(s->tickets, &filter, &opts,
+	    NULL);
+	while (ok && mongoc_cursor_next(cur, &doc)) {
+		cJSON *t = svc_bson_to_json(doc);
+		bson_iter_t it;
+
+		cJSON_AddItemToArray(list, t);
+		if (bson_iter_init_find(&it, doc, "_id") &&
+		    BSON_ITER_HOLDS_OID(&it))
+			ok = reply_count(s, bson_iter_oid(&it), t, error);
+	}
+	if (mongoc_cursor_error(cur, error))
+		ok = false;
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	if (!ok) {
+		cJSON_Delete(list);
+		list = NULL;
+	}
 	return list;
 }
 

@@ -16,6 +16,12 @@
 /* How long an answer or a title is kept at most, for writes the host's
  * generation counter does not see (another host, the database itself). */
 #define TICKETS_CACHE_MS 5000
+/* The longest GET /tickets answer kept in memory, by default
+ * (TICKETS_LIST_CACHE_MAX); a longer one is streamed, made again for
+ * every request. */
+#define TICKETS_CACHE_MAX (1024 * 1024)
+#define TICKETS_PAGE_DEFAULT 20
+#define TICKETS_PAGE_MAX 100
 #define TICKETS_TITLE_MS 60000
 #define TICKETS_TITLES_MAX 1024
 
@@ -28,6 +34,7 @@ struct tickets_config {
 	char prefix[64];            /* "/tickets/v1.0.1" */
 	const char *load_file;      /* --load: load sample data and exit */
 	const char *log_level;
+	size_t list_cache_max;      /* bytes of GET /tickets kept at most */
 	int heartbeat;              /* seconds between registry heartbeats */
 	const long *retry_schedule; /* seconds between delivery attempts */
 	size_t n_retry;
@@ -66,9 +73,27 @@ bool store_prepare(struct store *store, bson_error_t *error);
 /* Whether the database answers. */
 bool store_ping(struct store *store, bson_error_t *error);
 
-/* All tickets as a JSON array, each with its replies (the loaded ones
- * followed by the accepted ones, oldest first). */
-cJSON *store_tickets(struct store *store, bson_error_t *error);
+/* Every ticket in _id order, each with its replies (the loaded ones,
+ * in its "replies", followed by the accepted ones, oldest first), handed
+ * over one at a time so that no caller needs to hold them all. Each
+ * callback takes ownership of the JSON it is given; one that returns
+ * false stops the walk, and store_each_ticket returns false. */
+struct store_visit {
+	bool (*ticket)(void *arg, cJSON *ticket);
+	bool (*reply)(void *arg, cJSON *reply);
+	bool (*ticket_end)(void *arg);
+	void *arg;
+};
+bool store_each_ticket(struct store *store, const struct store_visit *v,
+    bson_error_t *error);
+
+/* At most limit tickets with an _id after after (NULL: from the first),
+ * in _id order, each without its replies but with their "replyCount":
+ * the replies it was loaded with and the sequence numbers its accepted
+ * replies drew (one lookup, at any size). A request that failed after it
+ * drew its number, the database failing mid-way, is counted too. */
+cJSON *store_tickets_page(struct store *store, const bson_oid_t *after,
+    int limit, bson_error_t *error);
 
 /* One ticket, or NULL with *found false. */
 cJSON *store_ticket(struct store *store, const bson_oid_t *id, bool *found,
@@ -303,8 +328,7 @@ void outbox_stop(struct outbox *outbox);
 struct tickets_cache {
 	uint64_t gen;
 	int64_t built_ms;
-	char *body;                 /* NULL: nothing kept */
-	size_t len;
+	struct svc_buf body;        /* data NULL: nothing kept */
 	char etag[24];
 };
 
