@@ -354,6 +354,7 @@ main(int argc, char **argv)
 	svc_gen_close(app.gen);
 	svc_gen_close(app.subs_gen);
 	svc_buf_free(&app.cache.body);
+	cJSON_Delete(app.brief.list);
 	for (i = 0; i < app.n_titles; i++)
 		bson_free(app.titles[i].title);
 	free(app.titles);

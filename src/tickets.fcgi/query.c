@@ -166,6 +166,57 @@ rebuild(struct tickets_app *app, struct svc_response *resp)
 	return true;
 }
 
+/* A page from the kept tickets, each copied with its accepted replies
+ * added to its replyCount; NULL on a database error, or with error->code
+ * 0 when there are too many tickets to keep. */
+static cJSON *
+page_from_brief(struct tickets_app *app, const char *after, long limit,
+    bson_error_t *error)
+{
+	struct tickets_brief *b = &app->brief;
+	cJSON *page, *t;
+	long n = 0;
+
+	memset(error, 0, sizeof *error);
+	if (svc_now_ms() - b->built_ms > TICKETS_CACHE_MS ||
+	    (b->list == NULL && !b->too_many)) {
+		cJSON_Delete(b->list);
+		b->list = store_tickets_brief(app->store, TICKETS_BRIEF_MAX,
+		    error);
+		b->too_many = b->list == NULL && error->code == 0;
+		b->built_ms = b->list != NULL || b->too_many ? svc_now_ms() : 0;
+	}
+	if (b->list == NULL)
+		return NULL;
+	page = cJSON_CreateArray();
+	cJSON_ArrayForEach(t, b->list) {
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(t,
+		    "_id"));
+		cJSON *copy, *count;
+		bson_oid_t oid;
+		int64_t seq;
+
+		/* Lowercase hex compares as the ObjectId's bytes do. */
+		if (id == NULL || (*after != '\0' && strcmp(id, after) <= 0))
+			continue;
+		if (n++ == limit)
+			break;
+		copy = cJSON_Duplicate(t, true);
+		cJSON_AddItemToArray(page, copy);
+		if (!svc_is_oid(id))
+			continue;
+		bson_oid_init_from_string(&oid, id);
+		if (!store_reply_seq(app->store, &oid, &seq, error)) {
+			cJSON_Delete(page);
+			return NULL;
+		}
+		count = cJSON_GetObjectItem(copy, "replyCount");
+		cJSON_SetNumberValue(count, cJSON_GetNumberValue(count) +
+		    (double)seq);
+	}
+	return page;
+}
+
 /* ?limit=N&after=ID: one page of the list (our extension). Returns false
  * when the query has neither, true with resp set otherwise. */
 static bool
@@ -202,10 +253,13 @@ query_page(struct tickets_app *app, const struct svc_request *req,
 		    "after is a ticket id of 24 hexadecimal digits");
 		return true;
 	}
-	if (*after_s != '\0')
-		bson_oid_init_from_string(&after, after_s);
-	list = store_tickets_page(app->store, *after_s ? &after : NULL,
-	    (int)limit, &error);
+	list = page_from_brief(app, after_s, limit, &error);
+	if (list == NULL && error.code == 0) {
+		if (*after_s != '\0')
+			bson_oid_init_from_string(&after, after_s);
+		list = store_tickets_page(app->store, *after_s ? &after : NULL,
+		    (int)limit, &error);
+	}
 	if (list == NULL) {
 		svc_db_fail(resp, "tickets query", &error);
 		return true;

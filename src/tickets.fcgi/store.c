@@ -273,33 +273,72 @@ store_each_ticket(struct store *s, const struct store_visit *v,
 	return ok;
 }
 
-/* The replies a ticket has: those loaded with it, and the last sequence
- * number its accepted replies drew. */
-static bool
-reply_count(struct store *s, const bson_oid_t *id, cJSON *ticket,
+/* The last sequence number ticket id's accepted replies drew (0: none). */
+bool
+store_reply_seq(struct store *s, const bson_oid_t *id, int64_t *seq,
     bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	cJSON *loaded = cJSON_GetObjectItem(ticket, "replies");
-	double n = cJSON_IsArray(loaded) ? cJSON_GetArraySize(loaded) : 0;
 	bson_iter_t it;
 	bool ok;
 
+	*seq = 0;
 	BSON_APPEND_OID(&filter, "_id", id);
 	BSON_APPEND_INT64(&opts, "limit", 1);
 	cur = mongoc_collection_find_with_opts(s->seqs, &filter, &opts, NULL);
 	if (mongoc_cursor_next(cur, &doc) &&
 	    bson_iter_init_find(&it, doc, "seq"))
-		n += (double)bson_iter_as_int64(&it);
+		*seq = bson_iter_as_int64(&it);
 	ok = !mongoc_cursor_error(cur, error);
 	mongoc_cursor_destroy(cur);
 	bson_destroy(&opts);
 	bson_destroy(&filter);
-	cJSON_DeleteItemFromObject(ticket, "replies");
-	cJSON_AddNumberToObject(ticket, "replyCount", n);
 	return ok;
+}
+
+/* A ticket for a page: its replies replaced by the number it was loaded
+ * with, in "replyCount", to which the caller adds the accepted ones. */
+static cJSON *
+brief(const bson_t *doc)
+{
+	cJSON *t = svc_bson_to_json(doc), *loaded;
+
+	loaded = cJSON_GetObjectItem(t, "replies");
+	cJSON_AddNumberToObject(t, "replyCount", cJSON_IsArray(loaded) ?
+	    cJSON_GetArraySize(loaded) : 0);
+	cJSON_DeleteItemFromObject(t, "replies");
+	return t;
+}
+
+cJSON *
+store_tickets_brief(struct store *s, size_t max, bson_error_t *error)
+{
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+	cJSON *list = cJSON_CreateArray();
+	size_t n = 0;
+
+	memset(error, 0, sizeof *error);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", (int64_t)max + 1);
+	cur = mongoc_collection_find_with_opts(s->tickets, &filter, &opts,
+	    NULL);
+	while (n++ <= max && mongoc_cursor_next(cur, &doc))
+		cJSON_AddItemToArray(list, brief(doc));
+	if (mongoc_cursor_error(cur, error) ||
+	    (size_t)cJSON_GetArraySize(list) > max) {
+		cJSON_Delete(list);
+		list = NULL;
+	}
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	return list;
 }
 
 cJSON *
@@ -324,13 +363,17 @@ store_tickets_page(struct store *s, const bson_oid_t *after, int limit,
 	cur = mongoc_collection_find_with_opts(s->tickets, &filter, &opts,
 	    NULL);
 	while (ok && mongoc_cursor_next(cur, &doc)) {
-		cJSON *t = svc_bson_to_json(doc);
+		cJSON *t = brief(doc);
 		bson_iter_t it;
+		int64_t seq;
 
 		cJSON_AddItemToArray(list, t);
 		if (bson_iter_init_find(&it, doc, "_id") &&
-		    BSON_ITER_HOLDS_OID(&it))
-			ok = reply_count(s, bson_iter_oid(&it), t, error);
+		    BSON_ITER_HOLDS_OID(&it) &&
+		    (ok = store_reply_seq(s, bson_iter_oid(&it), &seq, error)))
+			cJSON_SetNumberValue(cJSON_GetObjectItem(t,
+			    "replyCount"), cJSON_GetNumberValue(
+			    cJSON_GetObjectItem(t, "replyCount")) + seq);
 	}
 	if (mongoc_cursor_error(cur, error))
 		ok = false;

@@ -22,6 +22,9 @@
 #define TICKETS_CACHE_MAX (1024 * 1024)
 #define TICKETS_PAGE_DEFAULT 20
 #define TICKETS_PAGE_MAX 100
+/* The most tickets kept for paging (some 1 KB each); beyond, each page
+ * is a query. */
+#define TICKETS_BRIEF_MAX 10000
 #define TICKETS_TITLE_MS 60000
 #define TICKETS_TITLES_MAX 1024
 
@@ -94,6 +97,16 @@ bool store_each_ticket(struct store *store, const struct store_visit *v,
  * drew its number, the database failing mid-way, is counted too. */
 cJSON *store_tickets_page(struct store *store, const bson_oid_t *after,
     int limit, bson_error_t *error);
+
+/* Every ticket in _id order as store_tickets_page shows it, but with only
+ * the loaded replies in "replyCount"; NULL when there are more than max
+ * (error->code 0) or on a database error. */
+cJSON *store_tickets_brief(struct store *store, size_t max,
+    bson_error_t *error);
+
+/* The last sequence number the accepted replies of ticket id drew. */
+bool store_reply_seq(struct store *store, const bson_oid_t *id, int64_t *seq,
+    bson_error_t *error);
 
 /* One ticket, or NULL with *found false. */
 cJSON *store_ticket(struct store *store, const bson_oid_t *id, bool *found,
@@ -332,6 +345,15 @@ struct tickets_cache {
 	char etag[24];
 };
 
+/* Every ticket without its replies, for the pages of the list: FerretDB
+ * reads the whole collection for a range on _id, so it is read once and
+ * kept for as long as the list (tickets are not changed by the API). */
+struct tickets_brief {
+	cJSON *list;                /* NULL: not kept */
+	bool too_many;              /* over TICKETS_BRIEF_MAX: not kept */
+	int64_t built_ms;
+};
+
 /* A ticket's title, kept: replies need it, and tickets do not change. */
 struct tickets_title {
 	bson_oid_t id;
@@ -348,6 +370,7 @@ struct tickets_app {
 	struct svc_gen *gen;        /* bumped by every reply added */
 	struct svc_gen *subs_gen;   /* bumped by every (un)subscribe */
 	struct tickets_cache cache;
+	struct tickets_brief brief;
 	struct tickets_title *titles;
 	size_t n_titles;
 	struct svc_metrics *metrics; /* the version's metrics (metrics.c) */
