@@ -230,6 +230,15 @@ def run(argv, timeout, env=None):
                           timeout=timeout, env=env, check=False)
 
 
+def worker_pids(part):
+    """The pids of the worker processes of PART (tickets, tickets@1.0.1,
+    ...), as spawn/stack knows them: the children of each version's
+    multiwatch."""
+    res = run([STACK, "pids", part], 30)
+    assert res.returncode == 0, res.stderr
+    return [int(p) for p in res.stdout.split()]
+
+
 @pytest.fixture(scope="session")
 def stack():
     """stack(*args, timeout=180) -> CompletedProcess of spawn/stack."""
