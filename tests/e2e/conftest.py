@@ -259,10 +259,14 @@ def dispatch():
 
 @pytest.fixture
 def access_log():
-    """access_log() -> the access log lines written since the test began."""
+    """access_log(wait=1.2) -> the access log lines written since the test
+    began. nginx writes the log by 64 KiB, at least every second: the
+    lines of requests just answered come after waiting (wait=0 when
+    polling for a line instead)."""
     start = ACCESS_LOG.stat().st_size if ACCESS_LOG.exists() else 0
 
-    def _new_lines():
+    def _new_lines(wait=1.2):
+        time.sleep(wait)
         if not ACCESS_LOG.exists():
             return []
         with open(ACCESS_LOG, "rb") as f:

@@ -68,7 +68,7 @@ def must(res):
 def line_of(access_log, rid):
     """The parsed access log line of the request with id RID."""
     def find():
-        for d in edge_lines(access_log()):
+        for d in edge_lines(access_log(wait=0)):
             if d["rid"] == rid:
                 return d
         return None
