@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-from conftest import request, services_conf, wait_until, worker_pids
+from conftest import STATE, request, services_conf, wait_until, worker_pids
 
 VERSION = "1.0.0"
 PATH = "/tickets/v%s/health" % VERSION
@@ -106,3 +106,28 @@ def test_killed_workers_are_replaced_within_a_second_or_two():
         # workers were serving failed.
         failed = [s for s in load.since(0) if s != 200]
         assert len(failed) <= 2 * wanted, failed
+
+
+def test_a_killed_supervisor_is_reported_and_start_restores_it(stack):
+    """multiwatch itself killed: its workers serve on, unsupervised;
+    status says so, and start replaces them with a supervised set."""
+    part = "tickets@%s" % VERSION
+    pidfile = STATE / "pids" / ("tickets-%s.pid" % VERSION)
+    workers = worker_pids(part)
+    os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+    try:
+        wait_until(lambda: "unsupervised" in stack("status").stdout, 10,
+                   what="status saying unsupervised")
+        assert sorted(worker_pids(part)) == sorted(workers)
+        assert request("GET", PATH)[0] == 200
+    finally:
+        res = stack("start", part)
+        assert res.returncode == 0, res.stdout + res.stderr
+    res = stack("status")
+    line = next(l for l in res.stdout.splitlines() if l.startswith(part))
+    assert " running " in line, line
+    new = worker_pids(part)
+    assert len(new) == workers_wanted() and not set(new) & set(workers)
+    for pid in workers:
+        wait_until(lambda: not os.path.exists("/proc/%d" % pid), 10,
+                   what="the unsupervised worker %d gone" % pid)
