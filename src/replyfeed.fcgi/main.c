@@ -3,6 +3,8 @@
  * FastCGI socket on fd 0; `replyfeed.fcgi --decommission` instead takes
  * this version's subscription and registry entries away for good.
  */
+#include "config.h"
+
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,7 +30,9 @@ usage(FILE *f)
 "usage: replyfeed.fcgi [options]              (under spawn-fcgi)\n"
 "       replyfeed.fcgi --decommission [options]\n"
 "\n"
-"  --version X.Y.Z        the version this responder serves (default 1.0.0)\n"
+"  --api-version X.Y.Z    the version of the service's API this responder\n"
+"                         serves, its URL prefix /replyfeed/vX.Y.Z\n"
+"                         (default 1.0.0)\n"
 "  --mongodb-uri URI      database and registry (default $MONGODB_URI, else\n"
 "                         mongodb://127.0.0.1:27017)\n"
 "  --db NAME              database name (default $REPLYFEED_DB, else\n"
@@ -52,7 +56,9 @@ usage(FILE *f)
 "                         entries, and exit (stop the responders first, or\n"
 "                         they subscribe again); stopping or restarting\n"
 "                         the service never unsubscribes\n"
-"  --help                 this text\n", REPLYFEED_LATEST);
+"  --help                 this text\n"
+"  --version              print the program's version and exit\n",
+	    REPLYFEED_LATEST);
 }
 
 static const char *
@@ -159,7 +165,8 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "version", required_argument, NULL, 'V' },
+		{ "api-version", required_argument, NULL, 'V' },
+		{ "version", no_argument, NULL, 'v' },
 		{ "mongodb-uri", required_argument, NULL, 'm' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "public-url", required_argument, NULL, 'u' },
@@ -215,6 +222,10 @@ main(int argc, char **argv)
 		case 's': cfg.state_dir = optarg; break;
 		case 'D': cfg.decommission = true; break;
 		case 'h': usage(stdout); return 0;
+		case 'v':
+			printf("replyfeed.fcgi (%s) %s\n", PACKAGE_NAME,
+			    PACKAGE_VERSION);
+			return 0;
 		default: usage(stderr); return 64;
 		}
 	}
@@ -269,11 +280,12 @@ main(int argc, char **argv)
 	snprintf(cfg.event_url, sizeof cfg.event_url, "%s%s/replyEvent",
 	    cfg.public_url, cfg.prefix);
 
+	if (!svc_log_init("replyfeed", cfg.version, cfg.log_level))
+		return 64;
 	if (log_file != NULL && !svc_log_open(log_file)) {
 		perror(log_file);
 		return 1;
 	}
-	svc_log_init("replyfeed", cfg.version, cfg.log_level);
 	svc_db_init();
 	if (cfg.decommission) {
 		rc = subscription_decommission(&cfg);

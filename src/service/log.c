@@ -1,12 +1,19 @@
 /*
- * log.c - one line per event on stderr, which spawn/stack sends to the
- * service's log file: time, who, level, message.
+ * log.c - one line per event on stderr: time, who, level, message. stderr
+ * is the service's log file (--log, reopened on SIGHUP or SIGUSR2, after
+ * a rotation), or the journal under systemd, which gets each line with
+ * its priority instead of a time.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "service.h"
@@ -14,29 +21,53 @@
 /* Process configuration, set once by main before any thread starts. */
 static char log_who[64] = "service";
 static enum svc_log_level log_min = SVC_INFO;
+static bool log_journal;
+static char log_path[PATH_MAX];
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+/* sd-daemon(3) priorities: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR. */
+static const int level_priorities[] = { 7, 6, 4, 3 };
 
-void
-svc_log_init(const char *name, const char *version, const char *level)
+/* True when stderr is the stream systemd named in $JOURNAL_STREAM
+ * ("DEVICE:INODE"): then the journal reads "<N>" prefixes as priorities. */
+static bool
+stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat st;
+
+	if (env == NULL || sscanf(env, "%ju:%ju", &dev, &ino) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
+static bool
+level_parse(const char *text, enum svc_log_level *level)
 {
 	size_t i;
 
-	snprintf(log_who, sizeof log_who, "%s@%s", name, version);
-	if (level == NULL)
-		level = getenv("VD_LOG_LEVEL");
-	for (i = 0; level != NULL && i < 4; i++)
-		if (strcasecmp(level, level_names[i]) == 0)
-			log_min = (enum svc_log_level)i;
-	/* Lines from several threads must not interleave mid-line. */
-	setvbuf(stderr, NULL, _IOLBF, 0);
+	for (i = 0; text != NULL && i < 4; i++) {
+		if (strcasecmp(text, level_names[i]) == 0) {
+			*level = (enum svc_log_level)i;
+			return true;
+		}
+	}
+	return false;
 }
 
-bool
-svc_log_open(const char *path)
+/* Opens log_path on stderr: open, dup2 and close only, which are
+ * async-signal-safe, so that the signal handler can call it. */
+static bool
+reopen(void)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd;
 
+	if (log_path[0] == '\0')
+		return true;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return false;
 	if (dup2(fd, STDERR_FILENO) < 0) {
@@ -44,6 +75,59 @@ svc_log_open(const char *path)
 		return false;
 	}
 	close(fd);
+	return true;
+}
+
+/* After logrotate renamed the file, the next line goes to a new one. A
+ * failure leaves stderr on the old file: nowhere better to say so. */
+static void
+on_reopen_signal(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	(void)reopen();
+	errno = saved;
+}
+
+bool
+svc_log_init(const char *name, const char *version, const char *level)
+{
+	struct sigaction sa;
+
+	snprintf(log_who, sizeof log_who, "%s@%s", name, version);
+	if (level == NULL)
+		level = getenv("VD_LOG_LEVEL");
+	if (level != NULL && !level_parse(level, &log_min)) {
+		fprintf(stderr, "%s: unknown log level '%s' (debug, info, warn "
+		    "or error)\n", log_who, level);
+		return false;
+	}
+	log_journal = stderr_is_journal();
+	/* Lines from several threads must not interleave mid-line. */
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_reopen_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	/* SIGHUP to a worker; SIGUSR2 is the one signal multiwatch passes on
+	 * to its workers (SIGHUP, SIGUSR1 and SIGTERM make it stop them). */
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	return true;
+}
+
+bool
+svc_log_open(const char *path)
+{
+	if (strlen(path) >= sizeof log_path)
+		return false;
+	strcpy(log_path, path);
+	if (!reopen()) {
+		log_path[0] = '\0';
+		return false;
+	}
+	log_journal = false;
 	return true;
 }
 
@@ -58,8 +142,13 @@ svc_log(enum svc_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	svc_iso_time(svc_now_ms(), when, sizeof when);
 	/* One fprintf per line: stdio locks the stream for each call. */
+	if (log_journal) {
+		fprintf(stderr, "<%d>%s[%ld] %s %s\n", level_priorities[level],
+		    log_who, (long)getpid(), level_names[level], msg);
+		return;
+	}
+	svc_iso_time(svc_now_ms(), when, sizeof when);
 	fprintf(stderr, "%s %s[%ld] %s %s\n", when, log_who, (long)getpid(),
 	    level_names[level], msg);
 }

@@ -1,6 +1,7 @@
 /*
  * loop.c - the FastCGI accept loop: copy the request out, route it, write
- * the response, until SIGTERM.
+ * the response, until SIGTERM (or SIGINT, or SIGUSR1, which multiwatch
+ * sends by default to stop its workers).
  *
  * The response is formatted with snprintf and written with FCGX_PutStr:
  * libfcgi's own FCGX_FPrintF does not know %zu and silently breaks the
@@ -42,6 +43,7 @@ svc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	rc = pthread_create(thread, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -59,6 +61,8 @@ install_signals(void)
 	/* No SA_RESTART: accept() must return so the loop can end. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* multiwatch's default "graceful" stop signal (lighttpd's). */
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 

@@ -203,14 +203,19 @@ int svc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 enum svc_log_level { SVC_DEBUG, SVC_INFO, SVC_WARN, SVC_ERROR };
 
 /* Names this process in every line: "tickets@1.0.1", and sets the least
- * level logged (NULL: $VD_LOG_LEVEL, else info). Call once at start. */
-void svc_log_init(const char *name, const char *version, const char *level);
+ * level logged (NULL: $VD_LOG_LEVEL, else info). false, with a line on
+ * stderr, for a level that is not debug, info, warn or error. When stderr
+ * is the journal ($JOURNAL_STREAM), lines carry "<N>" priorities instead
+ * of a time. SIGHUP and SIGUSR2 then open the log file again (after a
+ * rotation). Call once at start, before svc_log_open(). */
+bool svc_log_init(const char *name, const char *version, const char *level);
 
 /* Sends stderr (our lines and the libraries') to path, appending: spawn-fcgi
  * gives its children /dev/null. false with errno when it cannot open. */
 bool svc_log_open(const char *path);
 
-/* One line to stderr: time, name@version[pid], level, message. */
+/* One line to stderr: time (or journal priority), name@version[pid],
+ * level, message. */
 void svc_log(enum svc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -2,6 +2,8 @@
  * main.c - tickets.fcgi: one binary for every version of the tickets
  * service. spawn-fcgi hands it the FastCGI socket on fd 0.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -19,10 +21,11 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: tickets.fcgi --version X.Y.Z [options]\n"
+"usage: tickets.fcgi --api-version X.Y.Z [options]   (under spawn-fcgi)\n"
 "       tickets.fcgi --load FILE [--mongodb-uri URI] [--db NAME]\n"
 "\n"
-"  --version X.Y.Z        the version this responder serves (required)\n"
+"  --api-version X.Y.Z    the version of the service's API this responder\n"
+"                         serves, its URL prefix /tickets/vX.Y.Z (required)\n"
 "  --fail-rate P          share of ticket queries that answer 500 (0..1)\n"
 "  --mongodb-uri URI      database (default $MONGODB_URI, else\n"
 "                         mongodb://127.0.0.1:27017)\n"
@@ -45,7 +48,9 @@ usage(FILE *f)
 "  --state-dir DIR        the stack's state directory (spawn/stack passes it):\n"
 "                         the version's metrics file is DIR/metrics/\n"
 "                         tickets-VERSION.metrics (without it, /dev/shm)\n"
-"  --load FILE            load sample tickets if there are none, and exit\n");
+"  --load FILE            load sample tickets if there are none, and exit\n"
+"  --help                 this text\n"
+"  --version              print the program's version and exit\n");
 }
 
 static const char *
@@ -178,7 +183,8 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "version", required_argument, NULL, 'V' },
+		{ "api-version", required_argument, NULL, 'V' },
+		{ "version", no_argument, NULL, 'v' },
 		{ "fail-rate", required_argument, NULL, 'f' },
 		{ "mongodb-uri", required_argument, NULL, 'm' },
 		{ "db", required_argument, NULL, 'd' },
@@ -254,6 +260,10 @@ main(int argc, char **argv)
 		case 'L': cfg.load_file = optarg; break;
 		case 'A': allowed = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case 'v':
+			printf("tickets.fcgi (%s) %s\n", PACKAGE_NAME,
+			    PACKAGE_VERSION);
+			return 0;
 		default: usage(stderr); return 64;
 		}
 	}
@@ -286,11 +296,12 @@ main(int argc, char **argv)
 		return 64;
 	}
 	snprintf(cfg.prefix, sizeof cfg.prefix, "/tickets/v%s", cfg.version);
+	if (!svc_log_init("tickets", cfg.version, cfg.log_level))
+		return 64;
 	if (log_file != NULL && !svc_log_open(log_file)) {
 		perror(log_file);
 		return 1;
 	}
-	svc_log_init("tickets", cfg.version, cfg.log_level);
 	svc_db_init();
 
 	memset(&app, 0, sizeof app);

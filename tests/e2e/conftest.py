@@ -230,6 +230,15 @@ def run(argv, timeout, env=None):
                           timeout=timeout, env=env, check=False)
 
 
+def worker_pids(part):
+    """The pids of the worker processes of PART (tickets, tickets@1.0.1,
+    ...), as spawn/stack knows them: the children of each version's
+    multiwatch."""
+    res = run([STACK, "pids", part], 30)
+    assert res.returncode == 0, res.stderr
+    return [int(p) for p in res.stdout.split()]
+
+
 @pytest.fixture(scope="session")
 def stack():
     """stack(*args, timeout=180) -> CompletedProcess of spawn/stack."""
@@ -250,10 +259,14 @@ def dispatch():
 
 @pytest.fixture
 def access_log():
-    """access_log() -> the access log lines written since the test began."""
+    """access_log(wait=1.2) -> the access log lines written since the test
+    began. nginx writes the log by 64 KiB, at least every second: the
+    lines of requests just answered come after waiting (wait=0 when
+    polling for a line instead)."""
     start = ACCESS_LOG.stat().st_size if ACCESS_LOG.exists() else 0
 
-    def _new_lines():
+    def _new_lines(wait=1.2):
+        time.sleep(wait)
         if not ACCESS_LOG.exists():
             return []
         with open(ACCESS_LOG, "rb") as f:

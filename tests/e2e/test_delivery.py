@@ -8,7 +8,7 @@ import os
 import signal
 import time
 
-from conftest import STATE, find_reply, get_tickets, wait_until
+from conftest import STATE, find_reply, get_tickets, wait_until, worker_pids
 
 TICKET = "5f1d7a9e2c3b4a5d6e7f8a04"
 
@@ -72,10 +72,7 @@ def test_a_stopped_feed_gets_its_events_when_back(get, post, stack, unique):
 
 
 def tickets_pids():
-    pids = []
-    for f in (STATE / "pids").glob("tickets-*.pid"):
-        pids += [int(p) for p in f.read_text().split()]
-    return pids
+    return worker_pids("tickets")
 
 
 def refused_replies(post, subscriber, unique, label):

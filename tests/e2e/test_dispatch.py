@@ -1,4 +1,4 @@
-"""The dispatch CLI over the real registry (DESIGN.md, Registry and dispatch)."""
+"""The dispatch CLI over the real registry (docs/design.md, Registry)."""
 
 import json
 import re

@@ -25,7 +25,7 @@ import uuid
 
 import pytest
 
-from conftest import BINDIR, STATE, run, wait_until
+from conftest import BINDIR, run, wait_until, worker_pids
 
 DISPATCH = str(BINDIR / "dispatch")
 
@@ -58,9 +58,8 @@ def attempt_lines(stderr):
 
 
 def responder_pids(name, version):
-    path = STATE / "pids" / ("%s-%s.pid" % (name, version))
-    pids = [int(p) for p in path.read_text().split()]
-    assert pids, "no pids in %s" % path
+    pids = worker_pids("%s@%s" % (name, version))
+    assert pids, "no workers of %s@%s" % (name, version)
     return pids
 
 

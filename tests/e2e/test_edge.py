@@ -13,8 +13,9 @@ import signal
 import time
 import uuid
 
-from conftest import (STATE, assert_json_error, find_reply, get_tickets,
-                      request, services_conf, unique, wait_until)
+from conftest import (assert_json_error, find_reply, get_tickets,
+                      request, services_conf, unique, wait_until,
+                      worker_pids)
 
 TICKET = "5f1d7a9e2c3b4a5d6e7f8a02"
 LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<uri>\S+) [^"]*" (?P<status>\d+) .*'
@@ -67,7 +68,7 @@ def must(res):
 def line_of(access_log, rid):
     """The parsed access log line of the request with id RID."""
     def find():
-        for d in edge_lines(access_log()):
+        for d in edge_lines(access_log(wait=0)):
             if d["rid"] == rid:
                 return d
         return None
@@ -169,8 +170,7 @@ def test_edge_get_passes_over_a_hung_version(get, post, access_log):
     queue: 1.0.1 applies it when it runs again, once. (A 504 means "outcome
     unknown": retry with the same Idempotency-Key.)"""
     message = unique("edge post while hung")
-    pidfile = STATE / "pids" / ("tickets-%s.pid" % NEWEST)
-    pids = [int(p) for p in pidfile.read_text().split()]
+    pids = worker_pids("tickets@%s" % NEWEST)
     wait_until(lambda: newest_answers_at_the_edge(access_log), 60,
                interval=0.5, what="the newest version answering at the edge")
     for pid in pids:

@@ -1,4 +1,4 @@
-"""Every error of DESIGN.md, through nginx: the status, a JSON body
+"""Every error of docs/design.md, through nginx: the status, a JSON body
 {"error", "detail"}, and no change to the data."""
 
 import json

@@ -1,4 +1,4 @@
-"""Subscriptions and events (DESIGN.md, Events): shared by every version,
+"""Subscriptions and events (docs/design.md, Events): shared by every version,
 delivered at least once, with the article's fields plus id, type, createdAt."""
 
 import re

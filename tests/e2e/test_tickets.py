@@ -1,4 +1,4 @@
-"""GET /tickets/vX.Y.Z/tickets and the paths around it (DESIGN.md, HTTP surface)."""
+"""GET /tickets/vX.Y.Z/tickets and the paths around it (docs/design.md, Paths)."""
 
 from conftest import HEX24, assert_json_error, get_tickets
 

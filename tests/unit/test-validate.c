@@ -24,7 +24,7 @@ parse_status(const char *ct, const char *body)
 	json = svc_parse_body(&req, &resp);
 	status = json != NULL ? 200 : resp.status;
 	if (json == NULL) {
-		/* Every refusal is the JSON error body of DESIGN.md. */
+		/* Every refusal is the JSON error body of docs/design.md. */
 		cJSON *err = cJSON_Parse(resp.body.data);
 		ck_assert_ptr_nonnull(err);
 		ck_assert(cJSON_IsString(cJSON_GetObjectItem(err, "error")));
