@@ -40,7 +40,8 @@ struct replyfeed_config {
 	int heartbeat;              /* seconds between registry heartbeats */
 	const char *log_level;
 	const char *state_dir;      /* spawn/stack's state directory */
-	const char *events_secret;  /* whsec_... list; NULL: not verified */
+	const char *events_secret;  /* whsec_... list; NULL: not verified
+	                             * (--insecure-no-signature only) */
 	const char *latest_file;    /* kept for nginx to serve; NULL: none */
 	bool decommission;          /* unsubscribe, unregister, exit */
 };

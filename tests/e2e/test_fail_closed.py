@@ -1,0 +1,80 @@
+"""Fail closed (issue 11, item 3): the reply feed refuses to run without a
+secret unless told it is insecure, and bad input an attacker can send is
+refused with a JSON 400 without taking a responder down."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import time
+
+from conftest import (BINDIR, SECRET_FILE, assert_json_error, request,
+                      unique, wait_until)
+
+TICKET = "5f1d7a9e2c3b4a5d6e7f8a05"
+FEED = "/replyfeed/v1.0.0"
+
+
+def sign(body, msg_id, ts=None):
+    """Standard Webhooks headers for BODY under MSG_ID, with the stack's
+    secret."""
+    key = base64.b64decode(SECRET_FILE.read_text().strip()[len("whsec_"):])
+    stamp = str(ts if ts is not None else int(time.time()))
+    mac = hmac.new(key, b"%s.%s.%s" % (msg_id.encode(), stamp.encode(), body),
+                   hashlib.sha256).digest()
+    return {"Content-Type": "application/json", "webhook-id": msg_id,
+            "webhook-timestamp": stamp,
+            "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+
+
+def feed_alive():
+    """The feed's workers answer (a request that reaches a dead one is a
+    502)."""
+    return all(request("GET", FEED + "/health")[0] == 200 for _ in range(6))
+
+
+# --- no secret, no start --------------------------------------------------------
+
+def start_feed_without_secret(*args):
+    env = {k: v for k, v in os.environ.items() if k != "EVENTS_SECRET"}
+    return subprocess.run([str(BINDIR / "replyfeed.fcgi"), *args],
+                          stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=30, env=env, check=False)
+
+
+def test_feed_refuses_to_start_without_a_secret():
+    res = start_feed_without_secret("--version", "1.0.0")
+    assert res.returncode == 64, res.stderr
+    assert "EVENTS_SECRET" in res.stderr
+    assert "--insecure-no-signature" in res.stderr
+
+
+def test_feed_without_a_secret_says_it_is_insecure_at_start():
+    # Past the secret check, it stops at the missing FastCGI socket: what
+    # matters is that it got there, and warned on the way.
+    res = start_feed_without_secret("--version", "1.0.0",
+                                    "--insecure-no-signature")
+    assert res.returncode == 1, res.stderr
+    assert "FastCGI" in res.stderr
+    assert "insecure" in res.stderr and "signature" in res.stderr
+    assert " warn " in res.stderr
+
+
+# --- the reply feed's event ids -------------------------------------------------
+
+def test_an_unusable_webhook_id_is_a_400_not_a_crash(get):
+    """No id in the body, a webhook-id of 101 characters: the feed used to
+    compare the header with a NULL id and its worker died."""
+    message = unique("long webhook-id")
+    body = json.dumps({"ticketId": TICKET, "title": "t", "user": "e2e",
+                       "message": message}).encode()
+    for _ in range(4):      # more than the feed has workers
+        status, headers, reply = request("POST", FEED + "/replyEvent", body,
+                                         sign(body, "w" * 101))
+        assert_json_error(status, headers, reply, 400)
+        assert "webhook-id" in reply["detail"]
+    assert feed_alive()
+    status, _, latest = get(FEED + "/latestReplies")
+    assert all(r["message"] != message for r in latest)
