@@ -78,3 +78,44 @@ def test_an_unusable_webhook_id_is_a_400_not_a_crash(get):
     assert feed_alive()
     status, _, latest = get(FEED + "/latestReplies")
     assert all(r["message"] != message for r in latest)
+
+
+# --- NUL in strings ----------------------------------------------------------------
+
+def test_a_nul_in_a_comment_is_a_400_and_stores_nothing(post, unchanged):
+    """cJSON cuts a string at \\u0000: the ticket id passed validation and
+    the message was stored cut."""
+    message = unique("nul")
+    bodies = [
+        '{"ticketId":"%s\\u0000x","user":"e2e","message":"%s"}' % (TICKET, message),
+        '{"ticketId":"%s","user":"e2e","message":"%s\\u0000cut"}' % (TICKET, message),
+        '{"ticketId":"%s","user":"e2e\\u0000","message":"%s"}' % (TICKET, message),
+    ]
+    with unchanged():
+        for body in bodies:
+            status, headers, reply = post("/tickets/v1.0.0/tickets/addComment",
+                                          body)
+            assert_json_error(status, headers, reply, 400)
+            assert "NUL" in reply["detail"]
+
+
+def test_a_nul_in_an_event_is_a_400(get):
+    message = unique("nul event")
+    body = ('{"id":"evt_nul_%s","ticketId":"%s","title":"t","user":"e2e",'
+            '"message":"%s\\u0000cut"}' % (os.urandom(6).hex(), TICKET,
+                                           message)).encode()
+    status, headers, reply = request("POST", FEED + "/replyEvent", body,
+                                     sign(body, json.loads(body)["id"]))
+    assert_json_error(status, headers, reply, 400)
+    status, _, latest = get(FEED + "/latestReplies")
+    assert all(not r["message"].startswith(message) for r in latest)
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul(post, tickets,
+                                                     find_reply):
+    message = unique("backslash") + " \\u0000"
+    status, _, reply = post("/tickets/v1.0.0/tickets/addComment",
+                            {"ticketId": TICKET, "user": "e2e",
+                             "message": message})
+    assert status == 200, reply
+    assert find_reply(tickets(), TICKET, message)
