@@ -131,7 +131,8 @@ struct svc_route {
 };
 
 /* Segment n of path (0 is the first: "tickets" in "/tickets/abc"), copied
- * into buf; NULL when there is none or it does not fit. */
+ * into buf; NULL when there is none or it does not fit, and buf is then
+ * the empty string. */
 const char *svc_path_segment(const char *path, int n, char *buf,
     size_t size);
 
