@@ -10,7 +10,7 @@ import os
 import subprocess
 import time
 
-from conftest import (BINDIR, SECRET_FILE, assert_json_error, request,
+from conftest import (BINDIR, SECRET_FILE, STATE, assert_json_error, request,
                       unique, wait_until)
 
 TICKET = "5f1d7a9e2c3b4a5d6e7f8a05"
@@ -119,3 +119,29 @@ def test_an_escaped_backslash_before_u0000_is_no_nul(post, tickets,
                              "message": message})
     assert status == 200, reply
     assert find_reply(tickets(), TICKET, message)
+
+
+# --- log injection -------------------------------------------------------------------
+
+def test_a_newline_in_a_user_name_cannot_forge_a_log_line(post):
+    """The tickets service logs who added a reply: a user name with a
+    newline used to start a line of its own, one that reads as the
+    service's."""
+    marker = unique("forged").replace(" ", "-")
+    forged = "2026-01-01T00:00:00.000Z tickets@1.0.0[1] info " + marker
+    logs = [STATE / "logs" / ("tickets-%s.log" % v) for v in ("1.0.0", "1.0.1")]
+    status, _, reply = post("/tickets/v1.0.0/tickets/addComment",
+                            {"ticketId": TICKET, "user": "ana\n" + forged +
+                             "\r\x1b[2J",
+                             "message": unique("log injection")})
+    assert status == 200, reply
+
+    def logged():
+        return [line for f in logs if f.exists()
+                for line in f.read_text(errors="replace").splitlines()
+                if marker in line]
+    lines = wait_until(logged, 10, what="the reply's log line")
+    assert len(lines) == 1, lines
+    assert not lines[0].startswith("2026-01-01"), lines
+    assert "by ana\\x0a2026-01-01" in lines[0], lines
+    assert "\\x0d\\x1b[2J" in lines[0] and "\x1b" not in lines[0], lines
