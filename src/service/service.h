@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <pthread.h>
 
@@ -38,6 +39,15 @@ void svc_buf_printf(struct svc_buf *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void svc_buf_reset(struct svc_buf *buf);
 void svc_buf_free(struct svc_buf *buf);
+
+/* ---- sharedfile.c ---- */
+
+/* Opens (creating it with mode) the file at path that the workers of a
+ * service share, read and write, never through a symbolic link. In an
+ * untrusted_dir (/dev/shm, writable by all) it is made with O_EXCL, and
+ * one that exists is taken only when it is a plain file of this user that
+ * no other may write: else -1 with errno EPERM. */
+int svc_open_shared(const char *path, mode_t mode, bool untrusted_dir);
 
 /* ---- request.c ---- */
 
