@@ -148,7 +148,8 @@ after_request(const struct svc_request *req, const struct svc_response *resp,
 	    now - app->pruned_ms < PRUNE_MS))
 		return;
 	app->pruned_ms = now;
-	if ((n = store_prune(app->store, app->cfg->keep, &error)) < 0) {
+	if ((n = store_prune(app->store, app->cfg->keep,
+	    now - REPLYFEED_REMEMBER_MS, &error)) < 0) {
 		svc_log(SVC_WARN, "cannot prune old replies: %s (trying again "
 		    "later)", error.message);
 		app->inserted = 1;

@@ -10,8 +10,8 @@ import os
 import subprocess
 import time
 
-from conftest import (BINDIR, SECRET_FILE, STATE, assert_json_error, request,
-                      unique, wait_until)
+from conftest import (BINDIR, SECRET_FILE, STACK, STATE, assert_json_error,
+                      request, unique, wait_until)
 
 TICKET = "5f1d7a9e2c3b4a5d6e7f8a05"
 FEED = "/replyfeed/v1.0.0"
@@ -145,3 +145,42 @@ def test_a_newline_in_a_user_name_cannot_forge_a_log_line(post):
     assert not lines[0].startswith("2026-01-01"), lines
     assert "by ana\\x0a2026-01-01" in lines[0], lines
     assert "\\x0d\\x1b[2J" in lines[0] and "\x1b" not in lines[0], lines
+
+
+# --- replays inside the signature's window --------------------------------------------
+
+def post_event(message, created=None):
+    event = {"id": "evt_%s" % os.urandom(12).hex(), "ticketId": TICKET,
+             "title": "t", "user": "e2e", "message": message}
+    if created:
+        event["createdAt"] = created
+    body = json.dumps(event).encode()
+    return body, sign(body, event["id"])
+
+
+def test_a_captured_event_replayed_after_100_newer_is_still_a_duplicate():
+    """The feed keeps its newest 100 replies (--keep) and used to forget
+    the ids of the others at its next prune: a signed request captured
+    on the way could be sent again, within its 5 minutes, and was taken
+    again."""
+    captured = post_event(unique("captured"), "2026-01-01T00:00:00.000Z")
+    status, _, reply = request("POST", FEED + "/replyEvent", *captured)
+    assert status == 200 and reply["duplicate"] is False, reply
+    for i in range(101):
+        status, _, reply = request("POST", FEED + "/replyEvent",
+                                   *post_event(unique("newer %d" % i)))
+        assert status == 200, reply
+    # A worker prunes after its first event, then every minute: restarted,
+    # each prunes at once.
+    for cmd in ("stop", "start"):
+        res = subprocess.run([STACK, cmd, "replyfeed"], capture_output=True,
+                             text=True, timeout=120, check=False)
+        assert res.returncode == 0, res.stdout + res.stderr
+    for i in range(6):
+        status, _, reply = request("POST", FEED + "/replyEvent",
+                                   *post_event(unique("prune %d" % i)))
+        assert status == 200, reply
+    time.sleep(1)       # prunes run after the answer
+    status, _, reply = request("POST", FEED + "/replyEvent", *captured)
+    assert status == 200, reply
+    assert reply["duplicate"] is True, reply
