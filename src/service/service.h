@@ -51,6 +51,9 @@ int svc_open_shared(const char *path, mode_t mode, bool untrusted_dir);
 
 /* ---- request.c ---- */
 
+/* The longest X-Request-Id taken from a client (else one is made). */
+#define SVC_RID_MAX 128
+
 /* Everything a handler may read, copied out of the FastCGI parameters
  * (libfcgi frees those at the next accept). Strings are never NULL. */
 struct svc_request {
@@ -70,7 +73,7 @@ struct svc_request {
 	size_t n_params;
 	char *store;
 	struct svc_buf body_buf;
-	char rid[40];
+	char rid[SVC_RID_MAX + 1];
 };
 
 /* Fills req from a NULL-terminated "NAME=value" environment (as FastCGI

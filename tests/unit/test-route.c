@@ -151,6 +151,29 @@ START_TEST(request_copies_params)
 		ck_assert_str_eq(req.method, "");
 		svc_request_clear(&req);
 	}
+	/* Up to 128 visible characters are kept whole (a trace header's
+	 * "Root=1-5f1d;Parent=..." too); longer or with a space, replaced. */
+	{
+		char r[160] = "HTTP_X_REQUEST_ID=";
+		char *env3[] = { r, NULL };
+		size_t at = strlen(r);
+
+		memset(r + at, 'a', 128);
+		memcpy(r + at, "Root=1-5f1d;Parent=x:y/z+\"", 26);
+		r[at + 128] = '\0';
+		svc_request_from_env(&req, env3, "made");
+		ck_assert_str_eq(req.request_id, r + at);
+		svc_request_clear(&req);
+		r[at + 128] = 'a';
+		r[at + 129] = '\0';
+		svc_request_from_env(&req, env3, "made");
+		ck_assert_str_eq(req.request_id, "made");
+		svc_request_clear(&req);
+		snprintf(r + at, sizeof r - at, "two words");
+		svc_request_from_env(&req, env3, "made");
+		ck_assert_str_eq(req.request_id, "made");
+		svc_request_clear(&req);
+	}
 	svc_buf_free(&req.body_buf);
 }
 END_TEST
