@@ -172,6 +172,7 @@ vd_cache_parse(const char *text, size_t len, vd_entry_t **entries,
 	const cJSON *format, *fetched, *list, *item;
 	vd_entry_t *out = NULL;
 	size_t n = 0;
+	int64_t fetched_at;
 	int size;
 	bool nomem = false;
 
@@ -184,11 +185,13 @@ vd_cache_parse(const char *text, size_t len, vd_entry_t **entries,
 	if (!cJSON_IsString(format) ||
 	    strcmp(format->valuestring, CACHE_FORMAT) != 0 ||
 	    !cJSON_IsNumber(fetched) || !cJSON_IsArray(list)) {
+		vd_error_set(error, VD_EINVAL, 0, "not a registry copy (%s)",
+		    root == NULL ? "not JSON" : "wrong format");
 		cJSON_Delete(root);
-		return vd_error_set(error, VD_EINVAL, 0,
-		    "not a registry copy (%s)", root == NULL ? "not JSON" :
-		    "wrong format");
+		return VD_EINVAL;
 	}
+	/* Read now: nothing of root may be touched once it is freed. */
+	fetched_at = (int64_t)fetched->valuedouble;
 	size = cJSON_GetArraySize(list);
 	if (size > 0 && (out = calloc((size_t)size, sizeof *out)) == NULL)
 		nomem = true;
@@ -208,7 +211,7 @@ vd_cache_parse(const char *text, size_t len, vd_entry_t **entries,
 	vd_entries_sort(out, n);
 	*entries = out;
 	*count = n;
-	*fetched_ms = (int64_t)fetched->valuedouble;
+	*fetched_ms = fetched_at;
 	return VD_OK;
 }
 

@@ -80,7 +80,13 @@ read_fields(const cJSON *body, const struct svc_request *req,
 	/* Without an id in the body, the delivery's webhook-id header still
 	 * names the event; without either, each delivery is a new event. */
 	header = svc_request_param(req, "HTTP_WEBHOOK_ID");
-	if (ev->id == NULL && header != NULL && usable_id(header))
+	if (header != NULL && !usable_id(header)) {
+		svc_response_error(resp, 400, "invalid request",
+		    "the webhook-id header must be 1 to %d printable ASCII "
+		    "characters", REPLYFEED_ID_MAX);
+		return false;
+	}
+	if (ev->id == NULL && header != NULL)
 		ev->id = header;
 	/* The signature binds the webhook-id: the body may not name another
 	 * event (and slip past the duplicate check under a new id). */
@@ -128,7 +134,7 @@ event_verify(const struct svc_request *req, struct svc_response *resp,
 	vd_code_t rc;
 
 	if (secrets == NULL)
-		return true;	/* said once at start: events are taken as is */
+		return true;	/* --insecure-no-signature, said at start */
 	rc = vd_webhook_verify(secrets,
 	    svc_request_param(req, "HTTP_WEBHOOK_ID"),
 	    svc_request_param(req, "HTTP_WEBHOOK_TIMESTAMP"),

@@ -51,6 +51,11 @@ usage(FILE *f)
 "  --state-dir DIR        the stack's state directory (spawn/stack passes it):\n"
 "                         the version's metrics file is DIR/metrics/\n"
 "                         replyfeed-VERSION.metrics (without it, /dev/shm)\n"
+"  --insecure-no-signature\n"
+"                         take events without checking their signatures\n"
+"                         when EVENTS_SECRET is not set (without it, the\n"
+"                         feed refuses to start without a secret): anyone\n"
+"                         who reaches the feed can then post replies\n"
 "  --decommission         unsubscribe the event URL through Ticket\n"
 "                         Unsubscribe, remove this version's registry\n"
 "                         entries, and exit (stop the responders first, or\n"
@@ -149,7 +154,8 @@ after_request(const struct svc_request *req, const struct svc_response *resp,
 	    now - app->pruned_ms < PRUNE_MS))
 		return;
 	app->pruned_ms = now;
-	if ((n = store_prune(app->store, app->cfg->keep, &error)) < 0) {
+	if ((n = store_prune(app->store, app->cfg->keep,
+	    now - REPLYFEED_REMEMBER_MS, &error)) < 0) {
 		svc_log(SVC_WARN, "cannot prune old replies: %s (trying again "
 		    "later)", error.message);
 		app->inserted = 1;
@@ -179,6 +185,7 @@ main(int argc, char **argv)
 		{ "latest-file", required_argument, NULL, 'F' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "decommission", no_argument, NULL, 'D' },
+		{ "insecure-no-signature", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -194,6 +201,7 @@ main(int argc, char **argv)
 	bson_error_t error;
 	vd_version_t v;
 	size_t len;
+	bool insecure = false;
 	int c, rc;
 
 	memset(&cfg, 0, sizeof cfg);
@@ -221,6 +229,7 @@ main(int argc, char **argv)
 		case 'F': cfg.latest_file = optarg; break;
 		case 's': cfg.state_dir = optarg; break;
 		case 'D': cfg.decommission = true; break;
+		case 'I': insecure = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'v':
 			printf("replyfeed.fcgi (%s) %s\n", PACKAGE_NAME,
@@ -286,6 +295,20 @@ main(int argc, char **argv)
 		perror(log_file);
 		return 1;
 	}
+	/* Fail closed: unsigned events are taken only when asked for by
+	 * name, and then said at every start. Decommissioning takes none. */
+	if (cfg.events_secret == NULL && !cfg.decommission) {
+		if (!insecure) {
+			fprintf(stderr, "replyfeed.fcgi: EVENTS_SECRET is not "
+			    "set: refusing to take unsigned events (set it, or "
+			    "pass --insecure-no-signature to take them "
+			    "anyway)\n");
+			return 64;
+		}
+		svc_log(SVC_WARN, "insecure: EVENTS_SECRET is not set and "
+		    "--insecure-no-signature is given: events are taken "
+		    "without checking their signatures");
+	}
 	svc_db_init();
 	if (cfg.decommission) {
 		rc = subscription_decommission(&cfg);
@@ -327,9 +350,6 @@ main(int argc, char **argv)
 	app.subscription = subscription_start(&cfg, app.metrics);
 	svc_log(SVC_INFO, "serving %s; events at %s; keeping %ld replies",
 	    cfg.prefix, cfg.event_url, cfg.keep);
-	if (cfg.events_secret == NULL)
-		svc_log(SVC_WARN, "EVENTS_SECRET is not set: events are taken "
-		    "without checking their signatures");
 
 	memset(&loop, 0, sizeof loop);
 	loop.routes = replyfeed_routes;

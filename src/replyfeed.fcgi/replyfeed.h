@@ -27,6 +27,12 @@
 /* Seconds an event's webhook-timestamp may be off (Standard Webhooks). */
 #define REPLYFEED_TOLERANCE 300
 
+/* How long a received event is kept whatever --keep says, so that its id
+ * still stops a replay of the same signed request: one stamped t verifies
+ * from t - TOLERANCE to t + TOLERANCE, so up to 2 * TOLERANCE after it
+ * first arrived; a minute more for clocks. */
+#define REPLYFEED_REMEMBER_MS ((2 * REPLYFEED_TOLERANCE + 60) * 1000LL)
+
 struct replyfeed_config {
 	const char *version;        /* "1.0.0" */
 	const char *mongodb_uri;    /* NULL: $MONGODB_URI, else the default */
@@ -40,7 +46,8 @@ struct replyfeed_config {
 	int heartbeat;              /* seconds between registry heartbeats */
 	const char *log_level;
 	const char *state_dir;      /* spawn/stack's state directory */
-	const char *events_secret;  /* whsec_... list; NULL: not verified */
+	const char *events_secret;  /* whsec_... list; NULL: not verified
+	                             * (--insecure-no-signature only) */
 	const char *latest_file;    /* kept for nginx to serve; NULL: none */
 	bool decommission;          /* unsubscribe, unregister, exit */
 };
@@ -85,9 +92,10 @@ bool store_insert(struct store *store, const struct event *event,
  * array (caller frees with cJSON_Delete), NULL on error. */
 cJSON *store_latest(struct store *store, int n, bson_error_t *error);
 
-/* Deletes every reply but the newest keep. Returns how many went, -1 on
- * error. */
-long store_prune(struct store *store, long keep, bson_error_t *error);
+/* Deletes every reply but the newest keep and those received after
+ * received_before (Unix ms). Returns how many went, -1 on error. */
+long store_prune(struct store *store, long keep, int64_t received_before,
+    bson_error_t *error);
 
 /* ---- subscription.c: this process's subscription to reply events ---- */
 

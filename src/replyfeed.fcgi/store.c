@@ -204,7 +204,8 @@ find_boundary(struct store *s, long keep, int64_t *created, char **id,
 }
 
 long
-store_prune(struct store *s, long keep, bson_error_t *error)
+store_prune(struct store *s, long keep, int64_t received_before,
+    bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, or, alt, cond, reply;
 	bson_iter_t it;
@@ -236,6 +237,10 @@ store_prune(struct store *s, long keep, bson_error_t *error)
 	bson_append_document_end(&alt, &cond);
 	bson_append_document_end(&or, &alt);
 	bson_append_array_end(&filter, &or);
+	/* And not received lately: its id still guards against a replay. */
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "receivedAt", &cond);
+	BSON_APPEND_DATE_TIME(&cond, "$lt", received_before);
+	bson_append_document_end(&filter, &cond);
 	if (mongoc_collection_delete_many(s->replies, &filter, NULL, &reply,
 	    error))
 		n = bson_iter_init_find(&it, &reply, "deletedCount") ?

@@ -28,17 +28,18 @@ svc_gen_open(const char *state_dir, const char *name)
 	char path[4096];
 	struct svc_gen *g;
 	struct stat st;
+	bool shm = state_dir == NULL || *state_dir == '\0';
 	void *p;
 	int fd;
 
-	if (state_dir != NULL && *state_dir != '\0') {
+	if (!shm) {
 		snprintf(path, sizeof path, "%s/cache", state_dir);
 		if (mkdir(path, 0750) != 0 && errno != EEXIST)
 			return NULL;
 		snprintf(path, sizeof path, "%s/cache/%s.gen", state_dir, name);
 	} else
 		snprintf(path, sizeof path, "/dev/shm/vdispatch-%s.gen", name);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
+	if ((fd = svc_open_shared(path, 0640, shm)) < 0)
 		return NULL;
 	/* Growing a file that is long enough already changes nothing, so
 	 * processes that open it at once need no lock. */

@@ -131,10 +131,38 @@ svc_log_open(const char *path)
 	return true;
 }
 
+/* msg with every control character (newline, carriage return, escape...)
+ * and backslash written as a C escape: what a request brought in (a user
+ * name, a URL, an error from the database that quotes it) can neither
+ * start a line that reads as ours nor drive a terminal. Escaped here, at
+ * the one way out, rather than field by field by every caller. */
+static void
+escape_line(const char *msg, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *msg != '\0' && o + 5 <= size; msg++) {
+		unsigned char c = (unsigned char)*msg;
+
+		if (c == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else if (c < 0x20 || c == 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0xf];
+		} else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
 void
 svc_log(enum svc_log_level level, const char *fmt, ...)
 {
-	char when[32], msg[1024];
+	char when[32], msg[1024], line[sizeof msg * 2];
 	va_list ap;
 
 	if (level < log_min)
@@ -142,15 +170,16 @@ svc_log(enum svc_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	escape_line(msg, line, sizeof line);
 	/* One fprintf per line: stdio locks the stream for each call. */
 	if (log_journal) {
 		fprintf(stderr, "<%d>%s[%ld] %s %s\n", level_priorities[level],
-		    log_who, (long)getpid(), level_names[level], msg);
+		    log_who, (long)getpid(), level_names[level], line);
 		return;
 	}
 	svc_iso_time(svc_now_ms(), when, sizeof when);
 	fprintf(stderr, "%s %s[%ld] %s %s\n", when, log_who, (long)getpid(),
-	    level_names[level], msg);
+	    level_names[level], line);
 }
 
 void

@@ -283,7 +283,8 @@ svc_metrics_open(const char *state_dir, const char *service,
 	} else
 		default_path(m->path, sizeof m->path, service, version);
 
-	if ((fd = open(m->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
+	if ((fd = svc_open_shared(m->path, 0644, state_dir == NULL ||
+	    *state_dir == '\0')) < 0 ||
 	    flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
 		snprintf(err, errsize, "%s: %s", m->path, strerror(errno));
 		goto fail;

@@ -29,7 +29,9 @@ or_empty(const char *s)
 }
 
 /* A client's request id is passed on to the services a call reaches, so it
- * is kept only when it cannot smuggle anything into a header or a log. */
+ * is kept only when it cannot smuggle anything into a header or a log:
+ * 1 to SVC_RID_MAX visible ASCII characters, no space (nginx's map in
+ * vdispatch.conf.in says the same). */
 static bool
 usable_rid(const char *s)
 {
@@ -38,8 +40,7 @@ usable_rid(const char *s)
 	if (s == NULL || *s == '\0')
 		return false;
 	for (; *s != '\0'; s++, n++)
-		if (n >= 64 || !(isalnum((unsigned char)*s) || *s == '-' ||
-		    *s == '_' || *s == '.'))
+		if (n >= SVC_RID_MAX || !isgraph((unsigned char)*s))
 			return false;
 	return true;
 }

@@ -28,6 +28,10 @@ svc_path_segment(const char *path, int n, char *buf, size_t size)
 {
 	size_t len;
 
+	/* Empty when there is no segment: a caller that goes on with buf
+	 * (to name it in a 404) never reads what was there before. */
+	if (size > 0)
+		*buf = '\0';
 	for (; n > 0 && path != NULL; n--)
 		if ((path = strchr(path + 1, '/')) == NULL)
 			return NULL;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <pthread.h>
 
@@ -39,7 +40,19 @@ void svc_buf_printf(struct svc_buf *buf, const char *fmt, ...)
 void svc_buf_reset(struct svc_buf *buf);
 void svc_buf_free(struct svc_buf *buf);
 
+/* ---- sharedfile.c ---- */
+
+/* Opens (creating it with mode) the file at path that the workers of a
+ * service share, read and write, never through a symbolic link. In an
+ * untrusted_dir (/dev/shm, writable by all) it is made with O_EXCL, and
+ * one that exists is taken only when it is a plain file of this user that
+ * no other may write: else -1 with errno EPERM. */
+int svc_open_shared(const char *path, mode_t mode, bool untrusted_dir);
+
 /* ---- request.c ---- */
+
+/* The longest X-Request-Id taken from a client (else one is made). */
+#define SVC_RID_MAX 128
 
 /* Everything a handler may read, copied out of the FastCGI parameters
  * (libfcgi frees those at the next accept). Strings are never NULL. */
@@ -60,7 +73,7 @@ struct svc_request {
 	size_t n_params;
 	char *store;
 	struct svc_buf body_buf;
-	char rid[40];
+	char rid[SVC_RID_MAX + 1];
 };
 
 /* Fills req from a NULL-terminated "NAME=value" environment (as FastCGI
@@ -159,7 +172,8 @@ struct svc_route {
 };
 
 /* Segment n of path (0 is the first: "tickets" in "/tickets/abc"), copied
- * into buf; NULL when there is none or it does not fit. */
+ * into buf; NULL when there is none or it does not fit, and buf is then
+ * the empty string. */
 const char *svc_path_segment(const char *path, int n, char *buf,
     size_t size);
 

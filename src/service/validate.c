@@ -1,6 +1,6 @@
 /*
  * validate.c - request bodies checked before anything is stored: JSON
- * object, sane depth, valid UTF-8, no '$' keys (which MongoDB would read as
+ * object, sane depth, valid UTF-8 without NUL, no '$' keys (which MongoDB would read as
  * operators), fields of the right type and size.
  */
 #include <ctype.h>
@@ -56,6 +56,26 @@ check_value(const cJSON *v, int depth)
 	return NULL;
 }
 
+/* Whether the JSON text (which cJSON accepted, so valid) writes a NUL as
+ * \u0000 in a string. cJSON keeps strings NUL-terminated and cuts them
+ * there: "id\u0000junk" would pass for "id" and a message be stored cut.
+ * In valid JSON a backslash occurs only inside a string and always starts
+ * an escape, so reading escape by escape cannot be fooled by "\\u0000"
+ * (an escaped backslash, then the text u0000). */
+static bool
+escapes_nul(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL &&
+	    end - p >= 2) {
+		if (p[1] == 'u' && end - p >= 6 && memcmp(p + 2, "0000", 4) == 0)
+			return true;
+		p += 2;		/* the escape's letter is not a backslash */
+	}
+	return false;
+}
+
 cJSON *
 svc_parse_body(const struct svc_request *req, struct svc_response *resp)
 {
@@ -89,6 +109,12 @@ svc_parse_body(const struct svc_request *req, struct svc_response *resp)
 		    "the body is not JSON (error near byte %ld)",
 		    (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - req->body
 		    : 0));
+		return NULL;
+	}
+	if (escapes_nul(req->body, req->body_len)) {
+		cJSON_Delete(json);
+		svc_response_error(resp, 400, "invalid request",
+		    "a string holds a NUL character (\\u0000)");
 		return NULL;
 	}
 	while (end != NULL && isspace((unsigned char)*end))

@@ -58,7 +58,7 @@ tickets_subscription(const struct svc_request *req, struct svc_response *resp,
 {
 	struct tickets_app *app = arg;
 	bson_error_t error = { 0 };
-	char id[32];
+	char id[32] = "";
 	bool found = false;
 	cJSON *sub = NULL;
 

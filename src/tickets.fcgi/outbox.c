@@ -85,7 +85,7 @@ struct ev {
 	char event_id[32];
 	char *body;
 	size_t len;
-	char rid[96];                   /* "X-Request-Id: ..." of its reply */
+	char rid[SVC_RID_MAX + 16];     /* "X-Request-Id: ..." of its reply */
 	char pending[64];               /* its pending document's _id */
 	int64_t created_ms;
 	int left;                       /* jobs not done yet */

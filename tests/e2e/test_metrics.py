@@ -7,6 +7,8 @@ import threading
 import urllib.request
 import uuid
 
+import pytest
+
 from conftest import (ACCESS_LOG, BASE, STATE, get_tickets, request,
                       services_conf, unique, wait_until)
 
@@ -146,8 +148,17 @@ def test_reply_feed_metrics_and_its_calls(get, stack):
     assert requests_of(values, "/health") >= 1
 
 
-def test_request_id_is_echoed_and_logged(post):
-    rid = "e2e-" + uuid.uuid4().hex
+def long_rid():
+    """128 visible characters, punctuation too (responders used to cut an
+    id at 39 characters, and nginx took 64 at most)."""
+    rid = "e2e-" + uuid.uuid4().hex + ":a/b+c=;Root=1-5f1d"
+    return rid + "x" * (128 - len(rid))
+
+
+@pytest.mark.parametrize("rid", [lambda: "e2e-" + uuid.uuid4().hex, long_rid],
+                         ids=["short", "128 characters"])
+def test_request_id_is_echoed_and_logged(post, rid):
+    rid = rid()
     message = unique("request id")
     status, headers, body = post("/tickets/v1.0.0/tickets/addComment",
                                  {"ticketId": TICKET, "user": "e2e",
@@ -167,9 +178,10 @@ def test_request_id_made_by_nginx_when_missing_or_unusable(get):
     assert status == 200
     assert re.fullmatch(r"[0-9a-f]{32}", headers.get("X-Request-Id", "")), \
         headers.get("X-Request-Id")
-    status, headers, _ = get("/tickets/v1.0.0/health",
-                             headers={"X-Request-Id": "bad id; with spaces"})
-    assert re.fullmatch(r"[0-9a-f]{32}", headers.get("X-Request-Id", ""))
+    for bad in ("bad id; with spaces", long_rid() + "x", "tab\there"):
+        status, headers, _ = get("/tickets/v1.0.0/health",
+                                 headers={"X-Request-Id": bad})
+        assert re.fullmatch(r"[0-9a-f]{32}", headers.get("X-Request-Id", ""))
     # nginx's own errors carry one too.
     status, headers, _ = get("/nosuch/v1.0.0/x",
                              headers={"X-Request-Id": "e2e-404"})

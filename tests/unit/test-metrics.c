@@ -1,9 +1,10 @@
 /*
  * test-metrics.c - the shared metrics file: the text format, label
  * escaping, totals over several processes updating at once, gauges of
- * live processes only, and what does not fit.
+ * live processes only, what does not fit, and files others planted.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,46 @@ START_TEST(foreign_file)
 }
 END_TEST
 
+/* In /dev/shm (no state directory), writable by every user: a symbolic
+ * link or another's file planted at our path is never written through. */
+START_TEST(shm_file_planted_by_another)
+{
+	char name[64], path[128], target[128];
+	struct svc_gen *g;
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof name, "unit-%ld", (long)getpid());
+	snprintf(path, sizeof path, "/dev/shm/vdispatch-%s.gen", name);
+	snprintf(target, sizeof target, "%s/target", dir);
+	unlink(path);
+	ck_assert_int_eq(symlink(target, path), 0);
+	g = svc_gen_open(NULL, name);
+	unlink(path);
+	ck_assert_ptr_null(g);
+	ck_assert_int_ne(lstat(target, &st), 0);	/* never created */
+
+	/* A file anyone may write is not ours to trust. */
+	ck_assert_int_ge(fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600),
+	    0);
+	ck_assert_int_eq(fchmod(fd, 0666), 0);
+	close(fd);
+	ck_assert_ptr_null(svc_gen_open(NULL, name));
+	unlink(path);
+
+	/* Made fresh, then found again by the next worker. */
+	ck_assert_ptr_nonnull(g = svc_gen_open(NULL, name));
+	svc_gen_bump(g);
+	svc_gen_close(g);
+	ck_assert_ptr_nonnull(g = svc_gen_open(NULL, name));
+	ck_assert_uint_eq(svc_gen_read(g), 1);
+	svc_gen_close(g);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 022, 0);
+	unlink(path);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -361,6 +402,7 @@ suite(void)
 	tcase_add_test(tc, gauges_of_live_workers);
 	tcase_add_test(tc, what_does_not_fit);
 	tcase_add_test(tc, foreign_file);
+	tcase_add_test(tc, shm_file_planted_by_another);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -108,6 +108,16 @@ START_TEST(path_segments)
 	    sizeof buf));
 	ck_assert_ptr_null(svc_path_segment("/tickets/toolongsegment", 1, buf,
 	    sizeof buf));
+	/* A segment that does not fit leaves no stale bytes behind: the
+	 * caller may still name it (tickets_subscription read an
+	 * uninitialised id there). */
+	memset(buf, 'x', sizeof buf);
+	ck_assert_ptr_null(svc_path_segment("/tickets/toolongsegment", 1, buf,
+	    sizeof buf));
+	ck_assert_str_eq(buf, "");
+	memset(buf, 'x', sizeof buf);
+	ck_assert_ptr_null(svc_path_segment("/tickets", 3, buf, sizeof buf));
+	ck_assert_str_eq(buf, "");
 }
 END_TEST
 
@@ -139,6 +149,29 @@ START_TEST(request_copies_params)
 		svc_request_from_env(&req, env2, "made");
 		ck_assert_str_eq(req.request_id, "made");
 		ck_assert_str_eq(req.method, "");
+		svc_request_clear(&req);
+	}
+	/* Up to 128 visible characters are kept whole (a trace header's
+	 * "Root=1-5f1d;Parent=..." too); longer or with a space, replaced. */
+	{
+		char r[160] = "HTTP_X_REQUEST_ID=";
+		char *env3[] = { r, NULL };
+		size_t at = strlen(r);
+
+		memset(r + at, 'a', 128);
+		memcpy(r + at, "Root=1-5f1d;Parent=x:y/z+\"", 26);
+		r[at + 128] = '\0';
+		svc_request_from_env(&req, env3, "made");
+		ck_assert_str_eq(req.request_id, r + at);
+		svc_request_clear(&req);
+		r[at + 128] = 'a';
+		r[at + 129] = '\0';
+		svc_request_from_env(&req, env3, "made");
+		ck_assert_str_eq(req.request_id, "made");
+		svc_request_clear(&req);
+		snprintf(r + at, sizeof r - at, "two words");
+		svc_request_from_env(&req, env3, "made");
+		ck_assert_str_eq(req.request_id, "made");
 		svc_request_clear(&req);
 	}
 	svc_buf_free(&req.body_buf);

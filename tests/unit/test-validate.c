@@ -95,6 +95,30 @@ START_TEST(refuses_deep_nesting_and_bad_utf8)
 }
 END_TEST
 
+/* cJSON ends a string at an escaped NUL: "id\u0000junk" would pass for
+ * "id". Refused in values and keys, at any depth; an escaped backslash
+ * followed by the text u0000 is no NUL. */
+START_TEST(refuses_nul_in_strings)
+{
+	static const char *const refused[] = {
+		"{\"ticketId\":\"5f1d7a9e2c3b4a5d6e7f8a01\\u0000x\"}",
+		"{\"m\":\"\\u0000\"}",
+		"{\"a\\u0000b\":1}",
+		"{\"a\":[1,{\"b\":[\"ok\",\"x\\u0000\"]}]}",
+		"{\"m\":\"\\\\\\u0000\"}",	/* \\ then \u0000 */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof refused / sizeof *refused; i++)
+		ck_assert_msg(parse_status("application/json", refused[i]) ==
+		    400, "accepted %s", refused[i]);
+	ck_assert_int_eq(parse_status("application/json",
+	    "{\"m\":\"\\\\u0000\"}"), 200);	/* \\ then u0000 */
+	ck_assert_int_eq(parse_status("application/json",
+	    "{\"m\":\"\\u0001 \\u00e9 \\\"u0000\"}"), 200);
+}
+END_TEST
+
 START_TEST(fields_checked)
 {
 	struct svc_response resp;
@@ -152,6 +176,7 @@ main(void)
 	tcase_add_test(tc, refuses_bad_json);
 	tcase_add_test(tc, refuses_dollar_keys_anywhere);
 	tcase_add_test(tc, refuses_deep_nesting_and_bad_utf8);
+	tcase_add_test(tc, refuses_nul_in_strings);
 	tcase_add_test(tc, fields_checked);
 	tcase_add_test(tc, object_ids);
 	tcase_add_test(tc, urls);
