@@ -45,7 +45,7 @@ def start_feed_without_secret(*args):
 
 
 def test_feed_refuses_to_start_without_a_secret():
-    res = start_feed_without_secret("--version", "1.0.0")
+    res = start_feed_without_secret("--api-version", "1.0.0")
     assert res.returncode == 64, res.stderr
     assert "EVENTS_SECRET" in res.stderr
     assert "--insecure-no-signature" in res.stderr
@@ -54,7 +54,7 @@ def test_feed_refuses_to_start_without_a_secret():
 def test_feed_without_a_secret_says_it_is_insecure_at_start():
     # Past the secret check, it stops at the missing FastCGI socket: what
     # matters is that it got there, and warned on the way.
-    res = start_feed_without_secret("--version", "1.0.0",
+    res = start_feed_without_secret("--api-version", "1.0.0",
                                     "--insecure-no-signature")
     assert res.returncode == 1, res.stderr
     assert "FastCGI" in res.stderr

@@ -7,9 +7,7 @@ import pathlib
 
 import pytest
 
-from conftest import STATE, services_conf, wait_until
-
-PIDS = STATE / "pids"
+from conftest import STATE, services_conf, wait_until, worker_pids
 
 
 def ids_of(pid, field):
@@ -22,12 +20,15 @@ def ids_of(pid, field):
 
 
 def responder_pids():
+    """Each version's workers and their supervisor (multiwatch)."""
     out = {}
     for name, version, workers, _ in services_conf():
-        f = PIDS / ("%s-%s.pid" % (name, version))
-        pids = [int(p) for p in f.read_text().split()] if f.exists() else []
-        out["%s@%s" % (name, version)] = (workers, [
-            p for p in pids if os.path.exists("/proc/%d" % p)])
+        part = "%s@%s" % (name, version)
+        pids = list(worker_pids(part))
+        sup = STATE / "pids" / ("%s-%s.pid" % (name, version))
+        if sup.exists():
+            pids += [int(p) for p in sup.read_text().split()]
+        out[part] = (workers, [p for p in pids if os.path.exists("/proc/%d" % p)])
     return out
 
 
