@@ -309,6 +309,22 @@ check_reply(const vd_client_t *client, vd_http_response_t *resp,
 	return VD_OK;
 }
 
+/* Whether every endpoint of entry is on the client's allow-list: an
+ * entry anyone with access to the registry database may have written is
+ * never contacted off it. why says which URL was refused. */
+static bool
+endpoints_allowed(vd_client_t *client, const vd_entry_t *entry, char *why,
+    size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < entry->n_endpoints; i++)
+		if (!vd_client_url_allowed(client, entry->endpoints[i].url, why,
+		    size))
+			return false;
+	return true;
+}
+
 /* Tries one version: each of its endpoints, merging their replies. On
  * success or 4xx the reply is left in call; otherwise a->reason says why
  * the version failed. */
@@ -602,6 +618,13 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 			break;
 		}
 		version = versions[i];
+		if (!endpoints_allowed(client, &cands[i], why, sizeof why)) {
+			vd_log(client, VD_LOG_WARN, "not calling %s %s: %s",
+			    call->name, version, why);
+			add_tried(tried, sizeof tried, version,
+			    "URL not allowed");
+			continue;
+		}
 		if (b != NULL && i != forced && vd_breaker_peek(b, now,
 		    &remaining) == VD_BREAKER_OPEN) {
 			vd_observation_t obs = {

@@ -12,6 +12,8 @@
 #include "vd-private.h"
 
 #define DEFAULT_URI "mongodb://127.0.0.1:27017"
+/* Calls stay on this machine unless told otherwise. */
+#define DEFAULT_ALLOWED "localhost,127.0.0.1,[::1]"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
@@ -135,6 +137,10 @@ vd_client_new(const char *mongodb_uri, vd_error_t *error)
 	client->deadline_ms = 15000;
 	client->stale_after_s = 30;
 	client->refresh_ms = 2000;
+	if (vd_client_set_allowed_urls(client, NULL, error) != VD_OK) {
+		vd_client_destroy(client);
+		return NULL;
+	}
 	vd_breaker_config_default(&client->breaker_cfg);
 	vd_budget_init(&client->budget, VD_BUDGET_PERCENT, VD_BUDGET_PER_SECOND,
 	    VD_BUDGET_WINDOW_S);
@@ -144,6 +150,18 @@ nomem:
 	vd_client_destroy(client);
 	vd_error_set(error, VD_ENOMEM, 0, "out of memory");
 	return NULL;
+}
+
+/* The allow-list changed, or the client goes. */
+static void
+forget_verdicts(vd_client_t *client)
+{
+	size_t i;
+
+	for (i = 0; i < VD_VERDICTS; i++) {
+		free(client->verdicts[i].url);
+		client->verdicts[i].url = NULL;
+	}
 }
 
 void
@@ -169,6 +187,8 @@ vd_client_destroy(vd_client_t *client)
 	free(client->database);
 	free(client->collection);
 	free(client->cache_file);
+	vd_urls_destroy(client->allowed);
+	forget_verdicts(client);
 	pthread_mutex_destroy(&client->reg_lock);
 	pthread_cond_destroy(&client->reg_cond);
 	free(client);
@@ -423,4 +443,53 @@ vd_client_breaker(vd_client_t *client, const char *name, const char *version,
 	client->breakers = b;
 	client->n_breakers++;
 	return b;
+}
+
+vd_code_t
+vd_client_set_allowed_urls(vd_client_t *client, const char *list,
+    vd_error_t *error)
+{
+	const char *env = getenv("VD_ALLOWED_URLS");
+	vd_error_t err;
+	vd_urls_t *urls;
+
+	if (client == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_client_set_allowed_urls: NULL client");
+	if (list == NULL)
+		list = env != NULL && *env != '\0' ? env : DEFAULT_ALLOWED;
+	if ((urls = vd_urls_new(list, &err)) == NULL) {
+		if (error != NULL)
+			*error = err;
+		return err.code;
+	}
+	vd_urls_destroy(client->allowed);
+	client->allowed = urls;
+	forget_verdicts(client);
+	return VD_OK;
+}
+
+bool
+vd_client_url_allowed(vd_client_t *client, const char *url, char *why,
+    size_t size)
+{
+	struct vd_url_verdict *v;
+	vd_error_t err;
+	size_t i;
+
+	for (i = 0; i < VD_VERDICTS; i++) {
+		v = &client->verdicts[i];
+		if (v->url != NULL && strcmp(v->url, url) == 0)
+			goto out;
+	}
+	/* Out of memory, the verdict is still right, only not kept. */
+	v = &client->verdicts[client->next_verdict++ % VD_VERDICTS];
+	free(v->url);
+	v->url = strdup(url);
+	v->ok = vd_urls_check(client->allowed, url, &err) == VD_OK;
+	snprintf(v->why, sizeof v->why, "%s", v->ok ? "" : err.message);
+out:
+	if (!v->ok)
+		snprintf(why, size, "%s", v->why);
+	return v->ok;
 }

@@ -28,13 +28,15 @@
 struct options {
 	const char *mongodb_uri;
 	const char *cache_file;
+	const char *allowed_urls;  /* NULL: the library's default */
 	bool verbose;
 	bool quiet_attempts;       /* --count: no line per attempt */
 	int64_t started_ms;        /* --count: log times are relative */
 };
 
 static const char usage_text[] =
-"Usage: dispatch [--mongodb-uri URI] [--cache-file FILE] [-v] COMMAND [ARGS]\n"
+"Usage: dispatch [--mongodb-uri URI] [--cache-file FILE] [--allowed-urls LIST]\n"
+"                [-v] COMMAND [ARGS]\n"
 "\n"
 "Commands:\n"
 "  call [OPTIONS] NAME RANGE [JSON]\n"
@@ -80,6 +82,11 @@ static const char usage_text[] =
 "  --cache-file FILE  keep a copy of the registry in FILE, and call from it\n"
 "                     when the registry database cannot be read (default:\n"
 "                     $VD_REGISTRY_CACHE, if set)\n"
+"  --allowed-urls LIST\n"
+"                     the only URLs calls may reach (registry entries\n"
+"                     elsewhere are not called): comma-separated *, host,\n"
+"                     host:port or scheme://host[:port][/path] (default:\n"
+"                     $VD_ALLOWED_URLS, else localhost,127.0.0.1,[::1])\n"
 "  -v, --verbose      log debug lines too (and, with --count, every attempt)\n"
 "  -h, --help         print this help\n"
 "  -V, --version      print the version\n"
@@ -171,9 +178,11 @@ open_client(struct options *opts, int *status)
 		return NULL;
 	}
 	vd_client_set_logger(client, log_line, opts);
-	if (opts->cache_file != NULL &&
+	if ((opts->cache_file != NULL &&
 	    vd_client_set_cache_file(client, opts->cache_file, &error) !=
-	    VD_OK) {
+	    VD_OK) || (opts->allowed_urls != NULL &&
+	    vd_client_set_allowed_urls(client, opts->allowed_urls, &error) !=
+	    VD_OK)) {
 		fprintf(stderr, "dispatch: %s\n", error.message);
 		vd_client_destroy(client);
 		*status = EXIT_USAGE;
@@ -1130,6 +1139,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "mongodb-uri", required_argument, NULL, 'm' },
 		{ "cache-file", required_argument, NULL, 'c' },
+		{ "allowed-urls", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1144,7 +1154,7 @@ main(int argc, char **argv)
 		{ "register", cmd_register },
 		{ "unregister", cmd_unregister },
 	};
-	struct options opts = { NULL, NULL, false, false, 0 };
+	struct options opts = { NULL, NULL, NULL, false, false, 0 };
 	const char *cache = getenv("VD_REGISTRY_CACHE");
 	size_t i;
 	int c;
@@ -1160,6 +1170,9 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			opts.cache_file = optarg;
+			break;
+		case 'a':
+			opts.allowed_urls = optarg;
 			break;
 		case 'v':
 			opts.verbose = true;

@@ -40,6 +40,8 @@ vd_strerror(vd_code_t code)
 		return "event timestamp outside the tolerance";
 	case VD_EREFUSED:
 		return "URL not allowed";
+	case VD_ECANCELED:
+		return "canceled";
 	case VD_ELAST:
 		break;
 	}

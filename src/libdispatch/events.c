@@ -403,6 +403,42 @@ start_queued(vd_sender_t *sender)
 	return moved;
 }
 
+size_t
+vd_sender_cancel(vd_sender_t *sender, void *userdata)
+{
+	struct vd_transfer **lists[2], **pp, *t;
+	size_t n = 0, i;
+
+	if (sender == NULL)
+		return 0;
+	lists[0] = &sender->queue;
+	lists[1] = &sender->active;
+	for (i = 0; i < 2; i++)
+		for (pp = lists[i]; (t = *pp) != NULL;) {
+			if (t->userdata != userdata) {
+				pp = &t->next;
+				continue;
+			}
+			*pp = t->next;
+			if (i == 0)
+				sender->n_queued--;
+			else
+				sender->n_active--;
+			if (t->easy != NULL)
+				curl_multi_remove_handle(sender->multi,
+				    t->easy);
+			vd_http_response_clear(&t->resp);
+			t->resp.code = VD_ECANCELED;
+			snprintf(t->resp.reason, sizeof t->resp.reason,
+			    "canceled");
+			/* Out of the multi handle before the callback, which
+			 * may queue more (a second removal is harmless). */
+			report(sender, t);
+			n++;
+		}
+	return n;
+}
+
 /* Reports every transfer libcurl has finished; returns how many. */
 static size_t
 reap(vd_sender_t *sender)

@@ -65,7 +65,9 @@ typedef enum vd_code {
 	VD_EBUDGET = 11,     /* fallback refused: the retry budget is spent */
 	VD_ESIGNATURE = 12,  /* an event signature is missing or wrong */
 	VD_ESTALE = 13,      /* an event timestamp is outside the tolerance */
-	VD_EREFUSED = 14,    /* a URL not allowed (scheme or host) */
+	VD_EREFUSED = 14,    /* a URL not allowed (scheme, host, port or
+	                        path: see vd_urls_new) */
+	VD_ECANCELED = 15,   /* an event POST canceled by vd_sender_cancel */
 	VD_ELAST             /* never returned; keep last */
 } vd_code_t;
 
@@ -137,6 +139,44 @@ VD_EXPORT bool vd_range_match(const vd_range_t *range,
 /* The text the range was made from. Owned by range. */
 VD_EXPORT const char *vd_range_spec(const vd_range_t *range);
 VD_EXPORT void vd_range_destroy(vd_range_t *range);
+
+/* ------------------------------------------------------------------ */
+/* URL allow-lists                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Which URLs may be contacted, by scheme, host, port and path prefix.
+ * list holds entries separated by commas (or spaces):
+ *   "*"                             any http or https URL
+ *   "host" or "host:port"           http or https to that host (and port),
+ *                                   any path
+ *   "scheme://host[:port][/path]"   that scheme, host and port (the
+ *                                   scheme's default when none is written),
+ *                                   and paths at or below path, compared
+ *                                   by whole segments ("/replyfeed/" or
+ *                                   "/hook"); no path: any path.
+ * A URL is judged as the server behind it sees it: parsed by libcurl's URL
+ * API (userinfo apart, IPv4 in any notation, IPv6 literals, host case),
+ * its path percent-decoded, "//" merged and "." and ".." resolved, so
+ * "/replyfeed/%2e%2e/tickets/" is "/tickets/". A path that decodes to
+ * "%", "?", "#", "\" or a control byte is refused. Hosts are compared
+ * as libcurl writes them, without case, and never resolved.
+ * Returns a new list, caller frees with vd_urls_destroy(); an empty or
+ * NULL list allows nothing. NULL and VD_EINVAL when an entry does not
+ * parse (the message names it). */
+typedef struct vd_urls vd_urls_t;
+VD_EXPORT vd_urls_t *vd_urls_new(const char *list, vd_error_t *error);
+VD_EXPORT void vd_urls_destroy(vd_urls_t *urls);
+
+/* VD_OK when url is on the list; VD_EREFUSED, saying why, when it is not,
+ * or is not an http or https URL whose path can be known for sure. */
+VD_EXPORT vd_code_t vd_urls_check(const vd_urls_t *urls, const char *url,
+    vd_error_t *error);
+
+/* For deny-lists (the places a URL must never reach): whether url parses
+ * and may reach a place on the list. As vd_urls_check, except that every
+ * loopback host ("localhost", 127.0.0.0/8, [::1], 0.0.0.0) stands for any
+ * other, since they all reach this machine. */
+VD_EXPORT bool vd_urls_reaches(const vd_urls_t *urls, const char *url);
 
 /* ------------------------------------------------------------------ */
 /* Client                                                              */
@@ -308,6 +348,20 @@ VD_EXPORT vd_code_t vd_client_set_budget(vd_client_t *client, double percent,
  * when it answers. 0 or less leaves the interval as it is. */
 VD_EXPORT void vd_client_set_registry_refresh(vd_client_t *client,
     long refresh_ms);
+
+/* Where calls may go: the URL of every registry entry endpoint a call is
+ * about to use is checked against list (see vd_urls_new; copied) first,
+ * and one that is not on it is never contacted: that version fails with
+ * "URL not allowed" and the call falls back to the next. Anyone who can
+ * write to the registry database can register an entry, so this is what
+ * keeps it from turning calls into requests anywhere. NULL restores the
+ * default: $VD_ALLOWED_URLS when set, else loopback hosts only
+ * ("localhost,127.0.0.1,[::1]": any port and path of this machine, which
+ * keeps a single-machine stack working). A deployment over several hosts
+ * lists its hosts' URLs; the services pass their own public URL. VD_EINVAL
+ * on an entry that does not parse; the previous list then stays. */
+VD_EXPORT vd_code_t vd_client_set_allowed_urls(vd_client_t *client,
+    const char *list, vd_error_t *error);
 
 /* Keeps the registry copy in the file at path too (NULL: no file, the
  * default; the path is copied): rewritten whenever a read finds other
@@ -496,6 +550,14 @@ VD_EXPORT vd_code_t vd_sender_post_headers(vd_sender_t *sender,
     const char *url, const char *event_id, const char *body, size_t len,
     const char *const *headers, vd_delivered_fn done, void *userdata,
     vd_error_t *error);
+
+/* Cancels the POSTs queued or in flight whose userdata is userdata (as
+ * given to vd_sender_post): nothing more of them is sent, and each is
+ * reported to its callback at once, before this returns, with
+ * VD_ECANCELED (one already under way may have reached its receiver).
+ * For a caller that must stop sending to a subscriber now. Not from a
+ * vd_delivered_fn. Returns how many were canceled. */
+VD_EXPORT size_t vd_sender_cancel(vd_sender_t *sender, void *userdata);
 
 /* How many POSTs are queued or in flight. */
 VD_EXPORT size_t vd_sender_pending(const vd_sender_t *sender);

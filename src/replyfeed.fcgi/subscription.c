@@ -42,6 +42,7 @@ struct subscription {
 	char *uri;
 	char *url;
 	char *range;
+	char *allowed;              /* where calls may go: nginx */
 	long renew;
 	struct svc_metrics *metrics;
 	unsigned long long calls;   /* the thread's: calls made so far */
@@ -131,17 +132,26 @@ wait_stop(struct subscription *s, long seconds)
 
 /* A client of the registry that keeps calling from its last good copy
  * (in $VD_REGISTRY_CACHE, which spawn/stack sets) while the registry
- * database is down. */
+ * database is down, and only ever calls nginx at public_url (or what
+ * $VD_ALLOWED_URLS allows): an entry someone wrote into the registry
+ * cannot make it post elsewhere. */
 static vd_client_t *
-new_client(const char *uri, vd_error_t *err)
+new_client(const char *uri, const char *public_url, vd_error_t *err)
 {
 	const char *cache = getenv("VD_REGISTRY_CACHE");
+	const char *env = getenv("VD_ALLOWED_URLS");
 	vd_client_t *client;
 	vd_error_t ignored;
 
-	if ((client = vd_client_new(uri, err)) != NULL && cache != NULL &&
-	    *cache != '\0' && vd_client_set_cache_file(client, cache,
-	    &ignored) != VD_OK)
+	if ((client = vd_client_new(uri, err)) == NULL)
+		return NULL;
+	if (vd_client_set_allowed_urls(client, env != NULL && *env != '\0' ?
+	    NULL : public_url, err) != VD_OK) {
+		vd_client_destroy(client);
+		return NULL;
+	}
+	if (cache != NULL && *cache != '\0' &&
+	    vd_client_set_cache_file(client, cache, &ignored) != VD_OK)
 		svc_log(SVC_WARN, "subscription: registry copy %s: %s", cache,
 		    ignored.message);
 	return client;
@@ -157,7 +167,7 @@ subscription_main(void *arg)
 	long delay = 0, backoff = BACKOFF_MIN;
 	bool ever = false, outage = false;
 
-	if ((client = new_client(s->uri, &err)) == NULL) {
+	if ((client = new_client(s->uri, s->allowed, &err)) == NULL) {
 		svc_log(SVC_ERROR, "subscription: %s", err.message);
 		return NULL;
 	}
@@ -218,6 +228,7 @@ subscription_free(struct subscription *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->uri);
+	free(s->allowed);
 	free(s->url);
 	free(s->range);
 	free(s);
@@ -236,10 +247,11 @@ subscription_start(const struct replyfeed_config *cfg,
 	s->uri = cfg->mongodb_uri != NULL ? strdup(cfg->mongodb_uri) : NULL;
 	s->url = strdup(cfg->event_url);
 	s->range = strdup(cfg->tickets_range);
+	s->allowed = strdup(cfg->public_url);
 	s->renew = cfg->renew;
 	s->metrics = metrics;
 	if ((cfg->mongodb_uri != NULL && s->uri == NULL) || s->url == NULL ||
-	    s->range == NULL ||
+	    s->range == NULL || s->allowed == NULL ||
 	    svc_thread_start(&s->thread, subscription_main, s) != 0) {
 		subscription_free(s);
 		goto fail;
@@ -289,7 +301,8 @@ subscription_decommission(const struct replyfeed_config *cfg)
 	cJSON *json;
 	int rc = 0;
 
-	if ((client = new_client(cfg->mongodb_uri, &err)) == NULL) {
+	if ((client = new_client(cfg->mongodb_uri, cfg->public_url, &err)) ==
+	    NULL) {
 		fprintf(stderr, "replyfeed.fcgi: %s\n", err.message);
 		return 1;
 	}

@@ -180,7 +180,8 @@ svc_loop_run(const struct svc_loop *loop)
 		if (req.body_too_large)
 			svc_response_error(&resp, 413, "payload too large",
 			    "the body is over %d bytes", SVC_BODY_MAX);
-		else
+		else if (loop->before == NULL ||
+		    loop->before(&req, &resp, loop->app))
 			route = svc_route(loop->routes, loop->n_routes, &req,
 			    &resp, loop->app);
 		/* Counted before the answer leaves: a client that has its

@@ -192,10 +192,16 @@ typedef void (*svc_after_fn)(const struct svc_request *req,
 
 struct svc_metrics;
 
+/* Called once per request before routing: false when it answered the
+ * request itself (resp filled) and the handler must not run. */
+typedef bool (*svc_before_fn)(const struct svc_request *req,
+    struct svc_response *resp, void *app);
+
 struct svc_loop {
 	const struct svc_route *routes;
 	size_t n_routes;
 	void *app;
+	svc_before_fn before;        /* may refuse a request; may be NULL */
 	struct svc_metrics *metrics; /* requests counted here; may be NULL */
 	svc_after_fn after;          /* after the answer is sent; may be NULL */
 };

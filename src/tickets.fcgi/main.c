@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "tickets.h"
 
 #define MAX_RETRIES 32
@@ -38,9 +36,15 @@ usage(FILE *f)
 "                         0,5,300,1800,7200,18000,36000,36000)\n"
 "  --probe SECONDS        probe period of a failing subscriber (default 10)\n"
 "  --event-timeout SECONDS  time limit of one event POST (default 15)\n"
-"  --allowed-hosts LIST   hosts events may go to: host or host:port, comma-\n"
-"                         separated, * for any (default $EVENTS_ALLOWED_HOSTS,\n"
-"                         else the public URL's host:port)\n"
+"  --allowed-urls LIST    where events may go: comma-separated entries, each\n"
+"                         scheme://host[:port][/path-prefix], host[:port]\n"
+"                         (any path) or * (default $EVENTS_ALLOWED_URLS,\n"
+"                         else PUBLIC-URL/replyfeed/); this service's own\n"
+"                         paths (PUBLIC-URL/tickets/, /api/tickets/) never\n"
+"  --allowed-hosts LIST   more entries for that list (default\n"
+"                         $EVENTS_ALLOWED_HOSTS; the older name)\n"
+"  --max-subscriptions N  subscriptions at most (default\n"
+"                         $EVENTS_MAX_SUBSCRIPTIONS, else 100)\n"
 "  (EVENTS_SECRET: whsec_ secrets that sign events; EVENTS_PROBE_INTERVAL)\n"
 "  --log-level LEVEL      debug, info, warn or error (default info)\n"
 "  --log FILE             append the log to FILE (spawn-fcgi gives stderr\n"
@@ -81,41 +85,68 @@ parse_schedule(const char *text, long *out, size_t *n)
 	return *n > 0;
 }
 
-/* "a, b c" -> { "a", "b", "c", NULL }; never NULL. */
-static char **
-split_list(const char *text)
+/* The public URL without its trailing slashes, followed by path. */
+static char *
+public_path(const char *public_url, const char *path)
 {
-	char *copy = strdup(text != NULL ? text : ""), *tok, *save = NULL;
-	char **out = calloc(strlen(copy) + 2, sizeof *out);
-	size_t n = 0;
+	size_t len = strlen(public_url);
+	char *out;
 
-	if (out == NULL)
+	while (len > 0 && public_url[len - 1] == '/')
+		len--;
+	if ((out = malloc(len + strlen(path) + 1)) == NULL)
 		abort();
-	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
-	    tok = strtok_r(NULL, ", \t", &save))
-		out[n++] = strdup(tok);
-	free(copy);
+	memcpy(out, public_url, len);
+	strcpy(out + len, path);
 	return out;
 }
 
-/* The default allow-list: nginx itself (host:port of the public URL),
- * where the services' own event receivers are. */
-static char *
-public_host(const char *url)
+/* Where events may go: the lists given (a, then b; either may be NULL),
+ * else the reply feed's event path on nginx. */
+static vd_urls_t *
+allowed_list(const char *a, const char *b, const char *public_url,
+    char **spec)
 {
-	CURLU *u = curl_url();
-	char *host = NULL, *port = NULL, *out = NULL;
+	vd_error_t err;
+	vd_urls_t *urls;
+	size_t len;
 
-	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-	    CURLUE_OK && (out = malloc(strlen(host) + strlen(port) + 2)) !=
-	    NULL)
-		sprintf(out, "%s:%s", host, port);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return out;
+	if (a == NULL && b == NULL)
+		*spec = public_path(public_url, "/replyfeed/");
+	else {
+		len = (a ? strlen(a) : 0) + (b ? strlen(b) : 0) + 2;
+		if ((*spec = malloc(len)) == NULL)
+			abort();
+		snprintf(*spec, len, "%s%s%s", a ? a : "", a && b ? "," : "",
+		    b ? b : "");
+	}
+	if ((urls = vd_urls_new(*spec, &err)) == NULL)
+		fprintf(stderr, "tickets.fcgi: the events allow-list: %s\n",
+		    err.message);
+	return urls;
+}
+
+/* This service's own paths on nginx, in every version and at the edge:
+ * never a subscriber. */
+static vd_urls_t *
+own_list(const char *public_url)
+{
+	char *tickets = public_path(public_url, "/tickets/");
+	char *edge = public_path(public_url, "/api/tickets/");
+	char *spec = malloc(strlen(tickets) + strlen(edge) + 2);
+	vd_error_t err;
+	vd_urls_t *urls;
+
+	if (spec == NULL)
+		abort();
+	sprintf(spec, "%s,%s", tickets, edge);
+	if ((urls = vd_urls_new(spec, &err)) == NULL)
+		fprintf(stderr, "tickets.fcgi: the public URL '%s': %s\n",
+		    public_url, err.message);
+	free(tickets);
+	free(edge);
+	free(spec);
+	return urls;
 }
 
 static long
@@ -198,6 +229,8 @@ main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "load", required_argument, NULL, 'L' },
 		{ "allowed-hosts", required_argument, NULL, 'A' },
+		{ "allowed-urls", required_argument, NULL, 'U' },
+		{ "max-subscriptions", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -207,8 +240,8 @@ main(int argc, char **argv)
 	struct svc_announce *announce;
 	struct svc_loop loop;
 	long schedule[MAX_RETRIES];
-	const char *schedule_text, *log_file = NULL, *allowed;
-	char *nginx_host = NULL, gen_name[128];
+	const char *schedule_text, *log_file = NULL, *hosts, *urls;
+	char *allowed = NULL, gen_name[128];
 	size_t i;
 	char merr[256];
 	bson_error_t error;
@@ -228,7 +261,12 @@ main(int argc, char **argv)
 	cfg.event_timeout = 15;
 	schedule_text = env_or("EVENTS_RETRY_SCHEDULE",
 	    "0,5,300,1800,7200,18000,36000,36000");
-	allowed = env_or("EVENTS_ALLOWED_HOSTS", NULL);
+	hosts = env_or("EVENTS_ALLOWED_HOSTS", NULL);
+	urls = env_or("EVENTS_ALLOWED_URLS", NULL);
+	cfg.max_subs = 100;
+	if (getenv("EVENTS_MAX_SUBSCRIPTIONS") != NULL)
+		cfg.max_subs = positive(getenv("EVENTS_MAX_SUBSCRIPTIONS"),
+		    "EVENTS_MAX_SUBSCRIPTIONS");
 	cfg.events_secret = env_or("EVENTS_SECRET", NULL);
 	if (getenv("EVENTS_PROBE_INTERVAL") != NULL)
 		cfg.probe = positive(getenv("EVENTS_PROBE_INTERVAL"),
@@ -258,7 +296,10 @@ main(int argc, char **argv)
 		case 'o': log_file = optarg; break;
 		case 's': cfg.state_dir = optarg; break;
 		case 'L': cfg.load_file = optarg; break;
-		case 'A': allowed = optarg; break;
+		case 'A': hosts = optarg; break;
+		case 'U': urls = optarg; break;
+		case 'M': cfg.max_subs = positive(optarg,
+		    "--max-subscriptions"); break;
 		case 'h': usage(stdout); return 0;
 		case 'v':
 			printf("tickets.fcgi (%s) %s\n", PACKAGE_NAME,
@@ -275,15 +316,10 @@ main(int argc, char **argv)
 	cfg.retry_schedule = schedule;
 	for (i = 0; i < cfg.n_retry; i++)
 		cfg.retry_window += schedule[i];
-	if (allowed == NULL) {
-		if ((nginx_host = public_host(cfg.public_url)) == NULL) {
-			fprintf(stderr, "tickets.fcgi: the public URL '%s' is "
-			    "not a URL\n", cfg.public_url);
-			return 64;
-		}
-		allowed = nginx_host;
-	}
-	cfg.allowed_hosts = split_list(allowed);
+	cfg.allowed_urls = allowed_list(urls, hosts, cfg.public_url, &allowed);
+	if (cfg.allowed_urls == NULL ||
+	    (cfg.own_paths = own_list(cfg.public_url)) == NULL)
+		return 64;
 	if (cfg.version == NULL && cfg.load_file == NULL) {
 		usage(stderr);
 		return 64;
@@ -345,7 +381,8 @@ main(int argc, char **argv)
 	app.outbox = outbox_start(&cfg, app.owner, app.subs_gen);
 	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s; events may go "
-	    "to %s", cfg.prefix, cfg.fail_rate, app.owner, allowed);
+	    "to %s (at most %ld subscriptions)", cfg.prefix, cfg.fail_rate,
+	    app.owner, allowed, cfg.max_subs);
 	if (cfg.events_secret == NULL)
 		svc_log(SVC_WARN, "EVENTS_SECRET is not set: events go out "
 		    "unsigned");
@@ -354,6 +391,7 @@ main(int argc, char **argv)
 	loop.routes = tickets_routes;
 	loop.n_routes = tickets_n_routes;
 	loop.app = &app;
+	loop.before = tickets_guard;
 	loop.metrics = app.metrics;
 	rc = svc_loop_run(&loop);
 
@@ -370,7 +408,8 @@ main(int argc, char **argv)
 		bson_free(app.titles[i].title);
 	free(app.titles);
 	mongoc_cleanup();
-	bson_strfreev(cfg.allowed_hosts);
-	free(nginx_host);
+	vd_urls_destroy(cfg.allowed_urls);
+	vd_urls_destroy(cfg.own_paths);
+	free(allowed);
 	return rc == 0 ? 0 : 1;
 }

@@ -49,6 +49,7 @@
 #define FLUSH_BATCH 256
 #define STATS_MS 2000           /* write subscriber states this often */
 #define SUBS_MS 2000            /* subscriptions read again at the latest */
+#define SUBS_UNKNOWN_MS 30000   /* unread this long: nothing is sent */
 #define MAX_ATTEMPTS_KEPT 20000 /* attempt records waiting for the DB */
 #define WINDOW_MS 600000        /* a backlog collection per 10 minutes */
 #define WINDOW_GRACE_MS 60000   /* dropped this long after, when empty */
@@ -105,6 +106,9 @@ struct subq {
 	struct sub_stats stats;         /* failures: consecutive */
 	bool dirty;                     /* stats not written yet */
 	bool seen;                      /* in the last refresh */
+	bool checked;                   /* its url passed the allow-list */
+	bool disabled;                  /* by this process: what is in flight
+	                                   ends as a dead letter */
 	struct subq *next;
 };
 
@@ -159,6 +163,8 @@ struct outbox {
 	struct attempt *attempts;       /* to record */
 	size_t n_attempts, cap_attempts;
 	int64_t subs_ms, beat_ms, sweep_ms, full_ms, flush_ms, stats_ms;
+	int64_t subs_ok_ms;             /* subscriptions last read */
+	bool holding;                   /* not sending: they are unknown */
 	int64_t attempts_ms;
 	int64_t db_warned_ms;
 	char **live;                    /* live instances at the last sweep */
@@ -486,6 +492,8 @@ ev_add(struct outbox *o, const bson_t *doc, enum take how, char **targets)
 	for (q = o->subs; q != NULL; q = q->next) {
 		bool pending = false;
 
+		if (!q->seen)
+			continue;       /* gone: waits for its POSTs to end */
 		if (how == REPLAY) {
 			if (!listed(targets, q->sub.id))
 				continue;
@@ -613,6 +621,22 @@ subq_drop(struct outbox *o, struct subq *q)
 	free(q);
 }
 
+/* Stops the POSTs of q that are queued in the sender or under way: its
+ * subscription is gone, and an operator who ends a delivery storm must
+ * not wait for them. Each comes back through delivered() at once. */
+static void
+cancel_inflight(struct outbox *o, struct subq *q)
+{
+	struct job *jobs[IN_FLIGHT], *j;
+	size_t n = 0, i;
+
+	for (j = q->head; j != NULL && n < IN_FLIGHT; j = j->next)
+		if (j->inflight)
+			jobs[n++] = j;
+	for (i = 0; i < n; i++)
+		vd_sender_cancel(o->sender, jobs[i]);
+}
+
 static bool
 subs_refresh(struct outbox *o)
 {
@@ -646,17 +670,20 @@ subs_refresh(struct outbox *o)
 		*tail = q;
 	}
 	store_subs_free(subs, n);
-	/* Unsubscribed (or disabled elsewhere): what was pending for it is
-	 * not wanted any more. */
+	/* Unsubscribed (or disabled): nothing more goes to it, from now. */
 	for (q = o->subs; q != NULL; q = next) {
 		next = q->next;
-		if (!q->seen && q->inflight == 0) {
+		if (q->seen)
+			continue;
+		if (!q->disabled)
+			cancel_inflight(o, q);
+		if (q->inflight == 0) {
 			svc_log(SVC_INFO, "outbox: subscription %s (%s) is "
 			    "gone", q->sub.id, q->sub.url);
 			subq_drop(o, q);
 		}
 	}
-	o->subs_ms = started;
+	o->subs_ms = o->subs_ok_ms = started;
 	o->subs_seen = gen;
 	return true;
 }
@@ -709,6 +736,7 @@ disable(struct outbox *o, struct subq *q, int status, const char *reason)
 	}
 	/* The caller drops q once no POST of it is in flight. */
 	q->seen = false;
+	q->disabled = true;
 }
 
 /* ---- sending ---- */
@@ -738,20 +766,41 @@ send_due(struct outbox *o, int64_t now)
 {
 	struct subq *q, *next;
 	struct job *j;
-	const char *why;
+	char why[VD_ERROR_SIZE + 64];
 
+	/* Subscriptions that changed on this host (its counter moved) and
+	 * were not read since, or not read for long, may have ended: an
+	 * operator's unsubscribe must not be lost on a database too busy to
+	 * answer (a reply flood). Events wait until they are read. */
+	if (o->subs_gen != NULL && svc_gen_read(o->subs_gen) != o->subs_seen)
+		return;
+	if (now - o->subs_ok_ms > SUBS_UNKNOWN_MS) {
+		if (!o->holding)
+			svc_log(SVC_WARN, "outbox: subscriptions not read for "
+			    "%d s: holding deliveries until they are",
+			    SUBS_UNKNOWN_MS / 1000);
+		o->holding = true;
+		return;
+	}
+	if (o->holding)
+		svc_log(SVC_INFO, "outbox: subscriptions read again: "
+		    "delivering");
+	o->holding = false;
 	for (q = o->subs; q != NULL; q = next) {
 		next = q->next;
 		if (q->head == NULL || !q->seen)
 			continue;
-		/* The allow-list may have changed since it subscribed: a URL
-		 * it refuses is never contacted. */
-		if (!tickets_url_allowed(o->cfg, q->sub.url, &why)) {
+		/* The allow-list may have changed since it subscribed (or the
+		 * database holds what was never checked): a URL it refuses,
+		 * or one of this service's own, is never contacted. */
+		if (!q->checked && !tickets_url_allowed(o->cfg, q->sub.url,
+		    why, sizeof why)) {
 			disable(o, q, 0, why);
 			if (q->inflight == 0)
 				subq_drop(o, q);
 			continue;
 		}
+		q->checked = true;
 		if (q->stats.failures >= FAILING_AFTER) {
 			/* A failing subscriber gets one probe at a time, each
 			 * with the next event in turn: one event it refuses
@@ -897,9 +946,13 @@ delivered(const vd_delivery_t *d, void *arg)
 	struct outbox *o = j->ev->outbox;
 
 	j->inflight = false;
+	q->inflight--;
+	/* Its subscription is gone (cancel_inflight): the caller drops
+	 * it. */
+	if (d->code == VD_ECANCELED)
+		return;
 	j->attempts++;
 	j->status = d->http_status;
-	q->inflight--;
 	/* Failures, and what followed one: a clean delivery is told by the
 	 * event's summary. */
 	if (d->code != VD_OK || j->attempts > 1 || j->replay)
@@ -1241,8 +1294,9 @@ outbox_main(void *arg)
 			else
 				db_warn(o, "heartbeat", &error);
 		}
-		if (now - o->subs_ms >= SUBS_MS)
-			subs_refresh(o);
+		/* At once when an (un)subscribe on this host moved the
+		 * counter, else every SUBS_MS. */
+		subs_current(o);
 		if (now - o->sweep_ms >= SWEEP_MS) {
 			bool full = now - o->full_ms >= FULL_SWEEP_MS;
 

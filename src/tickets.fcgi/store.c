@@ -741,14 +741,35 @@ store_event_json(const bson_t *reply_doc)
 /* ---- subscriptions ---- */
 
 bool
-store_subscribe(struct store *s, const char *url, bool *created,
-    bson_error_t *error)
+store_subscribe(struct store *s, const char *url, long max, bool *created,
+    bool *full, bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER,
-	    update = BSON_INITIALIZER, set, unset;
+	    update = BSON_INITIALIZER, set, unset, all = BSON_INITIALIZER;
 	bson_oid_t oid;
+	int64_t n;
 	bool ok;
 
+	*created = *full = false;
+	/* At the cap only a renewal goes through: its url is there. */
+	n = mongoc_collection_count_documents(s->subs, &all, NULL, NULL, NULL,
+	    error);
+	bson_destroy(&all);
+	if (n < 0)
+		return false;
+	if (n >= max) {
+		BSON_APPEND_UTF8(&filter, "url", url);
+		n = mongoc_collection_count_documents(s->subs, &filter, NULL,
+		    NULL, NULL, error);
+		bson_destroy(&filter);
+		if (n < 0)
+			return false;
+		if (n == 0) {
+			*full = true;
+			return true;
+		}
+		bson_init(&filter);
+	}
 	bson_oid_init(&oid, NULL);
 	BSON_APPEND_OID(&doc, "_id", &oid);
 	BSON_APPEND_UTF8(&doc, "url", url);

@@ -6,61 +6,57 @@
  * version is honoured by every version and survives restarts (the
  * article kept them in one process's memory).
  */
+#include <stdio.h>
 #include <string.h>
-#include <strings.h>
-
-#include <curl/curl.h>
 
 #include "tickets.h"
 
-/* Whether host:port (port "" for any) is on the allow-list. Nothing is
- * resolved: a name is compared as written, so a name that does not
- * resolve, or resolves elsewhere later, gains nothing. */
-static bool
-listed_host(char **allowed, const char *host, const char *port)
-{
-	size_t hl = strlen(host);
-
-	for (; allowed != NULL && *allowed != NULL; allowed++) {
-		const char *a = *allowed;
-
-		if (strcmp(a, "*") == 0)
-			return true;
-		if (strncasecmp(a, host, hl) != 0)
-			continue;
-		if (a[hl] == '\0' || (a[hl] == ':' && strcmp(a + hl + 1,
-		    port) == 0))
-			return true;
-	}
-	return false;
-}
-
 bool
 tickets_url_allowed(const struct tickets_config *cfg, const char *url,
-    const char **why)
+    char *why, size_t size)
 {
-	CURLU *u;
-	char *scheme = NULL, *host = NULL, *port = NULL;
-	bool ok = false;
+	vd_error_t err;
 
-	*why = "url must be an http or https URL with a host";
-	if (!svc_is_http_url(url, TICKETS_URL_MAX) || (u = curl_url()) == NULL)
+	/* Whatever the list says: an event posted to this service's own
+	 * paths would come back as a write, and make more events. */
+	if (vd_urls_reaches(cfg->own_paths, url)) {
+		snprintf(why, size, "the url is one of the tickets service's "
+		    "own paths: events must not come back to it");
 		return false;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
-	    CURLUE_OK) {
-		ok = listed_host(cfg->allowed_hosts, host, port);
-		if (!ok)
-			*why = "the url's host is not on the allow-list "
-			    "(EVENTS_ALLOWED_HOSTS)";
 	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return ok;
+	if (vd_urls_check(cfg->allowed_urls, url, &err) != VD_OK) {
+		snprintf(why, size, "%s (EVENTS_ALLOWED_URLS)", err.message);
+		return false;
+	}
+	return true;
+}
+
+/* Names of the headers that make a request an event delivery, as FastCGI
+ * passes them. */
+static const char *const webhook_params[] = {
+	"HTTP_WEBHOOK_ID", "HTTP_WEBHOOK_SIGNATURE", "HTTP_WEBHOOK_TIMESTAMP",
+};
+
+bool
+tickets_guard(const struct svc_request *req, struct svc_response *resp,
+    void *app)
+{
+	size_t i;
+
+	(void)app;
+	if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
+		return true;
+	for (i = 0; i < sizeof webhook_params / sizeof *webhook_params; i++)
+		if (svc_request_param(req, webhook_params[i]) != NULL) {
+			svc_log(SVC_INFO, "rid=%s refused an event delivery as "
+			    "a write", req->request_id);
+			svc_response_error(resp, 403, "event not accepted",
+			    "a request with webhook-id, webhook-signature or "
+			    "webhook-timestamp is an event delivery, and the "
+			    "tickets service never applies one as a write");
+			return false;
+		}
+	return true;
 }
 
 /* The url of the body, checked; NULL with the response filled if not. */
@@ -68,12 +64,13 @@ static const char *
 body_url(const struct tickets_config *cfg, const cJSON *body,
     struct svc_response *resp)
 {
-	const char *url, *why;
+	const char *url;
+	char why[VD_ERROR_SIZE + 64];
 
 	if ((url = svc_field_string(body, "url", TICKETS_URL_MAX, false,
 	    resp)) == NULL)
 		return NULL;
-	if (!tickets_url_allowed(cfg, url, &why)) {
+	if (!tickets_url_allowed(cfg, url, why, sizeof why)) {
 		svc_response_error(resp, 400, "invalid url", "%s", why);
 		return NULL;
 	}
@@ -87,15 +84,25 @@ tickets_subscribe(const struct svc_request *req, struct svc_response *resp,
 	struct tickets_app *app = arg;
 	const char *url;
 	bson_error_t error;
-	bool created;
+	bool created, full;
 	cJSON *body, *out;
 
 	if ((body = svc_parse_body(req, resp)) == NULL)
 		return;
 	if ((url = body_url(app->cfg, body, resp)) == NULL)
 		goto done;
-	if (!store_subscribe(app->store, url, &created, &error)) {
+	if (!store_subscribe(app->store, url, app->cfg->max_subs, &created,
+	    &full, &error)) {
 		svc_db_fail(resp, "subscribe", &error);
+		goto done;
+	}
+	if (full) {
+		/* 409: the state of the service, not the request, is what
+		 * refuses it; unsubscribing one lets it through. */
+		svc_response_error(resp, 409, "too many subscriptions",
+		    "there are %ld subscriptions already, the most allowed "
+		    "(EVENTS_MAX_SUBSCRIPTIONS); unsubscribe one first",
+		    app->cfg->max_subs);
 		goto done;
 	}
 	/* Before the answer: an event after it is sure to go there. */

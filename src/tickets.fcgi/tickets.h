@@ -47,16 +47,25 @@ struct tickets_config {
 	long retry_window;          /* seconds after which an undelivered
 	                               event is dead: the schedule's sum */
 	const char *events_secret;  /* whsec_... list; NULL: unsigned */
-	char **allowed_hosts;       /* "host" or "host:port", NULL-ended */
+	vd_urls_t *allowed_urls;    /* where events may go */
+	vd_urls_t *own_paths;       /* this service's paths on nginx: never */
+	long max_subs;              /* subscriptions at most */
 	const char *state_dir;      /* spawn/stack's state directory */
 	struct svc_metrics *metrics; /* this version's metrics, shared by
 	                               every thread (NULL: none); set by main */
 };
 
-/* subscribe.c: whether url may be subscribed and contacted (http or
- * https, to a host on the allow-list); *why says why not. */
+/* subscribe.c: whether url may be subscribed and contacted: on the
+ * allow-list, and never one of this service's own paths, whatever the
+ * list says; why (size bytes) says why not. */
 bool tickets_url_allowed(const struct tickets_config *cfg, const char *url,
-    const char **why);
+    char *why, size_t size);
+
+/* subscribe.c: the loop's guard. A request carrying the headers of an
+ * event delivery (Standard Webhooks) is never applied as a write: 403.
+ * Returns false when it answered. */
+bool tickets_guard(const struct svc_request *req, struct svc_response *resp,
+    void *app);
 
 /* The name a process goes by as owner of events: host:pid:start. */
 void tickets_owner_name(char *buf, size_t size);
@@ -148,9 +157,11 @@ enum store_add store_add_reply(struct store *store, const struct reply *reply,
 char *store_event_json(const bson_t *reply_doc);
 
 /* Subscribes url; *created is false when it was subscribed already (a
- * disabled subscription is enabled again). */
-bool store_subscribe(struct store *store, const char *url, bool *created,
-    bson_error_t *error);
+ * disabled subscription is enabled again). When max subscriptions (of
+ * any state) exist already and url is not one of them, nothing is stored
+ * and *full is set. */
+bool store_subscribe(struct store *store, const char *url, long max,
+    bool *created, bool *full, bson_error_t *error);
 bool store_unsubscribe(struct store *store, const char *url, bool *removed,
     bson_error_t *error);
 

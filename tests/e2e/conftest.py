@@ -314,7 +314,8 @@ class Subscriber:
     """An HTTP server on 127.0.0.1 that records the events POSTed to it.
 
     respond(status, delay) sets how it answers the next deliveries; each
-    delivery is kept as a dict: path, headers, body (parsed), status.
+    delivery is kept as a dict: path, headers, body (parsed), status, and
+    at (time.monotonic() when it came).
     """
 
     def __init__(self):
@@ -336,7 +337,8 @@ class Subscriber:
                     status, delay = owner.status, owner.delay
                     owner.deliveries.append({
                         "path": self.path, "headers": dict(self.headers),
-                        "body": body, "raw": raw, "status": status})
+                        "body": body, "raw": raw, "status": status,
+                        "at": time.monotonic()})
                 if delay:
                     time.sleep(delay)
                 reply = b"{}"
