@@ -312,6 +312,7 @@
       var outage = outageText(res, 'reading the tickets');
       if (outage) {
         alertOn('service', outage);
+        noticeOff('fallback');
         scheduleRetry();
         if (!state.tickets) renderListUnavailable();
         return;
@@ -421,6 +422,7 @@
       var outage = outageText(res, 'reading this ticket');
       if (outage) {
         alertOn('service', outage);
+        noticeOff('fallback');
         scheduleRetry();
         if (!document.querySelector('#view[data-ticket="' + id + '"]')) renderTicketUnavailable();
         return;
