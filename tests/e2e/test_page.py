@@ -351,6 +351,17 @@ def test_a_reply_too_long_is_told_in_words(page):
         sorted(json.dumps(t, sort_keys=True) for t in before)
 
 
+def test_an_unknown_ticket_is_told_in_words(page):
+    d = page
+    d.vd_expected += [(r"/tickets/v1\.0\.[01]/tickets/f{24}$", 404)]
+    for ticket_id, words in (("f" * 24, "There is no ticket with this id."),
+                             ("nope", "24 hexadecimal digits")):
+        d.get(BASE + "/#/tickets/" + ticket_id)
+        wait_until(lambda: words in text_of(d, "#view"), 15, what=words)
+        assert d.find_element(By.CSS_SELECTOR, "#view h2").text == "Ticket not found"
+        assert d.find_element(By.CSS_SELECTOR, ".back a").get_attribute("href").endswith("#/")
+
+
 # --- failures, told in words ------------------------------------------------------------
 
 def test_a_version_fails_over_and_the_page_says_so(page, stack):

@@ -230,6 +230,9 @@
   var notices = {};
 
   function setBanner(store, region, kind, topic, text) {
+    // Unchanged: the live region is left alone (a screen reader would
+    // read it out again).
+    if ((store[topic] || null) === (text || null)) return;
     if (text) store[topic] = text; else delete store[topic];
     var box = clear($(region));
     Object.keys(store).forEach(function (t) {
