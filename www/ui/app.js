@@ -25,6 +25,7 @@
   var CALLS_SHOWN = 8;
   var PAGE_SIZES = [5, 10, 25, 50];
   var MESSAGE_MAX = 10000;       // bytes, as the tickets service checks
+  var DOUBLE_CLICK_MS = 1500;
   var DEFAULT_VERSIONS = { tickets: ['1.0.1', '1.0.0'], replyfeed: ['1.0.0'] };
 
   var state = {
@@ -38,6 +39,7 @@
     calls: [],
     retryTimer: null,
     sending: false,
+    sentAt: 0,              // when the last reply was added
     pending: null           // {text, key}: the reply being sent, and its key
   };
 
@@ -550,6 +552,9 @@
     var id = form.getAttribute('data-ticket');
     var user = $('reply-user').value.trim();
     var message = $('reply-message').value;
+    // The second click of a double click may come after a quick answer
+    // cleared the form: it is not a new submission.
+    if (!message.trim() && Date.now() - state.sentAt < DOUBLE_CLICK_MS) return;
     if (!user || !message.trim()) {
       replyResult(!user ? 'Write your name first.' : 'Write a reply first.', 'error');
       (!user ? $('reply-user') : $('reply-message')).focus();
@@ -578,6 +583,7 @@
       if (b) { b.disabled = false; b.textContent = 'Send reply'; }
       if (res.ok) {
         state.pending = null;
+        state.sentAt = Date.now();
         var m = $('reply-message');
         if (m) { m.value = ''; m.dispatchEvent(new Event('input')); }
         replyResult('Your reply was added' + (res.failed.length ? ' by version ' + res.version +
