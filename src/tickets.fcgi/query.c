@@ -137,7 +137,7 @@ stream_list(void *arg, svc_write_fn *write, void *out)
 	return false;
 }
 
-/* Makes the list in memory and keeps it; false with resp unset when it is
+/* Makes the list in memory and keeps it; false with c->too_long when it is
  * too long to keep, false with resp set on a database error. */
 static bool
 rebuild(struct tickets_app *app, struct svc_response *resp)
@@ -153,14 +153,19 @@ rebuild(struct tickets_app *app, struct svc_response *resp)
 	gen = svc_gen_read(app->gen);
 	if (!write_list(app, &w, &error)) {
 		svc_buf_free(&buf);
-		if (!w.over)
+		if (!w.over) {
 			svc_db_fail(resp, "tickets query", &error);
-		return false;
+			return false;
+		}
+		buf = (struct svc_buf){ 0 };
 	}
 	svc_buf_free(&c->body);
 	c->body = buf;
+	c->too_long = w.over;
 	c->gen = gen;
 	c->built_ms = svc_now_ms();
+	if (w.over)
+		return false;
 	snprintf(c->etag, sizeof c->etag, "\"%016llx\"",
 	    (unsigned long long)svc_hash(buf.data, buf.len));
 	return true;
@@ -287,15 +292,18 @@ tickets_query(const struct svc_request *req, struct svc_response *resp,
 		return;
 	if (query_page(app, req, resp))
 		return;
-	if (app->gen == NULL || c->body.data == NULL ||
+	if (app->gen == NULL || (c->body.data == NULL && !c->too_long) ||
 	    c->gen != svc_gen_read(app->gen) ||
 	    svc_now_ms() - c->built_ms > TICKETS_CACHE_MS) {
-		if (!rebuild(app, resp)) {
-			if (resp->status == 200)
-				svc_response_stream(resp, 200,
-				    "application/json", stream_list, app);
+		if (!rebuild(app, resp) && resp->status != 200)
 			return;
-		}
+	}
+	/* Too long to keep: made again as it is sent (not tried in memory
+	 * again until it may have changed). */
+	if (c->too_long) {
+		svc_response_stream(resp, 200, "application/json",
+		    stream_list, app);
+		return;
 	}
 	svc_response_header(resp, "ETag", "%s", c->etag);
 	match = svc_request_param(req, "HTTP_IF_NONE_MATCH");

@@ -354,6 +354,7 @@ struct tickets_cache {
 	int64_t built_ms;
 	struct svc_buf body;        /* data NULL: nothing kept */
 	char etag[24];
+	bool too_long;              /* at gen and built_ms: streamed */
 };
 
 /* Every ticket without its replies, for the pages of the list: FerretDB
