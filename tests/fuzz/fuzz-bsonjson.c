@@ -3,8 +3,9 @@
  * data is loaded and every stored document is shown.
  *
  * Input: JSON text. Properties: nothing crashes; a refusal happens only
- * for what svc_json_to_bson refuses (not an object, a '$' key, too deep);
- * what it accepts is valid BSON, and going to JSON and back gives the same
+ * for what svc_json_to_bson refuses (not an object, a '$' key, text that
+ * is not UTF-8, too deep); what it accepts is valid BSON (UTF-8 checked
+ * too), and going to JSON and back gives the same
  * BSON again (the first pass settles numbers and ObjectIds, the second
  * must change nothing). The same bytes are also read as a BSON document,
  * as one from the database, to be shown as JSON.
@@ -25,17 +26,24 @@ print(const cJSON *json)
 	cJSON_free(text);
 }
 
-/* Whether json holds a key starting with '$' or is nested deeper than
- * limit: the only reasons to refuse an object. */
+static bool
+not_utf8(const char *s)
+{
+	return !bson_utf8_validate(s, strlen(s), false);
+}
+
+/* Whether json holds a key starting with '$', text that is not UTF-8, or
+ * is nested deeper than limit: the only reasons to refuse an object. */
 static bool
 refusable(const cJSON *json, int limit)
 {
 	const cJSON *item;
 
-	if (limit < 0)
+	if (limit < 0 || (cJSON_IsString(json) && not_utf8(json->valuestring)))
 		return true;
 	cJSON_ArrayForEach(item, json) {
-		if (cJSON_IsObject(json) && item->string[0] == '$')
+		if (cJSON_IsObject(json) && (item->string[0] == '$' ||
+		    not_utf8(item->string)))
 			return true;
 		if (refusable(item, limit - 1))
 			return true;
@@ -57,7 +65,7 @@ round_trip(const cJSON *json)
 		return;
 	}
 	FUZZ_ASSERT(cJSON_IsObject(json));
-	FUZZ_ASSERT(bson_validate(&first, BSON_VALIDATE_NONE, &offset));
+	FUZZ_ASSERT(bson_validate(&first, BSON_VALIDATE_UTF8, &offset));
 	shown = svc_bson_to_json(&first);
 	FUZZ_ASSERT(shown != NULL);
 	print(shown);
