@@ -93,6 +93,15 @@ out:
 	return text;
 }
 
+/* Whether v is a number of ms that an int64_t holds: converting any
+ * other double (1e300, as a damaged file may have) is undefined. */
+static bool
+is_ms(const cJSON *v)
+{
+	return cJSON_IsNumber(v) && v->valuedouble > -9223372036854775808.0 &&
+	    v->valuedouble < 9223372036854775808.0;
+}
+
 static char *
 dup_string(const cJSON *obj, const char *key)
 {
@@ -128,7 +137,7 @@ parse_entry(const cJSON *obj, vd_entry_t *e, bool *nomem)
 		e->url = strdup("");
 	if (e->name == NULL || e->url == NULL)
 		goto nomem;
-	if (cJSON_IsNumber(seen) && seen->valuedouble > 0)
+	if (is_ms(seen) && seen->valuedouble > 0)
 		e->last_seen_ms = (int64_t)seen->valuedouble;
 	n = eps != NULL ? cJSON_GetArraySize(eps) : 0;
 	if (n > 0 && (e->endpoints = calloc((size_t)n, sizeof *e->endpoints))
@@ -184,7 +193,7 @@ vd_cache_parse(const char *text, size_t len, vd_entry_t **entries,
 	list = cJSON_GetObjectItemCaseSensitive(root, "entries");
 	if (!cJSON_IsString(format) ||
 	    strcmp(format->valuestring, CACHE_FORMAT) != 0 ||
-	    !cJSON_IsNumber(fetched) || !cJSON_IsArray(list)) {
+	    !is_ms(fetched) || !cJSON_IsArray(list)) {
 		vd_error_set(error, VD_EINVAL, 0, "not a registry copy (%s)",
 		    root == NULL ? "not JSON" : "wrong format");
 		cJSON_Delete(root);

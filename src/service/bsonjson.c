@@ -98,6 +98,21 @@ svc_bson_to_json(const bson_t *doc)
 	return out;
 }
 
+/* BSON keys and strings are UTF-8: libbson calls a document with any
+ * other key invalid, and the driver refuses to store other strings. */
+static bool
+utf8(const char *s)
+{
+	return bson_utf8_validate(s, strlen(s), false);
+}
+
+/* Data, not an operator, and text the database takes. */
+static bool
+storable_key(const char *key)
+{
+	return key[0] != '$' && utf8(key);
+}
+
 static bool append_json(bson_t *out, const char *key, const cJSON *v,
     int depth);
 
@@ -122,7 +137,7 @@ append_container(bson_t *out, const char *key, const cJSON *v, int depth)
 			bson_uint32_to_string((uint32_t)i++, &k, idx, sizeof idx);
 		} else {
 			k = item->string;
-			if (k[0] == '$')
+			if (!storable_key(k))
 				ok = false;
 		}
 		if (ok)
@@ -141,7 +156,8 @@ append_json(bson_t *out, const char *key, const cJSON *v, int depth)
 	double d;
 
 	if (cJSON_IsString(v))
-		return bson_append_utf8(out, key, -1, v->valuestring, -1);
+		return utf8(v->valuestring) &&
+		    bson_append_utf8(out, key, -1, v->valuestring, -1);
 	if (cJSON_IsBool(v))
 		return bson_append_bool(out, key, -1, cJSON_IsTrue(v));
 	if (cJSON_IsNull(v))
@@ -170,7 +186,7 @@ svc_json_to_bson(const cJSON *json, bson_t *out)
 	cJSON_ArrayForEach(item, json) {
 		const char *k = item->string;
 
-		if (k[0] == '$')
+		if (!storable_key(k))
 			return false;
 		if (strcmp(k, "_id") == 0 && cJSON_IsString(item) &&
 		    svc_is_oid(item->valuestring)) {

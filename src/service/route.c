@@ -32,11 +32,12 @@ svc_path_segment(const char *path, int n, char *buf, size_t size)
 	 * (to name it in a 404) never reads what was there before. */
 	if (size > 0)
 		*buf = '\0';
-	for (; n > 0 && path != NULL; n--)
-		if ((path = strchr(path + 1, '/')) == NULL)
-			return NULL;
+	/* Checked first: path + 1 of an empty path is past its end. */
 	if (path == NULL || *path != '/')
 		return NULL;
+	for (; n > 0; n--)
+		if ((path = strchr(path + 1, '/')) == NULL)
+			return NULL;
 	len = strcspn(path + 1, "/");
 	if (len >= size)
 		return NULL;

@@ -379,7 +379,8 @@ cJSON *svc_bson_to_json(const bson_t *doc);
 /* The reverse, for loading data: a top-level "_id" that is a 24-hex
  * string becomes an ObjectId; integral numbers become int32 or int64.
  * Appends to out, which the caller has initialised. false when json is
- * not an object or holds a key starting with '$'. */
+ * not an object, holds a key starting with '$', or text (a key or a
+ * string) that is not UTF-8. */
 bool svc_json_to_bson(const cJSON *json, bson_t *out);
 
 

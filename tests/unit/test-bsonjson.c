@@ -109,6 +109,38 @@ START_TEST(json_to_bson_for_loading)
 }
 END_TEST
 
+/* Text that is not UTF-8, in a key or a string at any depth, is refused
+ * rather than made into a document the driver will not store (libbson
+ * calls such a key invalid: fuzz-bsonjson found it). */
+START_TEST(json_to_bson_not_utf8)
+{
+	static const char *bad[] = {
+		"{\"priorit\xd2\":2}",
+		"{\"a\":{\"k\xc3\x28\":1}}",
+		"{\"title\":\"VPN \xed\xa0\x80\"}",
+		"{\"replies\":[{\"user\":\"\xff\"}]}",
+	};
+	bson_t doc;
+	cJSON *j;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof *bad; i++) {
+		j = cJSON_Parse(bad[i]);
+		ck_assert_ptr_nonnull(j);
+		bson_init(&doc);
+		ck_assert_msg(!svc_json_to_bson(j, &doc), "taken: %zu", i);
+		bson_destroy(&doc);
+		cJSON_Delete(j);
+	}
+	j = cJSON_Parse("{\"d\xc3\xa9j\xc3\xa0\":\"vu \xf0\x9f\x98\x80\"}");
+	bson_init(&doc);
+	ck_assert(svc_json_to_bson(j, &doc));
+	ck_assert(bson_validate(&doc, BSON_VALIDATE_UTF8, NULL));
+	bson_destroy(&doc);
+	cJSON_Delete(j);
+}
+END_TEST
+
 START_TEST(iso_time)
 {
 	char buf[32];
@@ -151,6 +183,7 @@ main(void)
 	tcase_add_test(tc, ids_dates_and_nesting);
 	tcase_add_test(tc, order_kept);
 	tcase_add_test(tc, json_to_bson_for_loading);
+	tcase_add_test(tc, json_to_bson_not_utf8);
 	tcase_add_test(tc, iso_time);
 	tcase_add_test(tc, iso_time_parse);
 	suite_add_tcase(s, tc);

@@ -115,6 +115,11 @@ static const char *const bad_files[] = {
 	"{\"format\":\"vdispatch-registry-cache/1\",\"fetchedAt\":1}",
 	"{\"format\":\"vdispatch-registry-cache/1\",\"fetchedAt\":1,"
 	    "\"entries\":{}}",
+	/* No 64-bit integer holds these: converting one is undefined. */
+	"{\"format\":\"vdispatch-registry-cache/1\",\"fetchedAt\":1e300,"
+	    "\"entries\":[]}",
+	"{\"format\":\"vdispatch-registry-cache/1\",\"fetchedAt\":-1e19,"
+	    "\"entries\":[]}",
 };
 
 START_TEST(bad_file_refused)
@@ -151,6 +156,30 @@ START_TEST(bad_entries_skipped)
 	ck_assert_str_eq(back[0].url, "");
 	ck_assert_uint_eq(back[0].n_endpoints, 1);
 	ck_assert_uint_eq(back[0].n_roles, 1);
+	vd_entries_free(back, m);
+}
+END_TEST
+
+/* A lastSeen no 64-bit integer holds is no time at all: never seen (it
+ * used to be converted regardless, which is undefined; fuzz-cache found
+ * it). */
+START_TEST(last_seen_out_of_range)
+{
+	static const char text[] = "{\"format\":\"vdispatch-registry-cache/1\","
+	    "\"fetchedAt\":1,\"entries\":[{\"name\":\"A\",\"version\":"
+	    "\"1.0.0\",\"lastSeen\":1e300},{\"name\":\"B\",\"version\":"
+	    "\"1.0.0\",\"lastSeen\":9.3e18},{\"name\":\"C\",\"version\":"
+	    "\"1.0.0\",\"lastSeen\":1795000000123}]}";
+	vd_entry_t *back;
+	size_t m;
+	int64_t fetched;
+
+	ck_assert_int_eq(vd_cache_parse(text, strlen(text), &back, &m,
+	    &fetched, NULL), VD_OK);
+	ck_assert_uint_eq(m, 3);
+	ck_assert_int_eq(back[0].last_seen_ms, 0);
+	ck_assert_int_eq(back[1].last_seen_ms, 0);
+	ck_assert_int_eq(back[2].last_seen_ms, 1795000000123LL);
 	vd_entries_free(back, m);
 }
 END_TEST
@@ -244,6 +273,7 @@ cache_suite(void)
 	tcase_add_loop_test(tc, bad_file_refused, 0,
 	    sizeof bad_files / sizeof bad_files[0]);
 	tcase_add_test(tc, bad_entries_skipped);
+	tcase_add_test(tc, last_seen_out_of_range);
 	tcase_add_test(tc, hash_ignores_last_seen);
 	tcase_add_test(tc, save_and_load);
 	suite_add_tcase(s, tc);

@@ -121,6 +121,22 @@ START_TEST(path_segments)
 }
 END_TEST
 
+/* An empty path (no PATH_INFO) has no segment, and nothing after its
+ * terminator is read as one (fuzz-route found the read past the end). */
+START_TEST(path_segments_empty)
+{
+	static const char after_end[] = "\0/tickets/abc";
+	char buf[8];
+
+	ck_assert_ptr_null(svc_path_segment("", 0, buf, sizeof buf));
+	ck_assert_ptr_null(svc_path_segment(after_end, 1, buf, sizeof buf));
+	ck_assert_ptr_null(svc_path_segment(after_end, 2, buf, sizeof buf));
+	/* Segments are counted from a leading '/' only. */
+	ck_assert_ptr_null(svc_path_segment("tickets/abc", 1, buf,
+	    sizeof buf));
+}
+END_TEST
+
 START_TEST(request_copies_params)
 {
 	char a[] = "REQUEST_METHOD=POST", b[] = "PATH_INFO=/x",
@@ -189,6 +205,7 @@ main(void)
 	tcase_add_test(tc, routes);
 	tcase_add_test(tc, request_copies_params);
 	tcase_add_test(tc, path_segments);
+	tcase_add_test(tc, path_segments_empty);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
