@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from conftest import (BINDIR, STATE, assert_json_error, mint_token, request,
-                      unique, without_token)
+from conftest import (BINDIR, STACK, STATE, assert_json_error, mint_token,
+                      request, unique, without_token)
 
 TICKET = "5f1d7a9e2c3b4a5d6e7f8a06"
 T0 = "/tickets/v1.0.0/tickets"
@@ -276,3 +276,35 @@ def test_insecure_is_said_at_start():
     assert "FastCGI" in res.stderr
     assert "--insecure-no-auth is given: no token is checked" in res.stderr
     assert " warn " in res.stderr
+
+
+# --- protected reads ---------------------------------------------------------------
+
+def restart_feed(extra_env):
+    env = without_token()
+    env.update(extra_env)
+    for cmd in ("stop", "start"):
+        res = subprocess.run([STACK, cmd, "replyfeed"], capture_output=True,
+                             text=True, timeout=120, env=env, check=False)
+        assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_reads_need_a_role_when_protected(tickets):
+    """VD_AUTH_READS=1: the latest replies need tickets.read, through nginx
+    too (the stack then keeps no file for nginx to serve to anyone)."""
+    path = "/replyfeed/v1.0.0/latestReplies"
+    restart_feed({"VD_AUTH_READS": "1"})
+    try:
+        status, headers, reply = request("GET", path, None,
+                                         {"Authorization": None})
+        assert_json_error(status, headers, reply, 401)
+        status, headers, reply = request(
+            "GET", path, None, bearer(mint_token("tickets.write", ttl=300)))
+        assert_json_error(status, headers, reply, 403)
+        status, _, reply = request(
+            "GET", path, None, bearer(mint_token("tickets.read", ttl=300)))
+        assert status == 200 and isinstance(reply, list), reply
+    finally:
+        restart_feed({"VD_AUTH_READS": "0"})
+    status, _, reply = request("GET", path, None, {"Authorization": None})
+    assert status == 200, reply
