@@ -308,3 +308,82 @@ def test_reads_need_a_role_when_protected(tickets):
         restart_feed({"VD_AUTH_READS": "0"})
     status, _, reply = request("GET", path, None, {"Authorization": None})
     assert status == 200, reply
+
+
+# --- RS256 and ES256 from a JWKS file ---------------------------------------------
+
+def openssl(*args, data=None):
+    res = subprocess.run(["openssl", *args], input=data, capture_output=True,
+                         timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def der_to_raw(der):
+    """An ECDSA signature, DER SEQUENCE {r, s}, as JWS's r || s."""
+    assert der[0] == 0x30
+    i = 2 if der[1] < 0x80 else 2 + (der[1] & 0x7f)
+    out = b""
+    for _ in range(2):
+        assert der[i] == 0x02
+        n = der[i + 1]
+        out += der[i + 2:i + 2 + n].lstrip(b"\0").rjust(32, b"\0")
+        i += 2 + n
+    return out
+
+
+def sign_with(key, alg, kid, claims):
+    head = b64url(json.dumps({"alg": alg, "kid": kid}).encode())
+    body = b64url(json.dumps(claims).encode())
+    sig = openssl("dgst", "-sha256", "-sign", str(key),
+                  data=(head + "." + body).encode())
+    if alg == "ES256":
+        sig = der_to_raw(sig)
+    return head + "." + body + "." + b64url(sig)
+
+
+def test_rs256_and_es256_tokens_from_a_jwks_file(tmp_path):
+    """Keys made by openssl(1); the feed restarted with their JWKS file
+    (and the stack's secret): tokens signed by either key open the metrics,
+    a token signed by the RSA key but sent as HS256 does not."""
+    rsa, ec = tmp_path / "rsa.pem", tmp_path / "ec.pem"
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+            "-out", str(rsa))
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-out", str(ec))
+    modulus = openssl("rsa", "-in", str(rsa), "-noout", "-modulus").decode()
+    n = bytes.fromhex(modulus.strip().split("=", 1)[1])
+    point = openssl("pkey", "-in", str(ec), "-pubout", "-outform", "DER")[-65:]
+    assert point[0] == 4
+    jwks = {"keys": [
+        {"kty": "RSA", "kid": "r", "use": "sig", "n": b64url(n), "e": "AQAB"},
+        {"kty": "EC", "kid": "e", "crv": "P-256", "x": b64url(point[1:33]),
+         "y": b64url(point[33:])}]}
+    # Where the responders' user can read it: the state directory.
+    path = STATE / "test-jwks.json"
+    path.write_text(json.dumps(jwks))
+    os.chmod(path, 0o644)
+    now = int(time.time())
+    claims = {"exp": now + 600, "roles": ["operator"]}
+    metrics = "/replyfeed/v1.0.0/metrics"
+    restart_feed({"VD_AUTH_JWKS": str(path)})
+    try:
+        for key, alg, kid in ((rsa, "RS256", "r"), (ec, "ES256", "e")):
+            status, _, reply = request("GET", metrics, None,
+                                       bearer(sign_with(key, alg, kid, claims)))
+            assert status == 200, (alg, reply)
+            # The other key's kid: refused.
+            status, _, reply = request(
+                "GET", metrics, None,
+                bearer(sign_with(key, alg, "e" if kid == "r" else "r", claims)))
+            assert status == 401, (alg, reply)
+        status, _, reply = request("GET", metrics, None,
+                                   bearer(forge(claims, key=rsa.read_bytes())))
+        assert status == 401, reply
+        # The stack's secret still works beside the keys.
+        status, _, reply = request("GET", metrics, None,
+                                   bearer(mint_token("operator", ttl=300)))
+        assert status == 200, reply
+    finally:
+        restart_feed({})
+        path.unlink()
