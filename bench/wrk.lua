@@ -5,6 +5,8 @@
 -- {"ticketId","user","message"}, the tickets taken in turn; BENCH_USER is
 -- the "user" of those comments (bench/run deletes them afterwards by it).
 -- With BENCH_LIMIT set, each thread stops after that many responses.
+-- With BENCH_TOKEN set, every request carries "Authorization: Bearer"
+-- and it (writes and operator paths need one: spawn/stack token ROLE).
 -- At the end one line, "BENCH key=value ...", for bench/run to read.
 
 local tickets = {}
@@ -16,6 +18,11 @@ local answered = 0
 
 for id in string.gmatch(os.getenv("BENCH_POST_TICKETS") or "", "[^,]+") do
 	tickets[#tickets + 1] = id
+end
+
+local token = os.getenv("BENCH_TOKEN") or ""
+if token ~= "" then
+	wrk.headers["Authorization"] = "Bearer " .. token
 end
 
 function setup(thread)

@@ -24,6 +24,12 @@ import sys
 import threading
 import time
 
+# Adding replies and subscribing need roles: bench/events/run passes a
+# token with them (spawn/stack token) in BENCH_TOKEN.
+HEADERS = {"Content-Type": "application/json"}
+if os.environ.get("BENCH_TOKEN"):
+    HEADERS["Authorization"] = "Bearer " + os.environ["BENCH_TOKEN"]
+
 TICKET = "5f1d7a9e2c3b4a5d6e7f8a03"
 
 
@@ -135,7 +141,7 @@ class Load:
                                "message": "bench %d" % i})
             try:
                 conn.request("POST", self.prefix + "/tickets/addComment",
-                             body, {"Content-Type": "application/json"})
+                             body, HEADERS)
                 resp = conn.getresponse()
                 data = resp.read()
                 if resp.status != 200:
@@ -185,7 +191,7 @@ def wait_all(subs, accepted, which, limit_s):
 def api(base, method, path, body=None):
     conn = http.client.HTTPConnection(base[0], base[1], timeout=10)
     conn.request(method, path, json.dumps(body) if body is not None else None,
-                 {"Content-Type": "application/json"})
+                 HEADERS)
     resp = conn.getresponse()
     data = resp.read()
     conn.close()

@@ -231,6 +231,16 @@ build_headers(const vd_call_t *call, bool post, const char *key, bool *ok)
 		    call->headers[i].value);
 	if (*ok && find_header(call, "Accept") == NULL)
 		*ok = append_header(&list, "Accept", "application/json");
+	if (*ok && call->client->auth_header != NULL &&
+	    find_header(call, "Authorization") == NULL) {
+		struct curl_slist *l = curl_slist_append(list,
+		    call->client->auth_header);
+
+		if (l != NULL)
+			list = l;
+		else
+			*ok = false;
+	}
 	if (post) {
 		if (*ok && find_header(call, "Content-Type") == NULL)
 			*ok = append_header(&list, "Content-Type",

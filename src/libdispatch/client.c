@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "vd-private.h"
 
 #define DEFAULT_URI "mongodb://127.0.0.1:27017"
@@ -141,6 +143,11 @@ vd_client_new(const char *mongodb_uri, vd_error_t *error)
 		vd_client_destroy(client);
 		return NULL;
 	}
+	if (getenv("VD_TOKEN") != NULL && *getenv("VD_TOKEN") != '\0' &&
+	    vd_client_set_token(client, getenv("VD_TOKEN"), error) != VD_OK) {
+		vd_client_destroy(client);
+		return NULL;
+	}
 	vd_breaker_config_default(&client->breaker_cfg);
 	vd_budget_init(&client->budget, VD_BUDGET_PERCENT, VD_BUDGET_PER_SECOND,
 	    VD_BUDGET_WINDOW_S);
@@ -187,6 +194,10 @@ vd_client_destroy(vd_client_t *client)
 	free(client->database);
 	free(client->collection);
 	free(client->cache_file);
+	if (client->auth_header != NULL)
+		OPENSSL_cleanse(client->auth_header,
+		    strlen(client->auth_header));
+	free(client->auth_header);
 	vd_urls_destroy(client->allowed);
 	forget_verdicts(client);
 	pthread_mutex_destroy(&client->reg_lock);
@@ -354,6 +365,41 @@ vd_client_set_budget(vd_client_t *client, double percent, double per_second,
 		    "%d s", VD_BUDGET_SLOTS);
 	vd_budget_configure(&client->budget, percent, per_second,
 	    (int)window_s);
+	return VD_OK;
+}
+
+vd_code_t
+vd_client_set_token(vd_client_t *client, const char *token,
+    vd_error_t *error)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	char *line = NULL;
+	const char *p;
+
+	if (client == NULL)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_client_set_token: NULL client");
+	if (token != NULL) {
+		/* RFC 6750's b64token: visible ASCII, no space. */
+		for (p = token; *p != '\0'; p++)
+			if ((unsigned char)*p <= 0x20 ||
+			    (unsigned char)*p >= 0x7f)
+				break;
+		if (*token == '\0' || *p != '\0')
+			return vd_error_set(error, VD_EINVAL, 0,
+			    "vd_client_set_token: the token is empty or has "
+			    "a byte a header cannot carry");
+		if ((line = malloc(sizeof prefix + strlen(token))) == NULL)
+			return vd_error_set(error, VD_ENOMEM, 0,
+			    "out of memory");
+		memcpy(line, prefix, sizeof prefix - 1);
+		strcpy(line + sizeof prefix - 1, token);
+	}
+	if (client->auth_header != NULL)
+		OPENSSL_cleanse(client->auth_header,
+		    strlen(client->auth_header));
+	free(client->auth_header);
+	client->auth_header = line;
 	return VD_OK;
 }
 

@@ -29,6 +29,7 @@ struct options {
 	const char *mongodb_uri;
 	const char *cache_file;
 	const char *allowed_urls;  /* NULL: the library's default */
+	const char *token;         /* NULL: $VD_TOKEN (the library's) */
 	bool verbose;
 	bool quiet_attempts;       /* --count: no line per attempt */
 	int64_t started_ms;        /* --count: log times are relative */
@@ -36,7 +37,10 @@ struct options {
 
 static const char usage_text[] =
 "Usage: dispatch [--mongodb-uri URI] [--cache-file FILE] [--allowed-urls LIST]\n"
-"                [-v] COMMAND [ARGS]\n"
+"                [--token JWT] [-v] COMMAND [ARGS]\n"
+"\n"
+"  --token JWT  the bearer token calls carry (default $VD_TOKEN, which other\n"
+"               users cannot read in the process list)\n"
 "\n"
 "Commands:\n"
 "  call [OPTIONS] NAME RANGE [JSON]\n"
@@ -182,7 +186,8 @@ open_client(struct options *opts, int *status)
 	    vd_client_set_cache_file(client, opts->cache_file, &error) !=
 	    VD_OK) || (opts->allowed_urls != NULL &&
 	    vd_client_set_allowed_urls(client, opts->allowed_urls, &error) !=
-	    VD_OK)) {
+	    VD_OK) || (opts->token != NULL &&
+	    vd_client_set_token(client, opts->token, &error) != VD_OK)) {
 		fprintf(stderr, "dispatch: %s\n", error.message);
 		vd_client_destroy(client);
 		*status = EXIT_USAGE;
@@ -1140,6 +1145,7 @@ main(int argc, char **argv)
 		{ "mongodb-uri", required_argument, NULL, 'm' },
 		{ "cache-file", required_argument, NULL, 'c' },
 		{ "allowed-urls", required_argument, NULL, 'a' },
+		{ "token", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1154,7 +1160,7 @@ main(int argc, char **argv)
 		{ "register", cmd_register },
 		{ "unregister", cmd_unregister },
 	};
-	struct options opts = { NULL, NULL, NULL, false, false, 0 };
+	struct options opts = { NULL, NULL, NULL, NULL, false, false, 0 };
 	const char *cache = getenv("VD_REGISTRY_CACHE");
 	size_t i;
 	int c;
@@ -1173,6 +1179,9 @@ main(int argc, char **argv)
 			break;
 		case 'a':
 			opts.allowed_urls = optarg;
+			break;
+		case 't':
+			opts.token = optarg;
 			break;
 		case 'v':
 			opts.verbose = true;

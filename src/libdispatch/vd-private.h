@@ -256,6 +256,7 @@ struct vd_client {
 	void *observe_userdata;
 	CURL *curl;                /* reused by every call: keep-alive */
 	vd_reply_check_t reply_check;
+	char *auth_header;         /* "Authorization: Bearer ...", or NULL */
 	bool index_ready;          /* unique index made by this client */
 	int64_t last_prune_ms;
 

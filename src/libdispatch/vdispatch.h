@@ -363,6 +363,19 @@ VD_EXPORT void vd_client_set_registry_refresh(vd_client_t *client,
 VD_EXPORT vd_code_t vd_client_set_allowed_urls(vd_client_t *client,
     const char *list, vd_error_t *error);
 
+/* The bearer token every call of the client sends, as "Authorization:
+ * Bearer TOKEN" on each attempt (a call's own Authorization header, set
+ * with vd_call_set_header, wins). token is copied; NULL removes it (the
+ * default: no token, unless $VD_TOKEN is set when the client is made;
+ * vd_client_new() fails with VD_EINVAL on a $VD_TOKEN this refuses).
+ * The services check it (a JWT whose roles claim must hold the
+ * authorizedRoles of the endpoint's registry entry). VD_EINVAL on an
+ * empty token or one with a byte that cannot go in a header (a control
+ * character, a space); the previous token then stays. Not to be called
+ * while a call of the client runs. */
+VD_EXPORT vd_code_t vd_client_set_token(vd_client_t *client,
+    const char *token, vd_error_t *error);
+
 /* Keeps the registry copy in the file at path too (NULL: no file, the
  * default; the path is copied): rewritten whenever a read finds other
  * entries, and at least every minute, atomically (a temporary file beside

@@ -56,6 +56,13 @@ usage(FILE *f)
 "                         when EVENTS_SECRET is not set (without it, the\n"
 "                         feed refuses to start without a secret): anyone\n"
 "                         who reaches the feed can then post replies\n"
+"  --insecure-no-auth     check no bearer token on the operator endpoints\n"
+"                         (without it, the service refuses to start without\n"
+"                         a key: VD_AUTH_HS256_SECRET, VD_AUTH_HS256_SECRET_FILE\n"
+"                         or VD_AUTH_JWKS; VD_AUTH_ISSUER, VD_AUTH_AUDIENCE,\n"
+"                         VD_AUTH_READS=1 as for tickets.fcgi)\n"
+"  (VD_TOKEN_FILE, read again at every renewal, or VD_TOKEN: the token that\n"
+"   subscribing needs, with the role subscriptions.manage)\n"
 "  --decommission         unsubscribe the event URL through Ticket\n"
 "                         Unsubscribe, remove this version's registry\n"
 "                         entries, and exit (stop the responders first, or\n"
@@ -94,12 +101,13 @@ struct announced {
 	char path[160];
 	vd_endpoint_t endpoint;
 	vd_service_t service;
+	const char *role;
 };
 
 static void
-describe(struct announced *a, const struct replyfeed_config *cfg)
+describe(struct announced *a, const struct replyfeed_config *cfg,
+    const struct svc_auth *auth)
 {
-	static const char *const roles[] = { "tickets-query" };
 
 	snprintf(a->path, sizeof a->path, "%s/latestReplies", cfg->prefix);
 	snprintf(a->url, sizeof a->url, "%s%s", cfg->public_url, a->path);
@@ -110,8 +118,11 @@ describe(struct announced *a, const struct replyfeed_config *cfg)
 	a->service.url = a->path;
 	a->service.endpoints = &a->endpoint;
 	a->service.n_endpoints = 1;
-	a->service.roles = roles;
-	a->service.n_roles = 1;
+	/* The role its route needs: one source for both. */
+	a->role = svc_route_role(replyfeed_routes, replyfeed_n_routes, "GET",
+	    "/latestReplies", auth);
+	a->service.roles = &a->role;
+	a->service.n_roles = a->role != NULL && *a->role != '\0';
 }
 
 /* GET <prefix>/metrics: this version's metrics, over all its workers. */
@@ -186,6 +197,7 @@ main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "decommission", no_argument, NULL, 'D' },
 		{ "insecure-no-signature", no_argument, NULL, 'I' },
+		{ "insecure-no-auth", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -201,7 +213,8 @@ main(int argc, char **argv)
 	bson_error_t error;
 	vd_version_t v;
 	size_t len;
-	bool insecure = false;
+	bool insecure = false, insecure_auth = false;
+	struct svc_auth *auth = NULL;
 	int c, rc;
 
 	memset(&cfg, 0, sizeof cfg);
@@ -230,6 +243,7 @@ main(int argc, char **argv)
 		case 's': cfg.state_dir = optarg; break;
 		case 'D': cfg.decommission = true; break;
 		case 'I': insecure = true; break;
+		case 'N': insecure_auth = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'v':
 			printf("replyfeed.fcgi (%s) %s\n", PACKAGE_NAME,
@@ -309,6 +323,10 @@ main(int argc, char **argv)
 		    "--insecure-no-signature is given: events are taken "
 		    "without checking their signatures");
 	}
+	/* Fail closed: no key and no --insecure-no-auth, no service. */
+	if (!cfg.decommission && (auth = svc_auth_from_env("replyfeed.fcgi",
+	    insecure_auth)) == NULL)
+		return 64;
 	svc_db_init();
 	if (cfg.decommission) {
 		rc = subscription_decommission(&cfg);
@@ -344,7 +362,7 @@ main(int argc, char **argv)
 		svc_log(SVC_WARN, "%s not made yet: %s", cfg.latest_file,
 		    error.message);
 
-	describe(&ann, &cfg);
+	describe(&ann, &cfg, auth);
 	announce = svc_announce_start(cfg.mongodb_uri, &ann.service, 1,
 	    cfg.heartbeat);
 	app.subscription = subscription_start(&cfg, app.metrics);
@@ -355,6 +373,7 @@ main(int argc, char **argv)
 	loop.routes = replyfeed_routes;
 	loop.n_routes = replyfeed_n_routes;
 	loop.app = &app;
+	loop.auth = auth;
 	loop.metrics = app.metrics;
 	loop.after = after_request;
 	rc = svc_loop_run(&loop);
@@ -365,6 +384,7 @@ main(int argc, char **argv)
 	svc_announce_stop(announce);
 	store_close(app.store);
 	svc_metrics_close(app.metrics);
+	svc_auth_free(auth);
 	mongoc_cleanup();
 	return rc == 0 ? 0 : 1;
 }

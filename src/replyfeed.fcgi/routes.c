@@ -5,10 +5,11 @@
 #include "replyfeed.h"
 
 const struct svc_route replyfeed_routes[] = {
-	{ "POST", "/replyEvent", replyfeed_event },
-	{ "GET", "/latestReplies", replyfeed_latest },
-	{ "GET", "/health", replyfeed_health },
-	{ "GET", "/metrics", replyfeed_metrics },
+	/* Authenticated by its Standard Webhooks signature (event.c). */
+	{ "POST", "/replyEvent", replyfeed_event, NULL },
+	{ "GET", "/latestReplies", replyfeed_latest, SVC_ROLE_READ },
+	{ "GET", "/health", replyfeed_health, NULL },
+	{ "GET", "/metrics", replyfeed_metrics, SVC_ROLE_OPERATOR },
 };
 
 const size_t replyfeed_n_routes =

@@ -10,6 +10,11 @@
  * the tickets service keeps the events for us while we are down. Only
  * --decommission does.
  *
+ * Subscribing needs a bearer token with the role subscriptions.manage:
+ * the file $VD_TOKEN_FILE is read again before every call, so that a
+ * token renewed there (spawn/stack mints one at every start) is used
+ * without a restart; else $VD_TOKEN, which the library reads.
+ *
  * Each call carries an X-Request-Id of its own ("sub-..."), which the
  * tickets service logs and our log lines name, and is counted in the
  * version's metrics through the client's observer.
@@ -157,6 +162,34 @@ new_client(const char *uri, const char *public_url, vd_error_t *err)
 	return client;
 }
 
+/* The token of $VD_TOKEN_FILE, if set, as the client's (see above). */
+static void
+use_token_file(vd_client_t *client)
+{
+	const char *path = getenv("VD_TOKEN_FILE");
+	char buf[8192];
+	vd_error_t err;
+	size_t n;
+	FILE *f;
+
+	if (path == NULL || *path == '\0')
+		return;
+	if ((f = fopen(path, "r")) == NULL) {
+		svc_log(SVC_WARN, "subscription: token file %s: %s", path,
+		    strerror(errno));
+		return;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+	    buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (vd_client_set_token(client, buf, &err) != VD_OK)
+		svc_log(SVC_WARN, "subscription: token file %s: %s", path,
+		    err.message);
+}
+
 static void *
 subscription_main(void *arg)
 {
@@ -182,6 +215,7 @@ subscription_main(void *arg)
 	}
 	while (!wait_stop(s, delay)) {
 		make_rid(rid, sizeof rid, "sub", ++s->calls);
+		use_token_file(client);
 		if (call_once(client, SUBSCRIBE, s->range, body, rid, version,
 		    sizeof version, NULL, &err)) {
 			if (!ever || outage)
@@ -313,6 +347,7 @@ subscription_decommission(const struct replyfeed_config *cfg)
 		return 1;
 	}
 	make_rid(rid, sizeof rid, "decommission", 1);
+	use_token_file(client);
 	if (call_once(client, UNSUBSCRIBE, UNSUBSCRIBE_RANGE, body, rid,
 	    version, sizeof version, &reply, &err)) {
 		json = reply != NULL ? cJSON_Parse(reply) : NULL;

@@ -183,7 +183,7 @@ svc_loop_run(const struct svc_loop *loop)
 		else if (loop->before == NULL ||
 		    loop->before(&req, &resp, loop->app))
 			route = svc_route(loop->routes, loop->n_routes, &req,
-			    &resp, loop->app);
+			    &resp, loop->app, loop->auth);
 		/* Counted before the answer leaves: a client that has its
 		 * answer finds its request in the metrics. */
 		elapsed = svc_monotonic() - t0;

@@ -46,9 +46,24 @@ svc_path_segment(const char *path, int n, char *buf, size_t size)
 	return buf;
 }
 
+const char *
+svc_route_role(const struct svc_route *table, size_t n, const char *method,
+    const char *path, const struct svc_auth *auth)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(table[i].method, method) == 0 &&
+		    strcmp(table[i].path, path) == 0)
+			return svc_auth_required(auth, table[i].role) ?
+			    table[i].role : "";
+	return NULL;
+}
+
 const struct svc_route *
 svc_route(const struct svc_route *table, size_t n,
-    const struct svc_request *req, struct svc_response *resp, void *app)
+    const struct svc_request *req, struct svc_response *resp, void *app,
+    const struct svc_auth *auth)
 {
 	const char *method = req->method;
 	char allow[64] = "";
@@ -65,7 +80,11 @@ svc_route(const struct svc_route *table, size_t n,
 			    !path_matches(table[i].path, req->path))
 				continue;
 			if (strcmp(table[i].method, method) == 0) {
-				table[i].handler(req, resp, app);
+				/* The role is the route's, checked here
+				 * once rather than in every handler. */
+				if (svc_auth_request(auth, req, table[i].role,
+				    resp))
+					table[i].handler(req, resp, app);
 				return &table[i];
 			}
 			if (strstr(allow, table[i].method) == NULL &&

@@ -158,17 +158,88 @@ const char *svc_status_text(int status);
 /* FNV-1a of len bytes: stable across processes and hosts. */
 uint64_t svc_hash(const void *data, size_t len);
 
+/* ---- auth.c ---- */
+
+/* The roles (the "roles" claim of a token; authorizedRoles in the
+ * registry). */
+#define SVC_ROLE_READ "tickets.read"           /* reads, when protected */
+#define SVC_ROLE_WRITE "tickets.write"         /* add a reply */
+#define SVC_ROLE_SUBSCRIBE "subscriptions.manage" /* subscribe, unsubscribe */
+#define SVC_ROLE_OPERATOR "operator"           /* subscriptions, events,
+                                                  dead letters, replays,
+                                                  metrics */
+
+/* How tokens are checked. secret (secret_len bytes, 32 at least) checks
+ * HS256; jwks (a JWKS document's text) gives the RS256 (RSA, 2048 bits at
+ * least) and ES256 (P-256) keys; issuer and audience, when not NULL,
+ * must be the token's iss and be in its aud; leeway is the seconds of
+ * clock skew allowed on exp and nbf. insecure: no token is checked at all.
+ * protect_reads: reads need SVC_ROLE_READ too. */
+struct svc_auth_config {
+	const unsigned char *secret;
+	size_t secret_len;
+	const char *jwks;
+	const char *issuer;
+	const char *audience;
+	int leeway;
+	bool insecure;
+	bool protect_reads;
+};
+
+struct svc_auth;
+
+/* NULL with err on a bad key, and when there is no key at all and the
+ * config is not insecure (fail closed). Free with svc_auth_free(). */
+struct svc_auth *svc_auth_new(const struct svc_auth_config *cfg, char *err,
+    size_t errsize);
+void svc_auth_free(struct svc_auth *a);
+bool svc_auth_insecure(const struct svc_auth *a);
+
+/* Checks token at now (seconds since the epoch) and, role not NULL, that
+ * its roles claim holds role: 200 when it does, 403 when the token is good
+ * but lacks the role, 401 otherwise; why says what failed. */
+int svc_auth_check(const struct svc_auth *a, const char *token,
+    const char *role, int64_t now, char *why, size_t whysize);
+
+/* Whether a route of this role needs a token under a. */
+bool svc_auth_required(const struct svc_auth *a, const char *role);
+
+/* The frame's check of a request's "Authorization: Bearer" header for a
+ * route of role: true when the handler may run, else resp holds the JSON
+ * 401 (with WWW-Authenticate: Bearer) or 403. */
+bool svc_auth_request(const struct svc_auth *a, const struct svc_request *req,
+    const char *role, struct svc_response *resp);
+
+/* base64url without padding (RFC 7515) decoded into a new NUL-terminated
+ * buffer of *out_len bytes (free()); NULL when in is not that. */
+unsigned char *svc_base64url_decode(const char *in, size_t len,
+    size_t *out_len);
+
+/* ---- authconfig.c ---- */
+
+/* Auth from the environment: VD_AUTH_HS256_SECRET or the file named by
+ * VD_AUTH_HS256_SECRET_FILE (one trailing newline dropped), the JWKS file
+ * VD_AUTH_JWKS, VD_AUTH_ISSUER, VD_AUTH_AUDIENCE, VD_AUTH_LEEWAY (60 s),
+ * VD_AUTH_READS=1 to protect reads. insecure as given by the option that
+ * says so. Logs what it uses (a warning at every start when insecure);
+ * NULL, with a line on stderr, when the service must not start. */
+struct svc_auth *svc_auth_from_env(const char *program, bool insecure);
+
 /* ---- route.c ---- */
 
 typedef void (*svc_handler_fn)(const struct svc_request *req,
     struct svc_response *resp, void *app);
 
 /* A path is matched whole; a segment "*" in it matches any one segment:
- * a pattern /tickets/STAR matches /tickets/abc, not /tickets/a/b. */
+ * a pattern /tickets/STAR matches /tickets/abc, not /tickets/a/b. role is
+ * what the request's token must hold for the handler to run (auth.c);
+ * NULL for none, SVC_ROLE_READ for a read that is public unless reads are
+ * protected. */
 struct svc_route {
 	const char *method;
 	const char *path;
 	svc_handler_fn handler;
+	const char *role;
 };
 
 /* Segment n of path (0 is the first: "tickets" in "/tickets/abc"), copied
@@ -177,11 +248,20 @@ struct svc_route {
 const char *svc_path_segment(const char *path, int n, char *buf,
     size_t size);
 
+/* The role a route's path needs ("" when public, SVC_ROLE_READ's name
+ * only when auth protects reads), for registry entries; NULL when no
+ * route has that method and path. */
+const char *svc_route_role(const struct svc_route *table, size_t n,
+    const char *method, const char *path, const struct svc_auth *auth);
+
 /* Runs the route matching req; an unknown path is 404, a known path with
- * another method 405 with Allow. HEAD runs the GET route. Returns the
- * route that ran, or NULL. */
+ * another method 405 with Allow. HEAD runs the GET route. A route with a
+ * role runs only for a token holding it (401 or 403 otherwise, see
+ * svc_auth_request; auth NULL refuses them all). Returns the route that
+ * matched, or NULL. */
 const struct svc_route *svc_route(const struct svc_route *table, size_t n,
-    const struct svc_request *req, struct svc_response *resp, void *app);
+    const struct svc_request *req, struct svc_response *resp, void *app,
+    const struct svc_auth *auth);
 
 /* ---- loop.c ---- */
 
@@ -201,6 +281,7 @@ struct svc_loop {
 	const struct svc_route *routes;
 	size_t n_routes;
 	void *app;
+	const struct svc_auth *auth; /* checks the routes' roles */
 	svc_before_fn before;        /* may refuse a request; may be NULL */
 	struct svc_metrics *metrics; /* requests counted here; may be NULL */
 	svc_after_fn after;          /* after the answer is sent; may be NULL */

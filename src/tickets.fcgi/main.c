@@ -52,6 +52,11 @@ usage(FILE *f)
 "  --state-dir DIR        the stack's state directory (spawn/stack passes it):\n"
 "                         the version's metrics file is DIR/metrics/\n"
 "                         tickets-VERSION.metrics (without it, /dev/shm)\n"
+"  --insecure-no-auth     check no bearer token: anyone may write and read\n"
+"                         the operator endpoints (without it, the service\n"
+"                         refuses to start without a key: VD_AUTH_HS256_SECRET,\n"
+"                         VD_AUTH_HS256_SECRET_FILE or VD_AUTH_JWKS)\n"
+"  (VD_AUTH_ISSUER, VD_AUTH_AUDIENCE, VD_AUTH_LEEWAY, VD_AUTH_READS=1)\n"
 "  --load FILE            load sample tickets if there are none, and exit\n"
 "  --help                 this text\n"
 "  --version              print the program's version and exit\n");
@@ -180,17 +185,18 @@ struct announced {
 	char paths[4][96];
 	vd_endpoint_t endpoints[4];
 	vd_service_t services[4];
+	const char *roles[4];
 };
 
 static void
-describe(struct announced *a, const struct tickets_config *cfg)
+describe(struct announced *a, const struct tickets_config *cfg,
+    const struct svc_auth *auth)
 {
 	static const char *const names[] = { "Ticket Query",
 	    "Ticket Add Comment", "Ticket Subscribe", "Ticket Unsubscribe" };
 	static const char *const paths[] = { "/tickets", "/tickets/addComment",
 	    "/tickets/subscribeToComments", "/tickets/unsubscribeToComments" };
-	static const char *const query_roles[] = { "tickets-query" };
-	static const char *const update_roles[] = { "tickets-update" };
+	static const char *const methods[] = { "GET", "POST", "POST", "POST" };
 	size_t i;
 
 	for (i = 0; i < 4; i++) {
@@ -205,8 +211,12 @@ describe(struct announced *a, const struct tickets_config *cfg)
 		a->services[i].url = a->paths[i];
 		a->services[i].endpoints = &a->endpoints[i];
 		a->services[i].n_endpoints = 1;
-		a->services[i].roles = i == 1 ? update_roles : query_roles;
-		a->services[i].n_roles = 1;
+		/* The role its route needs: one source for both. */
+		a->roles[i] = svc_route_role(tickets_routes, tickets_n_routes,
+		    methods[i], paths[i], auth);
+		a->services[i].roles = &a->roles[i];
+		a->services[i].n_roles = a->roles[i] != NULL &&
+		    *a->roles[i] != '\0';
 	}
 }
 
@@ -231,6 +241,7 @@ main(int argc, char **argv)
 		{ "allowed-hosts", required_argument, NULL, 'A' },
 		{ "allowed-urls", required_argument, NULL, 'U' },
 		{ "max-subscriptions", required_argument, NULL, 'M' },
+		{ "insecure-no-auth", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -239,6 +250,7 @@ main(int argc, char **argv)
 	struct announced ann;
 	struct svc_announce *announce;
 	struct svc_loop loop;
+	struct svc_auth *app_auth = NULL;
 	long schedule[MAX_RETRIES];
 	const char *schedule_text, *log_file = NULL, *hosts, *urls;
 	char *allowed = NULL, gen_name[128];
@@ -247,6 +259,7 @@ main(int argc, char **argv)
 	bson_error_t error;
 	vd_version_t v;
 	char *end;
+	bool insecure_auth = false;
 	int c, rc;
 
 	memset(&cfg, 0, sizeof cfg);
@@ -300,6 +313,7 @@ main(int argc, char **argv)
 		case 'U': urls = optarg; break;
 		case 'M': cfg.max_subs = positive(optarg,
 		    "--max-subscriptions"); break;
+		case 'N': insecure_auth = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'v':
 			printf("tickets.fcgi (%s) %s\n", PACKAGE_NAME,
@@ -338,6 +352,11 @@ main(int argc, char **argv)
 		perror(log_file);
 		return 1;
 	}
+	/* Fail closed: no key and no --insecure-no-auth, no service. */
+	if (cfg.load_file == NULL &&
+	    (app_auth = svc_auth_from_env("tickets.fcgi", insecure_auth)) ==
+	    NULL)
+		return 64;
 	svc_db_init();
 
 	memset(&app, 0, sizeof app);
@@ -372,7 +391,7 @@ main(int argc, char **argv)
 		svc_log(SVC_WARN, "no metrics: %s", merr);
 	cfg.metrics = app.metrics;
 
-	describe(&ann, &cfg);
+	describe(&ann, &cfg, app_auth);
 	announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
 	    cfg.heartbeat);
 	tickets_owner_name(app.owner, sizeof app.owner);
@@ -391,6 +410,7 @@ main(int argc, char **argv)
 	loop.routes = tickets_routes;
 	loop.n_routes = tickets_n_routes;
 	loop.app = &app;
+	loop.auth = app_auth;
 	loop.before = tickets_guard;
 	loop.metrics = app.metrics;
 	rc = svc_loop_run(&loop);
@@ -410,6 +430,7 @@ main(int argc, char **argv)
 	mongoc_cleanup();
 	vd_urls_destroy(cfg.allowed_urls);
 	vd_urls_destroy(cfg.own_paths);
+	svc_auth_free(app_auth);
 	free(allowed);
 	return rc == 0 ? 0 : 1;
 }

@@ -1,23 +1,32 @@
 /*
  * routes.c - the tickets service's paths, below its version prefix. The
- * first four are the article's, unchanged; the rest are ours.
+ * first four are the article's, unchanged; the rest are ours. Each names
+ * the role a token must hold (docs: README, "Authentication"); the
+ * registry entries announce the same roles (main.c).
  */
 #include "tickets.h"
 
 const struct svc_route tickets_routes[] = {
-	{ "GET", "/tickets", tickets_query },
-	{ "POST", "/tickets/addComment", tickets_add_comment },
-	{ "POST", "/tickets/subscribeToComments", tickets_subscribe },
-	{ "POST", "/tickets/unsubscribeToComments", tickets_unsubscribe },
-	{ "GET", "/tickets/subscriptions", tickets_subscriptions },
-	{ "GET", "/tickets/subscriptions/*", tickets_subscription },
-	{ "POST", "/tickets/subscriptions/*/replay", tickets_replay_since },
-	{ "GET", "/tickets/events/*", tickets_event },
-	{ "POST", "/tickets/events/*/replay", tickets_replay_event },
-	{ "GET", "/tickets/deadletters", tickets_deadletters },
-	{ "GET", "/tickets/*", tickets_query_one },
-	{ "GET", "/health", tickets_health },
-	{ "GET", "/metrics", tickets_metrics },
+	{ "GET", "/tickets", tickets_query, SVC_ROLE_READ },
+	{ "POST", "/tickets/addComment", tickets_add_comment, SVC_ROLE_WRITE },
+	{ "POST", "/tickets/subscribeToComments", tickets_subscribe,
+	    SVC_ROLE_SUBSCRIBE },
+	{ "POST", "/tickets/unsubscribeToComments", tickets_unsubscribe,
+	    SVC_ROLE_SUBSCRIBE },
+	{ "GET", "/tickets/subscriptions", tickets_subscriptions,
+	    SVC_ROLE_OPERATOR },
+	{ "GET", "/tickets/subscriptions/*", tickets_subscription,
+	    SVC_ROLE_OPERATOR },
+	{ "POST", "/tickets/subscriptions/*/replay", tickets_replay_since,
+	    SVC_ROLE_OPERATOR },
+	{ "GET", "/tickets/events/*", tickets_event, SVC_ROLE_OPERATOR },
+	{ "POST", "/tickets/events/*/replay", tickets_replay_event,
+	    SVC_ROLE_OPERATOR },
+	{ "GET", "/tickets/deadletters", tickets_deadletters,
+	    SVC_ROLE_OPERATOR },
+	{ "GET", "/tickets/*", tickets_query_one, SVC_ROLE_READ },
+	{ "GET", "/health", tickets_health, NULL },
+	{ "GET", "/metrics", tickets_metrics, SVC_ROLE_OPERATOR },
 };
 
 const size_t tickets_n_routes = sizeof tickets_routes / sizeof *tickets_routes;

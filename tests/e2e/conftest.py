@@ -40,6 +40,27 @@ SAMPLE_FILE = ROOT / "data" / "tickets.json"
 HTTP_TIMEOUT = 10
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
 
+# Every role there is (auth.c); a token holding them all, from the stack.
+ROLES = ("tickets.write", "subscriptions.manage", "operator", "tickets.read")
+
+
+def mint_token(*roles, ttl=86400):
+    """A bearer token of the stack's (spawn/stack token) holding ROLES."""
+    res = subprocess.run([STACK, "token", "--ttl", str(ttl), *roles],
+                         capture_output=True, text=True, timeout=30,
+                         check=False)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+# Every request of request() and every dispatch the tests start carry a
+# token with every role, unless a test says otherwise (Authorization: None
+# in its headers; an environment without VD_TOKEN). The responders the
+# tests start find the stack's secret as spawn/stack gives it to them.
+TOKEN = os.environ.get("VD_TEST_TOKEN") or mint_token(*ROLES)
+os.environ["VD_TOKEN"] = TOKEN
+os.environ.setdefault("VD_AUTH_HS256_SECRET_FILE", str(STATE / "auth.secret"))
+
 
 # --- HTTP ---------------------------------------------------------------------
 
@@ -59,10 +80,13 @@ def request(method, path, body=None, headers=None, timeout=HTTP_TIMEOUT):
     shows what was received.
     """
     data = encode_body(body)
-    hdrs = {}
+    hdrs = {"Authorization": "Bearer " + TOKEN}
     if data is not None:
         hdrs["Content-Type"] = "application/json"
     hdrs.update(headers or {})
+    # A header given as None is not sent: {"Authorization": None} is an
+    # anonymous request.
+    hdrs = {k: v for k, v in hdrs.items() if v is not None}
     req = urllib.request.Request(BASE + path, data=data, method=method,
                                  headers=hdrs)
     try:
@@ -230,6 +254,12 @@ def run(argv, timeout, env=None):
                           timeout=timeout, env=env, check=False)
 
 
+def without_token():
+    """The environment without VD_TOKEN: for responders the tests start
+    (the reply feed has a token of its own) and anonymous dispatch runs."""
+    return {k: v for k, v in os.environ.items() if k != "VD_TOKEN"}
+
+
 def worker_pids(part):
     """The pids of the worker processes of PART (tickets, tickets@1.0.1,
     ...), as spawn/stack knows them: the children of each version's
@@ -243,7 +273,7 @@ def worker_pids(part):
 def stack():
     """stack(*args, timeout=180) -> CompletedProcess of spawn/stack."""
     def _stack(*args, timeout=180):
-        return run([STACK, *args], timeout)
+        return run([STACK, *args], timeout, env=without_token())
     return _stack
 
 

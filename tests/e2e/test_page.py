@@ -24,7 +24,7 @@ import time
 import pytest
 
 from conftest import (BASE, SERVICES_CONF, STATE, find_reply, get_tickets,
-                      request, unique, wait_until)
+                      mint_token, request, unique, wait_until)
 
 try:
     from selenium import webdriver
@@ -88,9 +88,16 @@ def page(browser):
     the end, the console has no unexpected error."""
     browser.set_window_size(*DESKTOP)
     open_page(browser)
+    # The access token a person would paste: kept for the tab, so the
+    # reply form starts with it.
+    browser.execute_script("sessionStorage.setItem('vd-token', arguments[0])",
+                           WRITER_TOKEN)
     browser.vd_expected = list(EXPECTED_ALWAYS)  # a test adds its own
     yield browser
     assert_console_clean(browser, browser.vd_expected)
+
+
+WRITER_TOKEN = mint_token("tickets.write")
 
 
 def open_page(d, path="/"):
@@ -358,6 +365,41 @@ def test_a_reply_too_long_is_told_in_words(page):
             shot(d, "reply-too-long")
     assert sorted(json.dumps(t, sort_keys=True) for t in get_tickets()) == \
         sorted(json.dumps(t, sort_keys=True) for t in before)
+
+
+def test_a_reply_without_a_good_token_is_told_in_words(page):
+    """No token: 401, told as a token needed; a token without the role
+    tickets.write: 403, told as such; nothing added. With the token back
+    in the field, the same reply goes through."""
+    d = page
+    d.vd_expected += [(r"/tickets/v1\.0\.[01]/tickets/addComment", 401),
+                      (r"/tickets/v1\.0\.[01]/tickets/addComment", 403)]
+    d.get(BASE + "/#/tickets/" + TICKET)
+    wait_until(lambda: d.find_elements(By.ID, "reply-token"), 15, what="the form")
+    token = d.find_element(By.ID, "reply-token")
+    assert token.get_attribute("value") == WRITER_TOKEN   # kept for the tab
+    label = d.find_element(By.CSS_SELECTOR, "label[for=reply-token]")
+    assert label.text == "Access token"
+    message = unique("token test")
+    d.find_element(By.ID, "reply-user").clear()
+    d.find_element(By.ID, "reply-user").send_keys("Page Tester")
+    d.find_element(By.ID, "reply-message").send_keys(message)
+    for value, words in (("", "needs an access token"),
+                         (mint_token("operator"), "does not allow adding replies")):
+        token.clear()
+        if value:
+            token.send_keys(value)
+        d.find_element(By.ID, "reply-send").click()
+        wait_until(lambda: words in text_of(d, "#alerts"), 15, what=words)
+        assert "Access token" in text_of(d, "#alerts")
+        assert "not added" in d.find_element(By.ID, "reply-result").text
+    assert find_reply(get_tickets(), TICKET, message) == []
+    token.clear()
+    token.send_keys(WRITER_TOKEN)
+    d.find_element(By.ID, "reply-send").click()
+    wait_until(lambda: "was added" in d.find_element(By.ID, "reply-result").text, 15,
+               what="the reply added")
+    assert len(find_reply(get_tickets(), TICKET, message)) == 1
 
 
 def test_an_unknown_ticket_is_told_in_words(page):

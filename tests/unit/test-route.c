@@ -36,10 +36,10 @@ h_one(const struct svc_request *req, struct svc_response *resp, void *app)
 }
 
 static const struct svc_route table[] = {
-	{ "GET", "/tickets", h_list },
-	{ "POST", "/tickets/addComment", h_post },
-	{ "GET", "/tickets/*", h_one },
-	{ "POST", "/tickets/*/replay", h_one },
+	{ "GET", "/tickets", h_list, NULL },
+	{ "POST", "/tickets/addComment", h_post, NULL },
+	{ "GET", "/tickets/*", h_one, NULL },
+	{ "POST", "/tickets/*/replay", h_one, NULL },
 };
 
 static int
@@ -51,7 +51,7 @@ run(const char *method, const char *path, const char *body,
 	memset(&req, 0, sizeof req);
 	svc_request_make(&req, method, path, "application/json", body);
 	svc_response_clear(resp);
-	svc_route(table, 4, &req, resp, calls);
+	svc_route(table, 4, &req, resp, calls, NULL);
 	svc_request_clear(&req);
 	svc_buf_free(&req.body_buf);
 	return resp->status;

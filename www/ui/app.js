@@ -511,6 +511,13 @@
 
   // --- adding a reply -----------------------------------------------------------------
 
+  // Adding a reply needs an access token (a JWT with the role
+  // tickets.write). It is kept for this tab only (sessionStorage), never
+  // in localStorage, and sent only with the reply.
+  function savedToken() {
+    try { return sessionStorage.getItem('vd-token') || ''; } catch (e) { return ''; }
+  }
+
   function replyForm(id) {
     var saved = '';
     try { saved = localStorage.getItem('vd-user') || ''; } catch (e) { /* private mode */ }
@@ -530,6 +537,12 @@
                       value: saved })),
       el('p', { class: 'field' },
         el('label', { for: 'reply-message', text: 'Reply' }), message, count),
+      el('p', { class: 'field token' },
+        el('label', { for: 'reply-token', text: 'Access token' }),
+        el('input', { id: 'reply-token', name: 'token', type: 'password', autocomplete: 'off',
+                      spellcheck: 'false', 'aria-describedby': 'reply-token-hint', value: savedToken() }),
+        el('span', { class: 'hint', id: 'reply-token-hint',
+                     text: 'Needed to add a reply; kept in this tab only until you close it.' })),
       el('p', { class: 'actions' },
         el('button', { type: 'submit', id: 'reply-send', text: 'Send reply' }),
         el('span', { id: 'reply-result', role: 'status', class: 'result' })));
@@ -572,10 +585,16 @@
     replyResult('Sending your reply…', 'busy');
     alertOff('reply');
     try { localStorage.setItem('vd-user', user); } catch (e) { /* private mode */ }
+    var token = $('reply-token') ? $('reply-token').value.trim() : '';
+    try {
+      if (token) sessionStorage.setItem('vd-token', token); else sessionStorage.removeItem('vd-token');
+    } catch (e) { /* private mode */ }
+    var headers = { 'Content-Type': 'application/json', 'Idempotency-Key': key };
+    if (token) headers.Authorization = 'Bearer ' + token;
 
     call('tickets', QUERY_VERSION, '/tickets/addComment', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      headers: headers,
       body: text
     }, 'add a reply').then(function (res) {
       state.sending = false;
@@ -608,6 +627,16 @@
         utf8Length(message).toLocaleString('en') + '. Shorten it and send it again.';
     }
     if (res.status === 404) return 'Your reply was not added: this ticket no longer exists.';
+    if (res.status === 401) {
+      return 'Your reply was not added: ' + ($('reply-token') && $('reply-token').value.trim() ?
+        'the access token was refused (' + (b.detail || 'not valid') + ')' :
+        'adding a reply needs an access token') +
+        '. Paste a valid token in "Access token" and send it again.';
+    }
+    if (res.status === 403) {
+      return 'Your reply was not added: this access token does not allow adding replies (it needs ' +
+        'the role tickets.write). Paste a token that has it in "Access token" and send it again.';
+    }
     if (res.status >= 400 && res.status < 500) {
       return 'Your reply was not added: ' + (b.detail || b.error || 'HTTP ' + res.status) + '.';
     }
