@@ -7,6 +7,7 @@ workers and flags, and leaves out what it cannot take."""
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -134,3 +135,35 @@ def test_generator_makes_instances_from_services_conf(tree, tmp_path):
     for word in ("unknown service 'nosuch'", "'one' is not a version",
                  "bad worker count '0'"):
         assert word in res.stderr, res.stderr
+
+
+def test_nginx_file_drops_into_debians_nginx_conf(tree, tmp_path):
+    """The installed conf.d/vdispatch.conf, in a copy of Debian's own
+    /etc/nginx (nginx.conf, mime.types, fastcgi_params, sites-enabled),
+    passes nginx -t; relocated are only the copy's own paths and the
+    access log's directory (not to create files on this machine)."""
+    etc = pathlib.Path("/etc/nginx")
+    if not (etc / "nginx.conf").is_file():
+        pytest.fail("Debian's nginx is not installed (apt-get install nginx-light)")
+    copy = tmp_path / "nginx"
+    shutil.copytree(etc, copy, symlinks=False, ignore_dangling_symlinks=True)
+    for conf in [copy / "nginx.conf", *copy.glob("modules-enabled/*.conf")]:
+        text = conf.read_text().replace("/etc/nginx/", f"{copy}/")
+        conf.write_text(text.replace("/run/nginx.pid", f"{tmp_path}/nginx.pid")
+                        .replace("/var/log/nginx/", f"{tmp_path}/"))
+    ours = (tree / "etc" / "nginx" / "conf.d" / "vdispatch.conf").read_text()
+    assert "/run/vdispatch/sockets/tickets-1.0.1.sock" in ours
+    assert f"root {tree}/usr/share/vdispatch/www;" in ours
+    (copy / "conf.d" / "vdispatch.conf").write_text(
+        ours.replace("/var/log/nginx/", f"{tmp_path}/"))
+    res = subprocess.run(["nginx", "-t", "-c",
+                          str(copy / "nginx.conf")], capture_output=True,
+                         text=True, timeout=30, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "test is successful" in res.stderr
+    # And nginx -t does fail on a broken file there.
+    (copy / "conf.d" / "vdispatch.conf").write_text(ours + "\nbroken;\n")
+    res = subprocess.run(["nginx", "-t", "-c",
+                          str(copy / "nginx.conf")], capture_output=True,
+                         text=True, timeout=30, check=False)
+    assert res.returncode != 0
