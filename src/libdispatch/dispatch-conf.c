@@ -9,11 +9,13 @@
  * database is down without any variable set.
  */
 #include <ctype.h>
+#include <pwd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dispatch-conf.h"
 
@@ -34,14 +36,20 @@ wanted(const char *key)
 	return false;
 }
 
-/* Write $VAR/vdispatch/LEAF, or $HOME/FALLBACK/vdispatch/LEAF, into BUF;
- * false when neither variable is set. */
+/* Write $VAR/vdispatch/LEAF, or HOME/FALLBACK/vdispatch/LEAF, into BUF;
+ * HOME is $HOME, else the user's home in the password database (a system
+ * service has no $HOME). False when there is none. */
 static bool
 xdg_path(char *buf, size_t size, const char *var, const char *fallback,
     const char *leaf)
 {
 	const char *dir = getenv(var), *home = getenv("HOME");
+	struct passwd *pw;
 	int n;
+
+	if ((home == NULL || *home == '\0') &&
+	    (pw = getpwuid(getuid())) != NULL)
+		home = pw->pw_dir;
 
 	if (dir != NULL && *dir == '/')
 		n = snprintf(buf, size, "%s/vdispatch/%s", dir, leaf);
