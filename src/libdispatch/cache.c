@@ -731,3 +731,60 @@ vd_cache_acquire(vd_client_t *client, struct vd_snapshot **out,
 	*out = s;
 	return VD_OK;
 }
+
+/* ---- vd_lookup's copy ---- */
+
+static char *
+cache_path(vd_client_t *client)
+{
+	char *path = NULL;
+
+	pthread_mutex_lock(&client->reg_lock);
+	if (client->cache_file != NULL)
+		path = strdup(client->cache_file);
+	pthread_mutex_unlock(&client->reg_lock);
+	return path;
+}
+
+void
+vd_cache_keep(vd_client_t *client, const vd_entry_t *entries, size_t count)
+{
+	char *path = cache_path(client);
+	vd_error_t err;
+
+	if (path == NULL)
+		return;
+	if (vd_cache_save(path, entries, count, vd_now_ms(), &err) != VD_OK)
+		vd_log(client, VD_LOG_WARN, "registry copy not saved: %s",
+		    err.message);
+	free(path);
+}
+
+vd_code_t
+vd_cache_lookup_file(vd_client_t *client, const char *name, const char *why,
+    vd_entry_t **entries, size_t *count)
+{
+	char *path = cache_path(client), age[32];
+	vd_entry_t *list;
+	size_t n, i, kept = 0;
+	int64_t fetched;
+
+	if (path == NULL ||
+	    vd_cache_load(path, &list, &n, &fetched, NULL) != VD_OK) {
+		free(path);
+		return VD_EREGISTRY;
+	}
+	for (i = 0; i < n; i++) {
+		if (name != NULL && strcmp(list[i].name, name) != 0)
+			vd_entry_clear(&list[i]);
+		else if (kept++ != i)
+			list[kept - 1] = list[i];
+	}
+	format_age(fetched, age, sizeof age);
+	vd_log(client, VD_LOG_WARN, "%s; listing the copy saved in %s %s ago",
+	    why, path, age);
+	free(path);
+	*entries = list;
+	*count = kept;
+	return VD_OK;
+}

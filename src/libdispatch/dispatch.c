@@ -17,6 +17,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "dispatch-conf.h"
 #include "vdispatch.h"
 
 /* Exit statuses: the service said no (4xx), anything else failed, the
@@ -85,7 +86,8 @@ static const char usage_text[] =
 "                     else mongodb://127.0.0.1:27017)\n"
 "  --cache-file FILE  keep a copy of the registry in FILE, and call from it\n"
 "                     when the registry database cannot be read (default:\n"
-"                     $VD_REGISTRY_CACHE, if set)\n"
+"                     $VD_REGISTRY_CACHE, else\n"
+"                     $XDG_CACHE_HOME/vdispatch/registry-cache.json)\n"
 "  --allowed-urls LIST\n"
 "                     the only URLs calls may reach (registry entries\n"
 "                     elsewhere are not called): comma-separated *, host,\n"
@@ -94,6 +96,11 @@ static const char usage_text[] =
 "  -v, --verbose      log debug lines too (and, with --count, every attempt)\n"
 "  -h, --help         print this help\n"
 "  -V, --version      print the version\n"
+"\n"
+"Settings not given by an option or the environment come from\n"
+"$XDG_CONFIG_HOME/vdispatch/vdispatch.env (else ~/.config/...), then\n"
+"" VD_SYSCONFDIR "/vdispatch/vdispatch.env: MONGODB_URI, VD_ALLOWED_URLS,\n"
+"VD_REGISTRY_CACHE, VD_REGISTRY_DB (vdispatch.conf(5)).\n"
 "\n"
 "Exit status: 0 done; 1 the service rejected the request (4xx, its reply\n"
 "is printed); 2 any other failure (with --count: any call failed); 64 a\n"
@@ -1161,12 +1168,17 @@ main(int argc, char **argv)
 		{ "unregister", cmd_unregister },
 	};
 	struct options opts = { NULL, NULL, NULL, NULL, false, false, 0 };
-	const char *cache = getenv("VD_REGISTRY_CACHE");
+	static char default_cache[4096];
+	const char *cache;
 	size_t i;
 	int c;
 
-	if (cache != NULL && *cache != '\0')
+	/* The environment, else ~/.config/vdispatch, else /etc/vdispatch. */
+	dispatch_conf_load();
+	if ((cache = getenv("VD_REGISTRY_CACHE")) != NULL && *cache != '\0')
 		opts.cache_file = cache;
+	else if (dispatch_conf_cache_file(default_cache, sizeof default_cache))
+		opts.cache_file = default_cache;
 
 	/* "+": options after the command are the command's own. */
 	while ((c = getopt_long(argc, argv, "+vhV", longopts, NULL)) != -1) {

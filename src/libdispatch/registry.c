@@ -672,6 +672,7 @@ vd_lookup(vd_client_t *client, const char *name, const char *range,
 {
 	vd_range_t *r = NULL;
 	vd_entry_t *list;
+	vd_error_t err;
 	size_t n;
 	vd_code_t code;
 
@@ -684,7 +685,14 @@ vd_lookup(vd_client_t *client, const char *name, const char *range,
 		    "vd_lookup: NULL argument");
 	if (range != NULL && (r = vd_range_new(range, error)) == NULL)
 		return error != NULL ? error->code : VD_EVERSION;
-	code = read_entries(client, name, &list, &n, error);
+	code = read_entries(client, name, &list, &n, &err);
+	if (code == VD_OK && name == NULL)
+		vd_cache_keep(client, list, n);
+	else if (code == VD_EREGISTRY && vd_cache_lookup_file(client, name,
+	    err.message, &list, &n) == VD_OK)
+		code = VD_OK;        /* the registry is down: the saved copy */
+	if (code != VD_OK && error != NULL)
+		*error = err;
 	if (code == VD_OK) {
 		vd_entries_mark_stale(list, n, vd_now_ms(),
 		    (int64_t)client->stale_after_s * 1000);

@@ -226,6 +226,15 @@ void vd_cache_stop(vd_client_t *client);
 /* Stops the refresher and drops the copy (the registry moved). */
 void vd_cache_clear(vd_client_t *client);
 
+/* vd_lookup and the cache file: after a read of the whole registry,
+ * vd_cache_keep writes it to the file (when the client has one); when the
+ * registry cannot be read, vd_cache_lookup_file gives the file's entries
+ * (of name only, if not NULL) and warns once, saying why and how old. */
+void vd_cache_keep(vd_client_t *client, const vd_entry_t *entries,
+    size_t count);
+vd_code_t vd_cache_lookup_file(vd_client_t *client, const char *name,
+    const char *why, vd_entry_t **entries, size_t *count);
+
 /* client.c */
 
 /* The breaker of one service version at one URL, and what the client

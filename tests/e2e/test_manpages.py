@@ -10,7 +10,7 @@ import pytest
 from conftest import BINDIR, ROOT, STATE
 
 PAGES = {"dispatch.1": "man1", "vdispatch.3": "man3",
-         "vdispatch-services.conf.5": "man5", "tickets.fcgi.8": "man8",
+         "vdispatch.conf.5": "man5", "tickets.fcgi.8": "man8",
          "replyfeed.fcgi.8": "man8"}
 PREFIX = BINDIR.parent
 
