@@ -106,6 +106,17 @@ store_prepare(struct store *s, bson_error_t *error)
 	bson_reinit(&keys);
 	BSON_APPEND_INT32(&keys, "ticketId", 1);
 	ok = ok && svc_db_index(s->replies, &keys, "ticketId", false, error);
+	/* A sequence number is a ticket's reply once: FerretDB's $inc can
+	 * hand one out twice, and the pending event that claimed it is gone
+	 * once settled, so the reply's own insert is what refuses the
+	 * second (store_add_reply draws again). Then a ticket's sequence
+	 * counts its replies (replyCount), more only by a request that
+	 * failed after drawing its number. */
+	bson_reinit(&keys);
+	BSON_APPEND_INT32(&keys, "ticketId", 1);
+	BSON_APPEND_INT32(&keys, "sequence", 1);
+	ok = ok && svc_db_index(s->replies, &keys, "ticketId_sequence", true,
+	    error);
 	/* The pending events (the sequence numbers they claim are their
 	 * _id) are found by owner when one dies. */
 	bson_reinit(&keys);
@@ -673,43 +684,50 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 		BSON_APPEND_UTF8(&pending, "owner", owner);
 		BSON_APPEND_DATE_TIME(&pending, "createdAt", mine.created_ms);
 		BSON_APPEND_DOCUMENT(&pending, "reply", &doc);
-		if (mongoc_collection_insert_one(s->pending, &pending, NULL, NULL,
-		    error))
-			break;
+		if (!mongoc_collection_insert_one(s->pending, &pending, NULL,
+		    NULL, error)) {
+			if (!svc_db_duplicate(error)) {
+				rc = STORE_FAILED;
+				goto out;
+			}
+			continue;
+		}
+		if (mongoc_collection_insert_one(s->replies, &doc, NULL, NULL,
+		    error)) {
+			bson_destroy(first);
+			bson_copy_to(&doc, first);
+			goto out;
+		}
+		/* Not stored: its pending event must not go out. (Should this
+		 * fail too, the event of a reply that is there goes out
+		 * again: a duplicate its receiver drops by id.) */
+		delete_id(s->pending, claim, &ignored);
 		if (!svc_db_duplicate(error)) {
 			rc = STORE_FAILED;
 			goto out;
 		}
-	}
-	if (tries == 100) {
-		bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
-		    "no free sequence number after %d tries", tries);
-		rc = STORE_FAILED;
-		goto out;
-	}
-	if (mongoc_collection_insert_one(s->replies, &doc, NULL, NULL, error)) {
+		/* A duplicate: of the reply's _id, when the first request
+		 * with this key stored it (return that); else of its
+		 * sequence number, drawn again after its first holder's
+		 * pending event was settled (draw another). FerretDB does
+		 * not say which index refused it. */
 		bson_destroy(first);
-		bson_copy_to(&doc, first);
-		goto out;
+		if (!find_by_id(s->replies, &mine.id, first, &found, error)) {
+			rc = STORE_FAILED;
+			goto out;
+		}
+		if (found) {
+			rc = key != NULL ? STORE_REPEATED : STORE_FAILED;
+			if (key == NULL)
+				bson_set_error(error, MONGOC_ERROR_COLLECTION,
+				    0, "a new reply's id is taken");
+			goto out;
+		}
+		bson_reinit(first);
 	}
-	/* Not stored: its pending event must not go out. (Should this fail
-	 * too, the event of a reply that is there goes out again: a
-	 * duplicate its receiver drops by id.) */
-	delete_id(s->pending, claim, &ignored);
-	if (key == NULL || !svc_db_duplicate(error)) {
-		rc = STORE_FAILED;
-		goto out;
-	}
-	/* The first request with this key stored its reply: return that. */
-	bson_destroy(first);
-	if (!find_by_id(s->replies, &mine.id, first, &found, error) || !found) {
-		if (error->code == 0)
-			bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
-			    "the reply of this idempotency key vanished");
-		rc = STORE_FAILED;
-		goto out;
-	}
-	rc = STORE_REPEATED;
+	bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
+	    "no free sequence number after %d tries", tries);
+	rc = STORE_FAILED;
 out:
 	bson_destroy(&doc);
 	bson_destroy(&pending);

@@ -454,6 +454,7 @@ START_TEST(route_table)
 	struct svc_response resp;
 	char *t, header[1200];
 	int calls = 0;
+	cJSON *body;
 
 	svc_response_init(&resp);
 	/* Reads and health are public; a write needs its role. */
@@ -472,8 +473,9 @@ START_TEST(route_table)
 	free(t);
 	ck_assert_int_eq(route(a, "POST", "/tickets/addComment", header, &resp,
 	    &calls), 403);
-	ck_assert_str_eq(svc_json_str(cJSON_Parse(resp.body.data), "error"),
-	    "forbidden");
+	body = cJSON_Parse(resp.body.data);
+	ck_assert_str_eq(svc_json_str(body, "error"), "forbidden");
+	cJSON_Delete(body);
 	ck_assert_int_eq(calls, 2);
 	t = hs256("{\"exp\":1900000000,\"roles\":[\"tickets.write\"]}");
 	snprintf(header, sizeof header, "bearer %s", t);
