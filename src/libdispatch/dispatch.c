@@ -18,6 +18,7 @@
 #include <mongoc/mongoc.h>
 
 #include "dispatch-conf.h"
+#include "dispatch-token.h"
 #include "vdispatch.h"
 
 /* Exit statuses: the service said no (4xx), anything else failed, the
@@ -80,6 +81,12 @@ static const char usage_text[] =
 "      endpoints; it goes stale unless registered again within 30 s.\n"
 "  unregister NAME VERSION\n"
 "      Remove the entries of NAME at exactly VERSION.\n"
+"  token [--secret-file FILE] [--ttl SECONDS] [--sub NAME] ROLE...\n"
+"      Print a bearer token (HS256 JWT) with ROLEs (tickets.read,\n"
+"      tickets.write, subscriptions.manage, operator), valid for SECONDS\n"
+"      (default 3600), signed with the responders' secret: FILE, else\n"
+"      $VD_AUTH_HS256_SECRET, else $VD_AUTH_HS256_SECRET_FILE. iss and aud\n"
+"      are $VD_AUTH_ISSUER and $VD_AUTH_AUDIENCE when set.\n"
 "\n"
 "Options:\n"
 "  --mongodb-uri URI  the registry's database (default: $MONGODB_URI,\n"
@@ -1145,6 +1152,13 @@ cmd_unregister(struct options *opts, int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static int
+cmd_token(struct options *opts, int argc, char **argv)
+{
+	(void)opts;
+	return dispatch_token(argc, argv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1165,6 +1179,7 @@ main(int argc, char **argv)
 		{ "call", cmd_call },
 		{ "list", cmd_list },
 		{ "register", cmd_register },
+		{ "token", cmd_token },
 		{ "unregister", cmd_unregister },
 	};
 	struct options opts = { NULL, NULL, NULL, NULL, false, false, 0 };

@@ -239,6 +239,82 @@ def test_dispatch_refuses_a_token_a_header_cannot_carry():
     assert "token" in res.stderr
 
 
+# --- dispatch token (what vdispatch-setup mints the units' tokens with) ------------
+
+def claims_of(token):
+    body = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+def test_dispatch_token_mints_what_the_responders_take(find_reply, tickets):
+    env = without_token()
+    env.pop("VD_AUTH_HS256_SECRET", None)
+    res = dispatch("token", "--secret-file", str(STATE / "auth.secret"),
+                   "--ttl", "300", "tickets.write", env=env)
+    assert res.returncode == 0, res.stderr
+    token = res.stdout.strip()
+    claims = claims_of(token)
+    assert claims["roles"] == ["tickets.write"]
+    assert claims["exp"] - claims["iat"] == 300
+    assert abs(claims["iat"] - time.time()) < 60
+    message = unique("dispatch token")
+    status, _, reply = request("POST", T1 + "/addComment",
+                               {"ticketId": TICKET, "user": "auth",
+                                "message": message}, bearer(token))
+    assert 200 <= status < 300, reply
+    assert len(find_reply(tickets(), TICKET, message)) == 1
+
+    # The role is what it says: not operator.
+    status, headers, reply = request("GET", T0 + "/deadletters", None,
+                                     bearer(token))
+    assert_json_error(status, headers, reply, 403)
+
+    # No --secret-file: the file VD_AUTH_HS256_SECRET_FILE names.
+    env["VD_AUTH_HS256_SECRET_FILE"] = str(STATE / "auth.secret")
+    res = dispatch("token", "operator", env=env)
+    assert res.returncode == 0, res.stderr
+    status, _, reply = request("GET", T0 + "/deadletters", None,
+                               bearer(res.stdout.strip()))
+    assert status == 200, reply
+
+
+def test_dispatch_token_of_another_secret_is_401(tmp_path, unchanged):
+    other = tmp_path / "other.secret"
+    other.write_text("x" * 40 + "\n")
+    res = dispatch("token", "--secret-file", str(other), "tickets.write")
+    assert res.returncode == 0, res.stderr
+    with unchanged():
+        status, headers, reply = request(
+            "POST", T1 + "/addComment",
+            {"ticketId": TICKET, "user": "auth", "message": "x"},
+            bearer(res.stdout.strip()))
+    assert_json_error(status, headers, reply, 401)
+
+
+@pytest.mark.parametrize("args,code,said", [
+    (["nobody.role"], 64, "unknown role"),
+    ([], 64, "usage"),
+    (["--ttl", "0", "operator"], 64, "--ttl"),
+    (["--ttl", "12x", "operator"], 64, "--ttl"),
+    (["--secret-file", "/nonexistent/auth.secret", "operator"], 2,
+     "/nonexistent/auth.secret"),
+], ids=["unknown role", "no role", "ttl 0", "ttl not a number", "no file"])
+def test_dispatch_token_refuses_bad_arguments(args, code, said):
+    res = dispatch("token", "--secret-file", str(STATE / "auth.secret"), *args) \
+        if "--secret-file" not in args else dispatch("token", *args)
+    assert res.returncode == code, res.stderr
+    assert said in res.stderr
+    assert res.stdout == ""
+
+
+def test_dispatch_token_refuses_a_short_secret(tmp_path):
+    short = tmp_path / "short.secret"
+    short.write_text("s" * 31)
+    res = dispatch("token", "--secret-file", str(short), "operator")
+    assert res.returncode == 2, res.stderr
+    assert "32" in res.stderr and res.stdout == ""
+
+
 # --- fail closed ---------------------------------------------------------------------
 
 def start_feed(*args, drop=("VD_AUTH_HS256_SECRET", "VD_AUTH_HS256_SECRET_FILE",
