@@ -523,9 +523,9 @@ append_event(bson_t *doc, const struct reply *r)
 	bson_append_document_end(doc, &ev);
 }
 
-/* Finds a document by _id (FerretDB scans the collection to do it, so
- * nothing on a hot path calls this). out is always initialised; the
- * caller destroys it. */
+/* Finds a document by _id (on FerretDB through the GIN index of
+ * spawn/db-indexes.conf; its own _id index serves no filter). out is
+ * always initialised; the caller destroys it. */
 static bool
 find_by_id(mongoc_collection_t *coll, const bson_oid_t *id, bson_t *out,
     bool *found, bson_error_t *error)

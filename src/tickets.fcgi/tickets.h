@@ -331,8 +331,8 @@ struct outbox *outbox_start(const struct tickets_config *cfg,
     const char *owner, struct svc_gen *subs_gen);
 
 /* Hands a freshly stored reply document (with its event) to the delivery
- * thread: sent at once, off the request path, without reading it back
- * (FerretDB finds a document by _id with a full scan). The event is in the
+ * thread: sent at once, off the request path, without reading it back (a
+ * round trip saved on every reply). The event is in the
  * database already, so losing this hand-off loses nothing. */
 void outbox_push(struct outbox *outbox, const bson_t *reply_doc);
 
