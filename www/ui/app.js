@@ -346,7 +346,7 @@
     var want = state.want;
     var seq = ++state.listSeq;
     var path = '/tickets?limit=' + want.size + (want.after ? '&after=' + encodeURIComponent(want.after) : '');
-    return call('tickets', QUERY_VERSION, path, {}, 'tickets from number ' + firstNumber(want))
+    return call('tickets', QUERY_VERSION, path, {}, 'list, ' + want.size + ' from number ' + firstNumber(want))
       .then(function (res) {
         if (want !== state.want || seq < state.listApplied) return;
         var outage = outageText(res, 'reading the tickets');
