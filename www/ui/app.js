@@ -14,6 +14,7 @@
  * million replies the whole list is some 150 MB. The service gives no
  * total, so the page says which tickets it shows ("Tickets 21-40"), and
  * keeps the cursors of the pages before for Previous.
+ *
  * Everything received is put in the page with textContent, never as HTML.
  */
 'use strict';
@@ -37,8 +38,8 @@
     want: { after: '', back: [], size: 10 },  // the page of tickets asked for:
                             // after this id, the cursors of the pages before
     shown: null,            // the page shown: want's fields, tickets, next
-    listSeq: 0,             // the last page read asked for, and applied
-    listApplied: 0,
+    listSeq: 0,             // the number of the last read of the list sent,
+    listApplied: 0,         // and of the last one shown (an older is dropped)
     feed: [],
     feedEtag: null,
     feedSeen: null,         // ids of the replies shown, to mark new ones
