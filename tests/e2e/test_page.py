@@ -220,37 +220,92 @@ def test_root_is_the_page_and_json_is_kept():
 
 # --- the tickets ----------------------------------------------------------------------
 
-def test_the_tickets_paged(page):
-    d = page
-    api = get_tickets()
-    by_title = {t["title"]: t for t in api}
-    assert len(rows(d)) == min(len(api), 10)
+def get_page(size, after=""):
+    """One page of the list from the API, as the page asks for it:
+    (tickets, the after= of its Link rel="next" or None). Retried on a 5xx
+    (1.0.1 fails on purpose)."""
+    path = "/tickets/v1.0.0/tickets?limit=%d" % size + ("&after=" + after if after else "")
 
-    Select(d.find_element(By.ID, "page-size")).select_by_value("5")
-    pages = (len(api) + 4) // 5
-    assert pages >= 2, "the sample data has at least 6 tickets"
-    wait_until(lambda: len(rows(d)) == 5, 5, what="5 rows")
-    assert d.find_element(By.ID, "page-info").text == "Page 1 of %d" % pages
+    def attempt():
+        status, headers, body = request("GET", path)
+        return (body, headers) if status == 200 else None
+    body, headers = wait_until(attempt, 20, what="GET " + path)
+    m = re.search(r'[?&]after=([0-9a-f]{24})>; rel="next"', headers.get("Link") or "")
+    return body, m and m.group(1)
+
+
+def shown_rows(d):
+    """The rows of the list as [(id, title, status, assigned to, replies)]."""
+    out = []
+    for row in rows(d):
+        cells = {c.get_attribute("data-label"): c.text
+                 for c in row.find_elements(By.CSS_SELECTOR, "td")}
+        out.append((row.get_attribute("data-id"),
+                    row.find_element(By.CSS_SELECTOR, "th").text,
+                    cells["Status"], cells["Assigned to"], int(cells["Replies"])))
+    return out
+
+
+def api_rows(tickets):
+    return [(t["_id"], t["title"], t["status"], t["assignedTo"], t["replyCount"])
+            for t in tickets]
+
+
+def list_requests(d):
+    """The URLs of the list the page asked for (the browser's resource
+    timing): one page each, never the whole list."""
+    return [u for u in d.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; });")
+        if re.search(r"/tickets/v1\.0\.[01]/tickets(\?|$)", u)]
+
+
+def test_the_tickets_paged(page):
+    """The list is read a page at a time: each page shows what the paged API
+    answers for the same limit and after; Next walks every ticket, Previous
+    walks back; the page never asks for the whole list."""
+    d = page
+    first, _ = get_page(10)
+    wait_until(lambda: shown_rows(d) == api_rows(first), 10, what="the first page")
+
+    size = 5
+    Select(d.find_element(By.ID, "page-size")).select_by_value(str(size))
+    wait_until(lambda: len(rows(d)) == size, 5, what="%d rows" % size)
+    assert d.switch_to.active_element.get_attribute("id") == "page-size"
     assert d.find_element(By.ID, "page-prev").get_attribute("disabled") is not None
     shot(d, "tickets")
 
-    seen = []
-    for n in range(1, pages + 1):
-        if n > 1:
-            d.find_element(By.ID, "page-next").click()
-            wait_until(lambda: d.find_element(By.ID, "page-info").text
-                       == "Page %d of %d" % (n, pages), 5, what="page %d" % n)
-        for row in rows(d):
-            title = row.find_element(By.CSS_SELECTOR, "th").text
-            cells = {c.get_attribute("data-label"): c.text
-                     for c in row.find_elements(By.CSS_SELECTOR, "td")}
-            t = by_title[title]
-            assert cells["Status"] == t["status"]
-            assert cells["Assigned to"] == t["assignedTo"]
-            assert int(cells["Replies"]) == len(t.get("replies") or [])
-            seen.append(title)
-    assert sorted(seen) == sorted(by_title)
-    assert d.find_element(By.ID, "page-next").get_attribute("disabled") is not None
+    pages, after, seen = [], "", []
+    while True:
+        want, nxt = get_page(size, after)
+        n = len(seen)
+        info = ("Tickets %d–%d" % (n + 1, n + len(want)) if want
+                else "No tickets after number %d" % n)
+        wait_until(lambda: d.find_element(By.ID, "page-info").text == info, 10,
+                   what=info)
+        assert shown_rows(d) == api_rows(want)
+        assert (d.find_element(By.ID, "page-prev").get_attribute("disabled") is None) == bool(pages)
+        next_button = d.find_element(By.ID, "page-next")
+        assert (next_button.get_attribute("disabled") is None) == bool(nxt)
+        pages.append((info, want))
+        seen += [t["_id"] for t in want]
+        if not nxt:
+            break
+        next_button.click()
+        after = nxt
+    assert len(pages) >= 3, pages
+    assert seen == sorted(t["_id"] for t in get_tickets())
+    assert d.switch_to.active_element.get_attribute("id") in ("page-next", "list-title")
+
+    # Back to the first page with Previous, each page as it was.
+    for info, want in reversed(pages[:-1]):
+        d.find_element(By.ID, "page-prev").click()
+        wait_until(lambda: d.find_element(By.ID, "page-info").text == info, 10, what=info)
+        assert shown_rows(d) == api_rows(want)
+    assert d.find_element(By.ID, "page-prev").get_attribute("disabled") is not None
+
+    asked = list_requests(d)
+    assert asked and all(re.search(r"\?limit=\d+(&after=[0-9a-f]{24})?$", u) for u in asked), asked
+    assert any("limit=5&after=" in u for u in asked), asked
 
 
 def test_open_a_ticket_with_the_keyboard_and_add_one_reply(page):

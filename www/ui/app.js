@@ -9,7 +9,12 @@
  * listed on the page, with the versions that failed and the one that
  * answered.
  *
- * Paging is done here, on the whole list: the service has no paging yet.
+ * The list is read a page at a time (?limit=N&after=ID: the tickets after
+ * ID, each with its replyCount instead of its replies), never whole: at a
+ * million replies the whole list is some 150 MB. The service gives no
+ * total, so the page says which tickets it shows ("Tickets 21-40"), and
+ * keeps the cursors of the pages before for Previous.
+ *
  * Everything received is put in the page with textContent, never as HTML.
  */
 'use strict';
@@ -30,9 +35,11 @@
 
   var state = {
     versions: DEFAULT_VERSIONS,
-    tickets: null,          // the last list received
-    page: 1,
-    pageSize: 10,
+    want: { after: '', back: [], size: 10 },  // the page of tickets asked for:
+                            // after this id, the cursors of the pages before
+    shown: null,            // the page shown: want's fields, tickets, next
+    listSeq: 0,             // the number of the last read of the list sent,
+    listApplied: 0,         // and of the last one shown (an older is dropped)
     feed: [],
     feedEtag: null,
     feedSeen: null,         // ids of the replies shown, to mark new ones
@@ -254,7 +261,7 @@
     if (db) {
       return 'The database is unavailable, so ' + doing + ' is not possible right now ' +
         '(the tickets service answered 503). This page tries again by itself every ' +
-        RETRY_MS / 1000 + ' seconds' + (state.tickets ? '; what it shows is as it was last read.' : '.');
+        RETRY_MS / 1000 + ' seconds' + (state.shown ? '; what it shows is as it was last read.' : '.');
     }
     if (res.failed.length && res.failed.every(function (f) { return f.status === 0; })) {
       return 'The server cannot be reached (' + failedText('tickets', res.failed) +
@@ -310,30 +317,61 @@
     return el('span', { class: 'badge status-' + s.toLowerCase().replace(/[^a-z]+/g, '-'), text: s });
   }
 
-  function replyCount(t) { return Array.isArray(t.replies) ? t.replies.length : 0; }
+  // The paged list gives a replyCount; a whole ticket, its replies.
+  function replyCount(t) {
+    if (typeof t.replyCount === 'number') return t.replyCount;
+    return Array.isArray(t.replies) ? t.replies.length : 0;
+  }
 
+  // Where the page after RES starts: the after= of its Link rel="next"
+  // (sent when the page was full), or the last id of a full page; null
+  // when there is no next page.
+  function nextCursor(res, want) {
+    var link = res.headers && res.headers.get('Link');
+    var m = link && /<([^>]*)>\s*;\s*rel="next"/.exec(link);
+    if (m) {
+      var after = new URL(m[1], location.href).searchParams.get('after');
+      if (after) return after;
+    }
+    var last = res.body[res.body.length - 1];
+    return res.body.length >= want.size && last && isTicketId(String(last._id)) ? String(last._id) : null;
+  }
+
+  // The number of the first ticket of the page WANT (1 for the first).
+  function firstNumber(want) { return want.back.length * want.size + 1; }
+
+  // Read the page of tickets asked for (state.want). A page answered after
+  // another was asked for, or after a newer read of the same page, is
+  // dropped; a failure leaves the page shown as it was.
   function loadList(focus) {
-    return call('tickets', QUERY_VERSION, '/tickets', {}, 'all tickets').then(function (res) {
-      var outage = outageText(res, 'reading the tickets');
-      if (outage) {
-        alertOn('service', outage);
-        noticeOff('fallback');
-        scheduleRetry();
-        if (!state.tickets) renderListUnavailable();
-        return;
-      }
-      alertOff('service');
-      if (!res.ok || !Array.isArray(res.body)) {
-        alertOn('service', 'The tickets could not be read: ' + errorDetail(res) + '.');
-        return;
-      }
-      showFallback(res, 'the list of tickets');
-      state.tickets = res.body;
-      if (route().view === 'list') {
-        keepFocus(renderList);
-        if (focus) focusHeading();
-      }
-    });
+    var want = state.want;
+    var seq = ++state.listSeq;
+    var path = '/tickets?limit=' + want.size + (want.after ? '&after=' + encodeURIComponent(want.after) : '');
+    return call('tickets', QUERY_VERSION, path, {}, 'list, ' + want.size + ' from number ' + firstNumber(want))
+      .then(function (res) {
+        if (want !== state.want || seq < state.listApplied) return;
+        var outage = outageText(res, 'reading the tickets');
+        if (outage) {
+          alertOn('service', outage);
+          noticeOff('fallback');
+          scheduleRetry();
+          if (!state.shown && route().view === 'list') renderListUnavailable();
+          return;
+        }
+        alertOff('service');
+        if (!res.ok || !Array.isArray(res.body)) {
+          alertOn('service', 'The tickets could not be read: ' + errorDetail(res) + '.');
+          return;
+        }
+        showFallback(res, 'the list of tickets');
+        state.listApplied = seq;
+        state.shown = { after: want.after, back: want.back, size: want.size,
+                        tickets: res.body.slice(0, want.size), next: nextCursor(res, want) };
+        if (route().view === 'list') {
+          keepFocus(renderList);
+          if (focus) focusHeading();
+        }
+      });
   }
 
   function errorDetail(res) {
@@ -348,26 +386,34 @@
     view.appendChild(el('p', { class: 'empty', text: 'The tickets cannot be shown right now (see the message above).' }));
   }
 
+  // "Tickets 21–30", or what an empty page means.
+  function rangeText(page) {
+    var first = firstNumber(page);
+    if (page.tickets.length) return 'Tickets ' + first + '–' + (first + page.tickets.length - 1);
+    return page.back.length ? 'No tickets after number ' + (first - 1) : 'No tickets';
+  }
+
   function renderList() {
-    var tickets = state.tickets || [];
-    var pages = Math.max(1, Math.ceil(tickets.length / state.pageSize));
-    if (state.page > pages) state.page = pages;
-    var first = (state.page - 1) * state.pageSize;
-    var shown = tickets.slice(first, first + state.pageSize);
+    var page = state.shown;
+    if (!page) return;
     var view = clear($('view'));
     view.removeAttribute('data-ticket');
 
     view.appendChild(el('h2', { tabindex: '-1', id: 'list-title', text: 'All tickets' }));
     view.appendChild(el('p', { class: 'hint', id: 'list-count',
-      text: plural(tickets.length, 'ticket', 'tickets') +
-        (tickets.length ? ', ' + (first + 1) + '–' + (first + shown.length) + ' shown' : '') }));
+      text: rangeText(page) + ', ' + page.size + ' a page, oldest first' }));
 
-    if (!tickets.length) {
+    if (!page.tickets.length && !page.back.length) {
       view.appendChild(el('p', { class: 'empty', text: 'There are no tickets.' }));
       return;
     }
+    if (!page.tickets.length) {
+      view.appendChild(el('p', { class: 'empty', text: 'There are no more tickets.' }));
+      view.appendChild(pager(page));
+      return;
+    }
     var body = el('tbody');
-    shown.forEach(function (t) {
+    page.tickets.forEach(function (t) {
       var id = String(t._id || '');
       body.appendChild(el('tr', { 'data-id': id },
         el('td', { class: 'num', 'data-label': 'Number', text: t.id !== undefined ? String(t.id) : '' }),
@@ -386,32 +432,38 @@
         el('th', { scope: 'col', text: 'Assigned to' }),
         el('th', { scope: 'col', class: 'count', text: 'Replies' }))),
       body));
-    view.appendChild(pager(pages));
+    view.appendChild(pager(page));
   }
 
-  function pager(pages) {
+  // Ask for the page WANT, and once it is read, give the focus to the
+  // control ID (or to the heading when that control is now disabled).
+  function goTo(want, id) {
+    state.want = want;
+    loadList(false).then(function () {
+      var b = $(id);
+      if (b && !b.disabled) b.focus(); else focusHeading();
+    });
+  }
+
+  function pager(page) {
     var size = el('select', { id: 'page-size', onchange: function () {
-      state.page = 1;
-      state.pageSize = +this.value;
-      renderList();
-      $('page-size').focus();
+      goTo({ after: '', back: [], size: +this.value }, 'page-size');
     } });
     PAGE_SIZES.forEach(function (n) {
-      size.appendChild(el('option', { value: String(n), selected: n === state.pageSize, text: String(n) }));
+      size.appendChild(el('option', { value: String(n), selected: n === page.size, text: String(n) }));
     });
-    function go(delta, id) {
-      return function () {
-        state.page += delta;
-        renderList();
-        var b = $(id);
-        if (b && !b.disabled) b.focus(); else focusHeading();
-      };
+    function previous() {
+      var back = page.back.slice(0, -1);
+      goTo({ after: page.back[page.back.length - 1], back: back, size: page.size }, 'page-prev');
+    }
+    function next() {
+      goTo({ after: page.next, back: page.back.concat([page.after]), size: page.size }, 'page-next');
     }
     return el('nav', { class: 'pager', 'aria-label': 'Pages of tickets' },
-      el('button', { type: 'button', id: 'page-prev', disabled: state.page <= 1, onclick: go(-1, 'page-prev'),
+      el('button', { type: 'button', id: 'page-prev', disabled: !page.back.length, onclick: previous,
                      text: '← Previous' }),
-      el('span', { id: 'page-info', 'aria-live': 'polite', text: 'Page ' + state.page + ' of ' + pages }),
-      el('button', { type: 'button', id: 'page-next', disabled: state.page >= pages, onclick: go(1, 'page-next'),
+      el('span', { id: 'page-info', 'aria-live': 'polite', text: rangeText(page) }),
+      el('button', { type: 'button', id: 'page-next', disabled: !page.next, onclick: next,
                      text: 'Next →' }),
       el('label', { for: 'page-size', class: 'size' }, 'Tickets per page ', size));
   }
