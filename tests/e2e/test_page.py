@@ -23,8 +23,8 @@ import time
 
 import pytest
 
-from conftest import (BASE, SERVICES_CONF, STATE, find_reply, get_tickets,
-                      mint_token, request, unique, wait_until)
+from conftest import (BASE, SERVICES_CONF, STATE, Subscriber, find_reply,
+                      get_tickets, mint_token, request, unique, wait_until)
 
 try:
     from selenium import webdriver
@@ -519,16 +519,215 @@ def test_the_database_down_is_told_and_the_page_comes_back(page, stack):
     assert rows(d)
 
 
+# --- operations: for the role operator --------------------------------------------------------
+
+OPERATOR_TOKEN = mint_token("operator", "tickets.write")
+T1 = "/tickets/v1.0.1/tickets"
+# The operator endpoints refused to a token without the role, as the
+# browser logs them.
+OPS_REFUSED = [(r"/tickets/v1\.0\.[01]/tickets/(subscriptions|deadletters)$", 401),
+               (r"/tickets/v1\.0\.[01]/tickets/(subscriptions|deadletters)$", 403)]
+
+
+def use_token(d, token):
+    """Paste TOKEN in "Access token" at the top of the page, with the
+    keyboard, and keep it for the tab."""
+    summary = d.find_element(By.CSS_SELECTOR, "#access summary")
+    if d.find_element(By.ID, "access").get_attribute("open") is None:
+        summary.send_keys(Keys.ENTER)
+    d.execute_script("document.getElementById('access-result').textContent = '';")
+    field = d.find_element(By.ID, "access-token")
+    field.clear()
+    if token:
+        field.send_keys(token)
+    field.send_keys(Keys.ENTER)
+    wait_until(lambda: d.find_element(By.ID, "access-result").get_attribute("textContent"),
+               5, what="the token kept")
+    # The form folds away; the summary says what the token allows.
+    assert d.find_element(By.ID, "access").get_attribute("open") is None
+    assert d.switch_to.active_element == summary
+
+
+def press(d, selector, *keys):
+    """Send KEYS to the element SELECTOR finds now: the operations view
+    draws itself again every few seconds, and an element found before may
+    be gone."""
+    return wait_until(lambda: d.find_element(By.CSS_SELECTOR, selector).send_keys(*keys)
+                      or True, 5, interval=0.1, what="to press " + selector)
+
+
+def operations_link(d):
+    link = d.find_element(By.ID, "nav-operations")
+    return link if link.is_displayed() else None
+
+
+def sub_rows(d):
+    """The subscriptions shown: {url: state as the service says it}."""
+    return {r.find_element(By.CSS_SELECTOR, "th").text:
+            r.find_element(By.CSS_SELECTOR, ".badge").text
+            for r in d.find_elements(By.CSS_SELECTOR, "#ops-subs tbody tr")}
+
+
+def dead_row(d, event, sub):
+    """The row of the dead letter of EVENT for the subscription SUB."""
+    found = d.find_elements(By.CSS_SELECTOR, '#ops-dead tr[data-event="%s"][data-subscription="%s"]'
+                            % (event, sub))
+    return found[0] if found else None
+
+
+def api_subscription(url):
+    status, _, subs = request("GET", "/tickets/v1.0.0/tickets/subscriptions")
+    assert status == 200, subs
+    return next((s for s in subs if s["url"] == url), None)
+
+
+def subscribe_url(url):
+    status, _, body = request("POST", "/tickets/v1.0.0/tickets/subscribeToComments",
+                              {"url": url})
+    assert status == 200, body
+
+
+def test_an_operator_sees_the_subscriptions_and_replays_a_dead_letter(page, access_log):
+    """With a token holding the role operator, the Operations link shows;
+    the view lists every subscription with its state as the service
+    reports it (active, failing, disabled) and the dead letters; a dead
+    letter of a disabled subscription offers no replay (the service would
+    queue it for nobody); once subscribed again, Replay asks for a
+    confirmation, sends one request for a double click, says the outcome,
+    and the letter, delivered, leaves the list."""
+    d = page
+    gone, failing = Subscriber(), Subscriber()
+    try:
+        gone.respond(410)
+        failing.respond(500)
+        subscribe_url(gone.url)
+        subscribe_url(failing.url)
+        message = unique("For the operators")
+        status, _, reply = request("POST", T1 + "/addComment",
+                                   {"ticketId": TICKET, "user": "Ops Tester",
+                                    "message": message})
+        assert status == 200, reply
+        event = reply["eventId"]
+        wait_until(lambda: api_subscription(gone.url)["state"] == "disabled"
+                   and api_subscription(failing.url)["state"] == "failing", 20,
+                   what="one subscription disabled (410), one failing (500)")
+        gone_id = api_subscription(gone.url)["id"]
+
+        # A writer's token: no Operations.
+        d.get(BASE + "/")
+        wait_until(lambda: rows(d), 20, what="the tickets")
+        assert operations_link(d) is None
+        use_token(d, OPERATOR_TOKEN)
+        assert "operator" in d.find_element(By.ID, "access-state").text
+        assert "operator" in d.find_element(By.ID, "access-result").get_attribute("textContent")
+        link = wait_until(lambda: operations_link(d), 5, what="the Operations link")
+        link.send_keys(Keys.ENTER)
+        wait_until(lambda: sub_rows(d).get(gone.url) == "disabled"
+                   and sub_rows(d).get(failing.url) == "failing", 15,
+                   what="the subscriptions and their state")
+        assert d.switch_to.active_element.get_attribute("id") == "ops-title"
+        shown = sub_rows(d)
+        assert shown[BASE + "/replyfeed/v1.0.0/replyEvent"] == "active", shown
+        status, _, subs = request("GET", T1 + "/subscriptions")
+        assert shown == {s["url"]: s["state"] for s in subs}
+        state_words = text_of(d, "#ops-subs")
+        assert "410 Gone" in state_words and "in a row" in state_words, state_words
+        row = wait_until(lambda: dead_row(d, event, gone_id), 10, what="the dead letter")
+        assert gone.url in row.text and "410" in row.text
+        assert "subscribe its URL again" in row.text
+        assert not row.find_elements(By.TAG_NAME, "button")
+        shot(d, "operations")
+
+        # Subscribed again (as its owner would): the letter can be replayed.
+        gone.respond(200)
+        subscribe_url(gone.url)
+        button = wait_until(lambda: dead_row(d, event, gone_id).find_element(By.TAG_NAME, "button"),
+                            15, what="the Replay button")
+        assert button.text == "Replay" and event in button.get_attribute("aria-label")
+        replay_id = button.get_attribute("id")
+        yes_css = "#" + replay_id.replace("replay-", "replay-yes-", 1)
+        # Escape takes the question back, and the focus with it.
+        press(d, "#" + replay_id, Keys.ENTER)
+        wait_until(lambda: d.switch_to.active_element.get_attribute("id") == yes_css[1:], 5,
+                   what="the focus on the confirmation")
+        assert gone.url in text_of(d, "#ops-dead .confirm")
+        press(d, yes_css, Keys.ESCAPE)
+        wait_until(lambda: d.switch_to.active_element.get_attribute("id") == replay_id, 5,
+                   what="the focus back on Replay")
+        assert not d.find_elements(By.CSS_SELECTOR, "#ops-dead .confirm")
+        assert gone.events(message, accepted_only=True) == []
+
+        press(d, "#" + replay_id, Keys.ENTER)
+        wait_until(lambda: d.find_elements(By.CSS_SELECTOR, yes_css), 5, what="the confirmation")
+        shot(d, "operations-replay")
+        time.sleep(0.7)   # a click at once is the end of a double click, ignored
+        ActionChains(d).double_click(d.find_element(By.CSS_SELECTOR, yes_css)).perform()
+        result = wait_until(lambda: "queued again" in text_of(d, "#ops-result")
+                            and text_of(d, "#ops-result"), 15, what="the outcome")
+        assert event in result and gone.url in result, result
+        wait_until(lambda: gone.events(message, accepted_only=True), 15,
+                   what="the replayed event delivered")
+        wait_until(lambda: dead_row(d, event, gone_id) is None, 15,
+                   what="the dead letter gone from the list")
+        replays = [l for l in access_log()
+                   if re.search(r'"POST /tickets/v1\.0\.[01]/tickets/events/%s/replay ' % event, l)]
+        assert len(replays) == 1, replays
+        assert len(gone.events(message, accepted_only=True)) == 1
+    finally:
+        for s in (gone, failing):
+            request("POST", "/tickets/v1.0.0/tickets/unsubscribeToComments", {"url": s.url})
+            s.close()
+
+
+def test_the_operations_are_for_operators_only(page):
+    """A token without the role operator: no Operations link, and the view
+    opened by its address shows nothing but the service's refusal (403),
+    in words; no token: 401, in words; a token that claims the role but
+    does not check out: the page offers the link (it cannot check a
+    token), and the service's 401 is what it shows."""
+    d = page
+    d.vd_expected += OPS_REFUSED
+    d.get(BASE + "/")
+    wait_until(lambda: rows(d), 20, what="the tickets")
+    use_token(d, WRITER_TOKEN)
+    assert operations_link(d) is None
+    assert "tickets.write" in d.find_element(By.ID, "access-state").text
+
+    forged = OPERATOR_TOKEN.rsplit(".", 1)[0] + "." + "A" * 43
+    for token, words, link in (
+            (WRITER_TOKEN, "does not hold the role operator", False),
+            ("", "needs an access token with the role operator", False),
+            (forged, "did not accept the access token", True)):
+        d.get(BASE + "/#/operations")
+        wait_until(lambda: d.find_elements(By.ID, "ops-title"), 15, what="the view")
+        use_token(d, token)
+        alert = wait_until(lambda: words in text_of(d, "#alerts") and text_of(d, "#alerts"),
+                           15, what=words)
+        assert "operator" in alert, alert
+        assert (operations_link(d) is not None) == link
+        assert not d.find_elements(By.CSS_SELECTOR, "#ops-subs tr, #ops-dead tr")
+        assert "not shown" in d.find_element(By.ID, "ops-refused").text
+        # The service said it, not the page: the calls were made.
+        assert "subscriptions" in text_of(d, "#calls")
+    # Back to the list: the refusal goes with the view.
+    d.find_element(By.ID, "nav-tickets").send_keys(Keys.ENTER)
+    wait_until(lambda: rows(d), 15, what="the list again")
+    assert "operator" not in text_of(d, "#alerts")
+
+
 # --- accessible, and readable on a phone ----------------------------------------------------
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_axe_finds_no_serious_violation(page, size):
     d = page
     d.set_window_size(*size)
-    views = (("list", "/"), ("ticket", "/#/tickets/" + TICKET))
+    views = (("list", "/"), ("ticket", "/#/tickets/" + TICKET), ("operations", "/#/operations"))
     for name, path in views:
+        if name == "operations":
+            d.execute_script("sessionStorage.setItem('vd-token', arguments[0])", OPERATOR_TOKEN)
         d.get(BASE + path)
-        wait_until(lambda: rows(d) or d.find_elements(By.ID, "reply-form"), 20,
+        wait_until(lambda: rows(d) or d.find_elements(By.ID, "reply-form")
+                   or d.find_elements(By.CSS_SELECTOR, "#ops-subs table"), 20,
                    what="the %s view" % name)
         wait_until(lambda: d.find_elements(By.CSS_SELECTOR, "#feed li"), 10,
                    what="the feed")

@@ -32,6 +32,9 @@
   var MESSAGE_MAX = 10000;       // bytes, as the tickets service checks
   var DOUBLE_CLICK_MS = 1500;
   var DEFAULT_VERSIONS = { tickets: ['1.0.1', '1.0.0'], replyfeed: ['1.0.0'] };
+  var OPS_POLL_MS = 5000;        // the operations view reads itself again
+  var DEAD_SHOWN = 25;           // dead letters listed, newest first
+  var CONFIRM_GUARD_MS = 600;    // a double click on Replay does not confirm it
 
   var state = {
     versions: DEFAULT_VERSIONS,
@@ -47,7 +50,18 @@
     retryTimer: null,
     sending: false,
     sentAt: 0,              // when the last reply was added
-    pending: null           // {text, key}: the reply being sent, and its key
+    pending: null,          // {text, key}: the reply being sent, and its key
+    ops: {                  // the operations view
+      seq: 0,               // the number of the last read sent
+      timer: null,
+      subs: null,           // the subscriptions, as last read (null: none shown)
+      dead: null,           // the dead letters, as last read
+      refused: null,        // why the service refused to show them, in words
+      confirming: null,     // the dead letter whose replay awaits a yes
+      confirmAt: 0,
+      replaying: {},        // dead letters whose replay is on its way
+      result: null          // {text, kind}: the outcome of the last replay
+    }
   };
 
   // --- small helpers ---------------------------------------------------------
@@ -179,11 +193,14 @@
   // Call NAME at version WANT, falling back; resolves to
   // {ok, status, body, version, failed: [attempts that failed], tried}.
   // Never rejects. LOG: what to call it in the list of calls (none: not listed).
-  function call(name, want, path, options, log) {
+  // ONCE: a request that must not be sent twice (a replay): it goes to
+  // another version only when nginx could not reach the first (502).
+  function call(name, want, path, options, log, once) {
     var list = candidates(name, want);
     var failed = [];
     function next(i) {
-      if (i >= list.length) {
+      var stop = once && failed.length && failed[failed.length - 1].status !== 502;
+      if (i >= list.length || stop) {
         var last = failed[failed.length - 1] || { status: 0 };
         return Promise.resolve({ ok: false, status: last.status, body: last.body,
                                  failed: failed, tried: list });
@@ -288,6 +305,7 @@
   function route() {
     var m = /^#\/tickets\/([^/?]+)$/.exec(location.hash);
     if (m) return { view: 'ticket', id: decodeURIComponent(m[1]) };
+    if (location.hash === '#/operations') return { view: 'operations' };
     return { view: 'list' };
   }
 
@@ -304,6 +322,7 @@
   function refresh(focus) {
     var r = route();
     if (r.view === 'ticket') return loadTicket(r.id, focus);
+    if (r.view === 'operations') return loadOps(focus);
     return loadList(focus);
   }
 
@@ -564,8 +583,9 @@
   // --- adding a reply -----------------------------------------------------------------
 
   // Adding a reply needs an access token (a JWT with the role
-  // tickets.write). It is kept for this tab only (sessionStorage), never
-  // in localStorage, and sent only with the reply.
+  // tickets.write), the operations one with the role operator. It is kept
+  // for this tab only (sessionStorage), never in localStorage, and sent
+  // only with the calls that need it.
   function savedToken() {
     try { return sessionStorage.getItem('vd-token') || ''; } catch (e) { return ''; }
   }
@@ -638,9 +658,7 @@
     alertOff('reply');
     try { localStorage.setItem('vd-user', user); } catch (e) { /* private mode */ }
     var token = $('reply-token') ? $('reply-token').value.trim() : '';
-    try {
-      if (token) sessionStorage.setItem('vd-token', token); else sessionStorage.removeItem('vd-token');
-    } catch (e) { /* private mode */ }
+    setToken(token);
     var headers = { 'Content-Type': 'application/json', 'Idempotency-Key': key };
     if (token) headers.Authorization = 'Bearer ' + token;
 
@@ -756,6 +774,390 @@
     return !first && fresh.length > 0;
   }
 
+  // --- the access token ----------------------------------------------------------------------
+
+  // One token for the tab, set in "Access token" at the top of the page (or
+  // in the reply form). The page reads the roles and the expiry in its
+  // payload only to decide what to offer: it holds no key and checks
+  // nothing. The services check the token on every call, and what they
+  // answer (401, 403) is what the page tells.
+  function tokenClaims(token) {
+    var part = String(token || '').split('.')[1];
+    if (!part) return null;
+    try {
+      var b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+      while (b64.length % 4) b64 += '=';
+      var bin = atob(b64);
+      var bytes = new Uint8Array(bin.length);
+      for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      var claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+      return claims && typeof claims === 'object' && !Array.isArray(claims) ? claims : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function tokenRoles(claims) {
+    return claims && Array.isArray(claims.roles) ?
+      claims.roles.filter(function (r) { return typeof r === 'string'; }) : [];
+  }
+
+  function tokenExpired(claims) {
+    return !!claims && typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now();
+  }
+
+  // Whether the token of the tab seems to hold ROLE (and has not expired).
+  function seemsToHold(role) {
+    var claims = tokenClaims(savedToken());
+    return !tokenExpired(claims) && tokenRoles(claims).indexOf(role) >= 0;
+  }
+
+  function setToken(token) {
+    try {
+      if (token) sessionStorage.setItem('vd-token', token); else sessionStorage.removeItem('vd-token');
+    } catch (e) { /* private mode */ }
+    renderAccess();
+  }
+
+  // What the token seems to allow, in words; and the Operations link when
+  // it seems to hold the role operator.
+  function renderAccess() {
+    var token = savedToken();
+    var claims = tokenClaims(token);
+    var roles = tokenRoles(claims);
+    var words;
+    if (!token) words = 'none';
+    else if (!claims) words = 'one this page cannot read (the services will judge it)';
+    else if (tokenExpired(claims)) words = 'expired at ' + clock(new Date(claims.exp * 1000));
+    else {
+      words = (roles.length ? roles.join(', ') : 'no role') +
+        (typeof claims.exp === 'number' ? ', until ' + clock(new Date(claims.exp * 1000)) : '');
+    }
+    $('access-state').textContent = words;
+    $('nav-operations').hidden = !seemsToHold('operator');
+    ['access-token', 'reply-token'].forEach(function (id) {
+      var field = $(id);
+      if (field && field !== document.activeElement && field.value.trim() !== token) field.value = token;
+    });
+  }
+
+  function startAccess() {
+    var form = $('access-form');
+    var field = $('access-token');
+    // Done: the form folds away, and the summary says what the token allows.
+    function done(words) {
+      $('access-result').textContent = words;
+      $('access').open = false;
+      $('access').querySelector('summary').focus();
+      if (route().view === 'operations') loadOps(false);
+    }
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      setToken(field.value.trim());
+      done(field.value.trim() ? 'Token kept for this tab: ' + $('access-state').textContent + '.' :
+        'No token kept.');
+    });
+    $('access-forget').addEventListener('click', function () {
+      field.value = '';
+      setToken('');
+      done('Token forgotten.');
+    });
+    renderAccess();
+  }
+
+  function authHeaders() {
+    var token = savedToken();
+    return token ? { Authorization: 'Bearer ' + token } : {};
+  }
+
+  // --- operations: subscriptions, dead letters, replay ------------------------------------
+
+  // The tickets service's operator endpoints (role operator), read every
+  // few seconds while this view is open. What is shown comes only from the
+  // service's answers: a refusal (401, 403) clears the view and says why.
+
+  function leaveOps() {
+    if (route().view === 'operations') return;
+    clearTimeout(state.ops.timer);
+    state.ops.timer = null;
+    state.ops.confirming = null;
+    state.ops.refused = null;
+    alertOff('ops');
+  }
+
+  // A refusal of the service, in words; null when RES is none.
+  function refusalText(res, doing) {
+    var b = res.body || {};
+    if (res.status === 401) {
+      return 'The tickets service refused ' + doing + ': ' + (savedToken() ?
+        'it did not accept the access token (' + (b.detail || 'not valid') + ')' :
+        'it needs an access token with the role operator') +
+        '. Paste a token with the role operator in "Access token" at the top of the page.';
+    }
+    if (res.status === 403) {
+      return 'The tickets service refused ' + doing + ': this access token does not hold the role ' +
+        'operator (HTTP 403' + (b.detail ? ': ' + b.detail : '') + '). Only operators see the ' +
+        'subscriptions and the dead letters.';
+    }
+    if (res.status === 429) {
+      return 'The tickets service refused ' + doing + ': too many operator requests from this ' +
+        'address for now (HTTP 429). Try again in a second.';
+    }
+    return null;
+  }
+
+  function loadOps(focus) {
+    var ops = state.ops;
+    var seq = ++ops.seq;
+    clearTimeout(ops.timer);
+    ops.timer = null;
+    var options = function () { return { headers: authHeaders() }; };
+    return Promise.all([
+      call('tickets', QUERY_VERSION, '/tickets/subscriptions', options(), 'subscriptions'),
+      call('tickets', QUERY_VERSION, '/tickets/deadletters', options(), 'dead letters')
+    ]).then(function (both) {
+      if (seq !== ops.seq || route().view !== 'operations') return;
+      var subs = both[0], dead = both[1];
+      var refused = refusalText(subs, 'to show the subscriptions') ||
+                    refusalText(dead, 'to show the dead letters');
+      var outage = outageText(subs, 'reading the subscriptions') ||
+                   outageText(dead, 'reading the dead letters');
+      if (refused) {
+        ops.refused = refused;
+        ops.subs = ops.dead = null;
+        ops.confirming = null;
+        alertOff('service');
+        alertOn('ops', refused);
+      } else if (outage) {
+        alertOn('service', outage);   // what was shown stays, as it was
+      } else if (!subs.ok || !dead.ok || !Array.isArray(subs.body) || !Array.isArray(dead.body)) {
+        alertOn('service', 'The operations could not be read: ' + errorDetail(subs.ok ? dead : subs) + '.');
+      } else {
+        alertOff('service');
+        alertOff('ops');
+        showFallback(subs, 'the subscriptions');
+        ops.refused = null;
+        ops.subs = subs.body;
+        ops.dead = dead.body;
+      }
+      keepFocus(renderOps);
+      if (focus) focusHeading();
+      ops.timer = setTimeout(function () { loadOps(false); }, OPS_POLL_MS);
+    });
+  }
+
+  // An ISO date and time as this page writes times: the clock today, with
+  // the date before.
+  function when(iso) {
+    var d = new Date(iso);
+    if (!iso || isNaN(d.getTime())) return el('span', { text: '—' });
+    var today = new Date().toDateString() === d.toDateString();
+    return el('time', { datetime: String(iso),
+                        text: (today ? '' : d.toISOString().slice(0, 10) + ' ') + clock(d) });
+  }
+
+  // A subscription's state as the service reports it, and what it means.
+  function subState(s) {
+    var st = String(s.state || 'unknown');
+    var n = typeof s.consecutiveFailures === 'number' ? s.consecutiveFailures : 0;
+    var words;
+    if (st === 'active') words = 'healthy: events are delivered';
+    else if (st === 'failing') {
+      words = 'retrying: ' + plural(n, 'failure', 'failures') + ' in a row' +
+        (s.lastError ? ' (' + s.lastError + ')' : '');
+    } else if (st === 'disabled') {
+      words = (s.disabledReason ? s.disabledReason + ': ' : '') +
+        'nothing is sent to it until its URL is subscribed again';
+    } else words = 'as the service reports it';
+    return el('span', null, el('span', { class: 'badge state-' + st.replace(/[^a-z]+/g, '-'), text: st }),
+      ' ', el('span', { class: 'state-words', text: words }));
+  }
+
+  function renderSubs(box) {
+    var subs = state.ops.subs;
+    clear(box);
+    if (!subs.length) {
+      box.appendChild(el('p', { class: 'empty', text: 'There are no subscriptions: no event is sent anywhere.' }));
+      return;
+    }
+    var body = el('tbody');
+    subs.forEach(function (s) {
+      body.appendChild(el('tr', { 'data-id': String(s.id || ''), 'data-state': String(s.state || '') },
+        el('th', { scope: 'row', 'data-label': 'Subscriber', class: 'url', text: String(s.url || '') }),
+        el('td', { 'data-label': 'State' }, subState(s)),
+        el('td', { 'data-label': 'Last delivered' }, when(s.lastSuccess)),
+        el('td', { 'data-label': 'Last failure' }, when(s.lastFailure)),
+        el('td', { 'data-label': 'Dead letters', class: 'count', text: String(s.deadLetters || 0) })));
+    });
+    box.appendChild(el('table', { class: 'ops', 'aria-labelledby': 'subs-title' },
+      el('thead', null, el('tr', null,
+        el('th', { scope: 'col', text: 'Subscriber' }),
+        el('th', { scope: 'col', text: 'State' }),
+        el('th', { scope: 'col', text: 'Last delivered' }),
+        el('th', { scope: 'col', text: 'Last failure' }),
+        el('th', { scope: 'col', class: 'count', text: 'Dead letters' }))),
+      body));
+  }
+
+  function deadKey(d) { return String(d.eventId) + '|' + String(d.subscription); }
+  function domKey(d) { return deadKey(d).replace(/[^A-Za-z0-9_-]/g, '-'); }
+
+  // What can be done with a dead letter: a replay, unless its
+  // subscription is disabled or gone (the service would queue it for
+  // nobody).
+  function deadAction(d) {
+    var ops = state.ops;
+    var key = deadKey(d), id = domKey(d);
+    var sub = ops.subs.filter(function (s) { return s.id === d.subscription; })[0];
+    if (!sub) return el('span', { class: 'hint', text: 'Its subscription is gone: nothing to replay to.' });
+    if (sub.state === 'disabled') {
+      return el('span', { class: 'hint', text: 'Its subscription is disabled: subscribe its URL again, then replay.' });
+    }
+    if (ops.replaying[key]) {
+      return el('button', { type: 'button', id: 'replay-' + id, disabled: true, text: 'Replaying…' });
+    }
+    if (ops.confirming === key) {
+      return el('span', { class: 'confirm', role: 'group', 'aria-labelledby': 'confirm-q-' + id,
+                          onkeydown: function (ev) { if (ev.key === 'Escape') cancelReplay(d); } },
+        el('span', { id: 'confirm-q-' + id, class: 'question', text: 'Send this event again to ' + d.url + '?' }),
+        el('button', { type: 'button', id: 'replay-yes-' + id, onclick: function () { replay(d); },
+                       text: 'Yes, replay' }),
+        el('button', { type: 'button', id: 'replay-no-' + id, class: 'quiet',
+                       onclick: function () { cancelReplay(d); }, text: 'Cancel' }));
+    }
+    return el('button', { type: 'button', id: 'replay-' + id, 'aria-label': 'Replay event ' + d.eventId + ' to ' + d.url,
+                          onclick: function () { askReplay(d); }, text: 'Replay' });
+  }
+
+  function renderDead(box) {
+    var dead = state.ops.dead;
+    clear(box);
+    if (!dead.length) {
+      box.appendChild(el('p', { class: 'empty', text: 'No dead letters: every event reached its subscribers or is still being retried.' }));
+      return;
+    }
+    var body = el('tbody');
+    dead.slice(0, DEAD_SHOWN).forEach(function (d) {
+      body.appendChild(el('tr', { 'data-event': String(d.eventId), 'data-subscription': String(d.subscription) },
+        el('th', { scope: 'row', 'data-label': 'Event', class: 'url' }, el('code', { text: String(d.eventId) })),
+        el('td', { 'data-label': 'Subscriber', class: 'url', text: String(d.url || '') }),
+        el('td', { 'data-label': 'Why', text: String(d.reason || 'HTTP ' + d.lastStatus) }),
+        el('td', { 'data-label': 'Attempts', class: 'count', text: String(d.attempts || 0) }),
+        el('td', { 'data-label': 'Given up' }, when(d.at)),
+        el('td', { 'data-label': 'Replay', class: 'action' }, deadAction(d))));
+    });
+    box.appendChild(el('table', { class: 'ops', 'aria-labelledby': 'dead-title', 'aria-describedby': 'dead-count' },
+      el('thead', null, el('tr', null,
+        el('th', { scope: 'col', text: 'Event' }),
+        el('th', { scope: 'col', text: 'Subscriber' }),
+        el('th', { scope: 'col', text: 'Why' }),
+        el('th', { scope: 'col', class: 'count', text: 'Attempts' }),
+        el('th', { scope: 'col', text: 'Given up' }),
+        el('th', { scope: 'col', text: 'Replay' }))),
+      body));
+  }
+
+  function renderOps() {
+    var ops = state.ops;
+    var view = $('view');
+    if (!$('ops-subs')) {
+      clear(view);
+      view.removeAttribute('data-ticket');
+      view.appendChild(el('h2', { tabindex: '-1', id: 'ops-title', text: 'Operations' }));
+      view.appendChild(el('p', { class: 'hint', text: 'The subscriptions to reply events and the events that ' +
+        'could not be delivered, as the tickets service reports them to operators; read again every ' +
+        OPS_POLL_MS / 1000 + ' seconds.' }));
+      view.appendChild(el('p', { id: 'ops-refused', class: 'empty' }));
+      view.appendChild(el('section', { 'aria-labelledby': 'subs-title', id: 'ops-subs-section' },
+        el('h3', { id: 'subs-title', text: 'Subscriptions' }), el('div', { id: 'ops-subs' })));
+      view.appendChild(el('section', { 'aria-labelledby': 'dead-title', id: 'ops-dead-section' },
+        el('h3', { id: 'dead-title', tabindex: '-1', text: 'Dead letters' }),
+        el('p', { class: 'hint', id: 'dead-count' }),
+        el('p', { id: 'ops-result', role: 'status', class: 'result' }),
+        el('div', { id: 'ops-dead' })));
+    }
+    $('ops-refused').textContent = ops.refused ?
+      'The subscriptions and the dead letters are not shown (see the message above).' : '';
+    $('ops-subs-section').hidden = !ops.subs;
+    $('ops-dead-section').hidden = !ops.dead;
+    if (ops.subs) renderSubs($('ops-subs'));
+    if (ops.dead) {
+      renderDead($('ops-dead'));
+      $('dead-count').textContent = ops.dead.length > DEAD_SHOWN ?
+        'The ' + DEAD_SHOWN + ' newest of ' + ops.dead.length + (ops.dead.length >= 1000 ? ' or more' : '') + '.' :
+        'Events given up after the whole retry schedule, or refused for good (410), newest first. ' +
+        'A replay sends one again; it leaves this list once delivered.';
+    }
+    var r = $('ops-result');
+    r.textContent = ops.result ? ops.result.text : '';
+    r.className = 'result ' + (ops.result ? ops.result.kind : '');
+  }
+
+  // Redraw, and when the control that had the focus is gone (a replayed
+  // letter left the list), give it to the dead letters' heading.
+  function redrawOps(focusId) {
+    keepFocus(renderOps);
+    var f = focusId && $(focusId);
+    if (f) f.focus();
+    else if (document.activeElement === document.body && $('dead-title')) $('dead-title').focus();
+  }
+
+  function askReplay(d) {
+    state.ops.confirming = deadKey(d);
+    state.ops.confirmAt = Date.now();
+    redrawOps('replay-yes-' + domKey(d));
+  }
+
+  function cancelReplay(d) {
+    state.ops.confirming = null;
+    redrawOps('replay-' + domKey(d));
+  }
+
+  function replayError(res) {
+    var b = res.body || {};
+    var refused = refusalText(res, 'the replay');
+    if (refused) return refused;
+    if (res.status === 409) {
+      return 'Not replayed: ' + (/no dead letter/.test(b.detail || '') ?
+        'it is no dead letter any more (delivered, or replayed already).' : (b.detail || b.error) + '.');
+    }
+    if (res.status === 404) return 'Not replayed: the tickets service knows no such event.';
+    var outage = outageText(res, 'a replay');
+    return 'Not replayed. ' + (outage || errorDetail(res) + '.');
+  }
+
+  // One request per confirmed click: the button is gone while it is on
+  // its way, and a replay goes to another version only when the first was
+  // not reached (a replay sent twice would only send the event twice,
+  // which subscribers drop by its id, but the page sends it once).
+  function replay(d) {
+    var ops = state.ops;
+    var key = deadKey(d);
+    if (ops.replaying[key] || Date.now() - ops.confirmAt < CONFIRM_GUARD_MS) return;
+    ops.replaying[key] = true;
+    ops.confirming = null;
+    ops.result = { text: 'Replaying event ' + d.eventId + '…', kind: 'busy' };
+    redrawOps('replay-' + domKey(d));
+    var headers = authHeaders();
+    headers['Content-Type'] = 'application/json';
+    call('tickets', QUERY_VERSION, '/tickets/events/' + encodeURIComponent(d.eventId) + '/replay',
+         { method: 'POST', headers: headers, body: '{}' }, 'replay ' + d.eventId, true)
+      .then(function (res) {
+        delete ops.replaying[key];
+        if (res.ok) {
+          var to = res.body && Array.isArray(res.body.subscriptions) ? res.body.subscriptions.length : 1;
+          ops.result = { kind: 'ok', text: 'Event ' + d.eventId + ' was queued again for ' +
+            plural(to, 'subscription', 'subscriptions') + ' (' + d.url + ') by version ' + res.version +
+            '. It leaves the list once delivered; should it fail again, it comes back.' };
+        } else {
+          ops.result = { kind: 'error', text: replayError(res) };
+        }
+        if (route().view !== 'operations') return;
+        redrawOps('replay-' + domKey(d));
+        loadOps(false);
+      });
+  }
+
   // --- versions and their health -----------------------------------------------------------
 
   function loadVersions() {
@@ -810,8 +1212,11 @@
   function start() {
     window.addEventListener('hashchange', function () {
       alertOff('reply');
+      renderAccess();   // the token may have changed in another view's field
+      leaveOps();
       refresh(true);
     });
+    startAccess();
     loadVersions().then(function () {
       refresh(false);
       refreshEvery();
