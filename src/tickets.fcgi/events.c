@@ -101,6 +101,39 @@ active_sub(struct tickets_app *app, const char *id,
 	return sub;
 }
 
+/* Drops from subs (NULL-terminated, for bson_strfreev) the subscriptions
+ * that are disabled or gone: no process queues events for them, so a
+ * replay to them would be answered 202 and sent to nobody. False, with
+ * the response filled, when the database cannot tell. */
+static bool
+keep_active(struct tickets_app *app, char **subs, struct svc_response *resp)
+{
+	bson_error_t error = { 0 };
+	size_t i, n = 0;
+	bool found;
+	cJSON *sub;
+
+	for (i = 0; subs[i] != NULL; i++) {
+		sub = store_subscription_view(app->store, subs[i], &found,
+		    &error);
+		if (sub == NULL && error.code != 0) {
+			while (subs[i] != NULL)
+				bson_free(subs[i++]);
+			subs[n] = NULL;
+			svc_db_fail(resp, "replay", &error);
+			return false;
+		}
+		if (sub != NULL &&
+		    strcmp(svc_json_str(sub, "state"), "disabled") != 0)
+			subs[n++] = subs[i];
+		else
+			bson_free(subs[i]);
+		cJSON_Delete(sub);
+	}
+	subs[n] = NULL;
+	return true;
+}
+
 struct replay {
 	struct tickets_app *app;
 	char *subs[2];
@@ -219,6 +252,13 @@ tickets_replay_event(const struct svc_request *req,
 		svc_response_error(resp, 409, "nothing to replay",
 		    "%s is no dead letter; name a subscription to send it to "
 		    "again", id);
+		goto done;
+	} else if (!keep_active(app, subs, resp)) {
+		goto done;
+	} else if (subs[0] == NULL) {
+		svc_response_error(resp, 409, "subscription disabled",
+		    "every subscription %s is a dead letter for is disabled "
+		    "or gone; subscribe its url again before replaying", id);
 		goto done;
 	}
 	if (!outbox_replay(app->outbox, &doc, sub_id != NULL ? one : subs)) {

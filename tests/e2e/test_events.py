@@ -273,6 +273,39 @@ def test_a_dead_letter_is_kept_and_replayed(get, post, subscriber):
                15, what="the second replay")
 
 
+def test_a_dead_letter_of_a_disabled_subscription_is_not_replayed_to_nobody(
+        get, post, subscriber):
+    """A replay of a dead letter whose subscription is disabled (410) was
+    answered 202, "queued": 1, and sent nowhere (no process queues events
+    for a disabled subscription); it is refused with 409 and the letter
+    kept, until the URL is subscribed again."""
+    subscribe(post, subscriber.url)
+    sub = subscription_id(get, subscriber.url)
+    subscriber.respond(410)
+    message = unique("gone, then back")
+    event = comment(post, message)["eventId"]
+
+    def dead_and_disabled():
+        _, _, letters = get("/tickets/v1.0.0/tickets/deadletters?subscription=" + sub)
+        _, _, s = get("/tickets/v1.0.0/tickets/subscriptions/" + sub)
+        return any(d["eventId"] == event for d in letters) and s["state"] == "disabled"
+    wait_until(dead_and_disabled, 15, what="the dead letter, the subscription disabled")
+    subscriber.respond(200)
+    status, _, body = post("/tickets/v1.0.1/tickets/events/%s/replay" % event, {})
+    assert status == 409, body
+    assert body["error"] == "subscription disabled" and event in body["detail"]
+    time.sleep(2)
+    assert subscriber.events(message, accepted_only=True) == []
+    assert dead_and_disabled()
+    # Subscribed again: the same replay goes through, once.
+    subscribe(post, subscriber.url)
+    status, _, body = post("/tickets/v1.0.0/tickets/events/%s/replay" % event, {})
+    assert status == 202, body
+    assert body["subscriptions"] == [sub]
+    wait_until(lambda: subscriber.events(message, accepted_only=True), 15,
+               what="the replayed event")
+
+
 def test_replay_since_a_time(get, post, subscriber):
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     messages = [unique("since %d" % i) for i in range(3)]
