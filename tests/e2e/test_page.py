@@ -608,9 +608,11 @@ def test_an_operator_sees_the_subscriptions_and_replays_a_dead_letter(page, acce
                                     "message": message})
         assert status == 200, reply
         event = reply["eventId"]
-        wait_until(lambda: api_subscription(gone.url)["state"] == "disabled"
-                   and api_subscription(failing.url)["state"] == "failing", 20,
-                   what="one subscription disabled (410), one failing (500)")
+        def states():
+            now = (api_subscription(gone.url), api_subscription(failing.url))
+            return (now[0]["state"], now[1]["state"]) == ("disabled", "failing") or now
+        wait_until(lambda: states() is True, 20,
+                   what="one subscription disabled (410), one failing (500): %r" % (states(),))
         gone_id = api_subscription(gone.url)["id"]
 
         # A writer's token: no Operations.

@@ -1117,6 +1117,10 @@
     var b = res.body || {};
     var refused = refusalText(res, 'the replay');
     if (refused) return refused;
+    if (res.status === 409 && b.error === 'subscription disabled') {
+      return 'Not replayed: its subscription is disabled or gone. Once its URL is subscribed ' +
+        'again, press Replay again.';
+    }
     if (res.status === 409) {
       return 'Not replayed: ' + (/no dead letter/.test(b.detail || '') ?
         'it is no dead letter any more (delivered, or replayed already).' : (b.detail || b.error) + '.');
