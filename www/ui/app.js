@@ -946,14 +946,15 @@
     });
   }
 
-  // An ISO date and time as this page writes times: the clock today, with
-  // the date before.
+  // An ISO date and time as this page writes times, in the browser's time
+  // zone: the clock, and before another day's the date.
   function when(iso) {
     var d = new Date(iso);
     if (!iso || isNaN(d.getTime())) return el('span', { text: '—' });
+    var two = function (n) { return (n < 10 ? '0' : '') + n; };
+    var day = d.getFullYear() + '-' + two(d.getMonth() + 1) + '-' + two(d.getDate());
     var today = new Date().toDateString() === d.toDateString();
-    return el('time', { datetime: String(iso),
-                        text: (today ? '' : d.toISOString().slice(0, 10) + ' ') + clock(d) });
+    return el('time', { datetime: String(iso), text: (today ? '' : day + ' ') + clock(d) });
   }
 
   // A subscription's state as the service reports it, and what it means.
@@ -1076,7 +1077,7 @@
         el('p', { id: 'ops-result', role: 'status', class: 'result' }),
         el('div', { id: 'ops-dead' })));
     }
-    $('ops-refused').textContent = ops.refused ?
+    $('ops-refused').textContent = ops.refused || !ops.subs ?
       'The subscriptions and the dead letters are not shown (see the message above).' : '';
     $('ops-subs-section').hidden = !ops.subs;
     $('ops-dead-section').hidden = !ops.dead;
