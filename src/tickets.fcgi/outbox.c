@@ -80,20 +80,22 @@ delivered(const vd_delivery_t *d, void *arg)
 	r->d.error = r->error;
 }
 
-/* Tells the machine what the POSTs came to. */
+/* Tells the machine what the POSTs came to, each copied out of the array
+ * first: nothing its actions do to the array can move it. */
 static void
 take_results(struct outbox *o)
 {
+	struct result r;
 	size_t i;
 
 	for (i = 0; i < o->n_results; i++) {
-		const vd_delivery_t *d = &o->results[i].d;
-
-		if (d->code != VD_ECANCELED)
+		r = o->results[i];
+		r.d.error = r.error;
+		if (r.d.code != VD_ECANCELED)
 			svc_metrics_count(o->cfg->metrics, SVC_METRIC_EVENTS,
-			    d->code == VD_OK ? "outcome=\"delivered\"" :
+			    r.d.code == VD_OK ? "outcome=\"delivered\"" :
 			    "outcome=\"failed\"", 1);
-		delivery_result(o->machine, o->results[i].job, d, svc_now_ms());
+		delivery_result(o->machine, r.job, &r.d, svc_now_ms());
 	}
 	o->n_results = 0;
 }

@@ -380,11 +380,11 @@ START_TEST(dead_after_window)
 }
 END_TEST
 
-/* Three failures in a row: events wait in the backlog from the start, one
- * probe at a time, and all of it at once when it answers again. */
-START_TEST(failing_subscriber_probed)
+/* Subscription 0 alone, failing three times in a row at t (events 1 to
+ * 3 sent at T0, each refused with a 503). */
+static void
+three_failures(int64_t t)
 {
-	size_t mark;
 	int i;
 
 	subs(m, 1, T0);
@@ -393,8 +393,17 @@ START_TEST(failing_subscriber_probed)
 	send_at(T0);
 	ck_assert_int_eq(count(DELIVERY_SEND, 0), 3);
 	for (i = 0; i < 3; i++)
-		answer(lg[i].job, 503, -1, T0 + S);
+		answer(lg[i].job, 503, -1, t);
 	ck_assert_int_eq(count(DELIVERY_PARK, 0), 3);
+}
+
+/* Three failures in a row: events wait in the backlog from the start, one
+ * probe at a time, and all of it at once when it answers again. */
+START_TEST(failing_subscriber_probed)
+{
+	size_t mark;
+
+	three_failures(T0 + S);
 	mark = n_lg;
 	add(m, 4, DELIVERY_FRESH, T0 + 2 * S);
 	ck_assert_int_eq(count(DELIVERY_PARK, mark), 1);
@@ -410,6 +419,27 @@ START_TEST(failing_subscriber_probed)
 	mark = n_lg;
 	send_at(T0 + 15 * S);
 	ck_assert_int_eq(count(DELIVERY_SEND, mark), 3);
+}
+END_TEST
+
+/* A job parked at once (its subscriber keeps failing) does not let go of
+ * the pending document while another job of the event still needs it. */
+START_TEST(pending_held_by_any_job)
+{
+	size_t mark;
+
+	three_failures(T0);
+	subs(m, 2, T0 + S);                     /* 1 is well */
+	mark = n_lg;
+	add(m, 4, DELIVERY_FRESH, T0 + S);
+	ck_assert_int_eq(count(DELIVERY_PARK, mark), 1);
+	ck_assert_int_eq(count(DELIVERY_RELEASE, mark), 0);
+	send_at(T0 + S);
+	ck_assert_int_eq(count(DELIVERY_SEND, mark), 1);
+	ck_assert_str_eq(last(DELIVERY_SEND)->sub, sub_id(1));
+	answer(last(DELIVERY_SEND)->job, 200, -1, T0 + S);
+	ck_assert_int_eq(count(DELIVERY_RELEASE, mark), 1);
+	ck_assert_int_eq(count(DELIVERY_SETTLE, mark), 0);      /* parked */
 }
 END_TEST
 
@@ -645,6 +675,7 @@ suite(void)
 	tcase_add_test(tc, dead_after_schedule);
 	tcase_add_test(tc, dead_after_window);
 	tcase_add_test(tc, failing_subscriber_probed);
+	tcase_add_test(tc, pending_held_by_any_job);
 	tcase_add_test(tc, expired_while_probed);
 	tcase_add_test(tc, backlog_window_dropped);
 	tcase_add_test(tc, crash_then_adoption);
