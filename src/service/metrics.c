@@ -178,48 +178,14 @@ default_path(char *buf, size_t size, const char *service,
 	    service, version, (unsigned long long)h);
 }
 
-/* What /proc says of a process. */
-struct proc_info {
-	unsigned long long cpu;     /* user and system time, clock ticks */
-	unsigned long long start;   /* start time, clock ticks since boot */
-	long long rss;              /* resident pages */
-};
-
-static bool
-proc_read(pid_t pid, struct proc_info *pi)
-{
-	static const char fmt[] = " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-	    "%*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %*u %lld";
-	unsigned long long utime, stime;
-	char path[64], buf[1024], *p;
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return false;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: the fields
-	 * start after the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, fmt, &utime, &stime, &pi->start, &pi->rss) != 4)
-		return false;
-	pi->cpu = utime + stime;
-	return true;
-}
-
 /* Whether worker entry w is a process that is alive: its pid runs and
  * started when the entry says (a pid can be reused). */
 static bool
-worker_alive(const struct mx_worker *w, struct proc_info *pi)
+worker_alive(const struct mx_worker *w, struct svc_proc *pi)
 {
 	int32_t pid = __atomic_load_n(&w->pid, __ATOMIC_ACQUIRE);
 
-	return pid != 0 && proc_read(pid, pi) &&
+	return pid != 0 && svc_proc_read(pid, pi) &&
 	    pi->start == __atomic_load_n(&w->start, __ATOMIC_RELAXED);
 }
 
@@ -230,10 +196,10 @@ worker_alive(const struct mx_worker *w, struct proc_info *pi)
 static int
 claim_worker(struct mx_segment *seg)
 {
-	struct proc_info me, pi;
+	struct svc_proc me, pi;
 	int i, j;
 
-	if (!proc_read(getpid(), &me))
+	if (!svc_proc_read(getpid(), &me))
 		return -1;
 	for (i = 0; i < MX_WORKERS; i++) {
 		if (worker_alive(&seg->workers[i], &pi))
@@ -767,26 +733,9 @@ render_series(struct svc_buf *out, struct mx_slot **slots, size_t n,
 	}
 }
 
-/* Seconds since the epoch at boot, from /proc/stat. */
-static double
-boot_time(void)
-{
-	unsigned long long btime = 0;
-	char line[256];
-	FILE *f;
-
-	if ((f = fopen("/proc/stat", "re")) == NULL)
-		return 0;
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "btime %llu", &btime) == 1)
-			break;
-	fclose(f);
-	return (double)btime;
-}
-
 /* The process figures, summed over the live workers. */
 static void
-render_process(struct svc_buf *out, const struct proc_info *pi,
+render_process(struct svc_buf *out, const struct svc_proc *pi,
     const bool *live)
 {
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
@@ -824,13 +773,13 @@ render_process(struct svc_buf *out, const struct proc_info *pi,
 	    "# TYPE process_start_time_seconds gauge\n"
 	    "process_start_time_seconds %.2f\n",
 	    (double)cpu / (double)tick, rss * (long long)page,
-	    boot_time() + (double)start / (double)tick);
+	    svc_proc_boot_time() + (double)start / (double)tick);
 }
 
 void
 svc_metrics_render(struct svc_metrics *m, struct svc_buf *out)
 {
-	struct proc_info pi[MX_WORKERS];
+	struct svc_proc pi[MX_WORKERS];
 	struct mx_slot **slots;
 	bool live[MX_WORKERS];
 	const char *last = "";

@@ -158,6 +158,22 @@ const char *svc_status_text(int status);
 /* FNV-1a of len bytes: stable across processes and hosts. */
 uint64_t svc_hash(const void *data, size_t len);
 
+/* ---- proc.c ---- */
+
+/* What /proc/PID/stat says of a process. */
+struct svc_proc {
+	char state;                 /* 'R', 'S', ...; 'Z' or 'X': it died */
+	unsigned long long cpu;     /* user and system time, clock ticks */
+	unsigned long long start;   /* start time, clock ticks since boot */
+	long long rss;              /* resident pages */
+};
+
+/* false when pid is not a process (any more). */
+bool svc_proc_read(long pid, struct svc_proc *p);
+
+/* Seconds since the epoch at boot (/proc/stat), 0 when unknown. */
+double svc_proc_boot_time(void);
+
 /* ---- auth.c ---- */
 
 /* The roles (the "roles" claim of a token; authorizedRoles in the
