@@ -1,9 +1,9 @@
 /*
  * comment.c - POST /tickets/addComment {"ticketId","user","message"}.
  *
- * The reply is stored only after its pending event (store.c says why), so
- * no reply exists without its event; the event goes out from the outbox
- * after the client has its answer. With an Idempotency-Key, a
+ * The reply is stored only after its pending event (store-replies.c says
+ * why), so no reply exists without its event; the event goes out from the
+ * outbox after the client has its answer. With an Idempotency-Key, a
  * repeat applies nothing and answers what the first request was answered.
  */
 #include <ctype.h>
