@@ -155,8 +155,14 @@ const char *svc_status_text(int status);
 
 /* ---- hash.c ---- */
 
-/* FNV-1a of len bytes: stable across processes and hosts. */
+/* FNV-1a of len bytes: stable across processes and hosts. The one hash
+ * of the services. */
 uint64_t svc_hash(const void *data, size_t len);
+
+/* The same, in parts: svc_hash_add(SVC_HASH_INIT, ...) is svc_hash(...),
+ * and each part goes on from the hash of those before. */
+#define SVC_HASH_INIT 14695981039346656037ULL
+uint64_t svc_hash_add(uint64_t h, const void *data, size_t len);
 
 /* ---- auth.c ---- */
 
@@ -338,7 +344,7 @@ void svc_iso_time(int64_t ms, char *buf, size_t size);
  * one (a time without a zone is refused: whose local time would it be?). */
 bool svc_parse_iso_time(const char *s, int64_t *ms);
 
-/* ---- metrics.c ---- */
+/* ---- metrics.c, metrics-update.c, metrics-render.c ---- */
 
 /* Metrics in the Prometheus text format (0.0.4), totals of one service
  * version over all of its worker processes: every worker maps one file and
