@@ -85,17 +85,16 @@ svc_announce_start(const char *mongodb_uri, const vd_service_t *services,
 {
 	struct svc_announce *a;
 
-	if ((a = calloc(1, sizeof *a)) == NULL)
-		return NULL;
+	a = bson_malloc0(sizeof *a);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	a->interval = interval > 0 ? interval : 10;
-	a->uri = mongodb_uri != NULL ? strdup(mongodb_uri) : NULL;
+	a->uri = bson_strdup(mongodb_uri);	/* NULL stays NULL */
 	a->services = services;
 	a->n = n;
 	if (svc_thread_start(&a->thread, announce_main, a) != 0) {
-		free(a->uri);
-		free(a);
+		bson_free(a->uri);
+		bson_free(a);
 		return NULL;
 	}
 	return a;
@@ -113,6 +112,6 @@ svc_announce_stop(struct svc_announce *a)
 	pthread_join(a->thread, NULL);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->cond);
-	free(a->uri);
-	free(a);
+	bson_free(a->uri);
+	bson_free(a);
 }

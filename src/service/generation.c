@@ -52,10 +52,7 @@ svc_gen_open(const char *state_dir, const char *name)
 	close(fd);
 	if (p == MAP_FAILED)
 		return NULL;
-	if ((g = calloc(1, sizeof *g)) == NULL) {
-		munmap(p, GEN_SIZE);
-		return NULL;
-	}
+	g = bson_malloc0(sizeof *g);
 	g->counter = p;
 	return g;
 }
@@ -66,7 +63,7 @@ svc_gen_close(struct svc_gen *g)
 	if (g == NULL)
 		return;
 	munmap(g->counter, GEN_SIZE);
-	free(g);
+	bson_free(g);
 }
 
 void

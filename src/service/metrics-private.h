@@ -48,7 +48,7 @@ struct mx_segment {
 	uint32_t layout;
 	uint32_t n_slots;
 	int64_t created_ms;
-	uint64_t overflow;          /* updates dropped (svc_metrics_open) */
+	uint64_t overflow;          /* updates dropped (mx_slot_get) */
 	struct mx_worker workers[MX_WORKERS];
 	struct mx_slot slots[MX_SLOTS];
 };

@@ -212,8 +212,7 @@ svc_metrics_render(struct svc_metrics *m, struct svc_buf *out)
 		return;
 	for (i = 0; i < MX_WORKERS; i++)
 		live[i] = mx_worker_alive(&m->seg->workers[i], &pi[i]);
-	if ((slots = calloc(MX_SLOTS, sizeof *slots)) == NULL)
-		abort();
+	slots = bson_malloc0(MX_SLOTS * sizeof *slots);
 	for (i = 0; i < MX_SLOTS; i++)
 		if (__atomic_load_n(&m->seg->slots[i].state,
 		    __ATOMIC_ACQUIRE) == SLOT_READY)
@@ -249,7 +248,7 @@ svc_metrics_render(struct svc_metrics *m, struct svc_buf *out)
 	    "vdispatch_metrics_overflow_total %llu\n", MX_SLOTS,
 	    (unsigned long long)__atomic_load_n(&m->seg->overflow,
 	    __ATOMIC_RELAXED));
-	free(slots);
+	bson_free(slots);
 }
 
 void

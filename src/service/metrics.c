@@ -165,7 +165,7 @@ claim_worker(struct mx_segment *seg)
 
 struct svc_metrics *
 svc_metrics_open(const char *state_dir, const char *service,
-    const char *version, char *err, size_t errsize)
+    const char *version, bson_error_t *error)
 {
 	struct svc_metrics *m;
 	struct stat st;
@@ -173,17 +173,14 @@ svc_metrics_open(const char *state_dir, const char *service,
 	int fd = -1;
 	bool fresh;
 
-	if ((m = calloc(1, sizeof *m)) == NULL) {
-		snprintf(err, errsize, "out of memory");
-		return NULL;
-	}
+	m = bson_malloc0(sizeof *m);
 	snprintf(m->service, sizeof m->service, "%s", service);
 	snprintf(m->version, sizeof m->version, "%s", version);
 	if (state_dir != NULL && *state_dir != '\0') {
 		snprintf(m->path, sizeof m->path, "%s/metrics", state_dir);
 		if (mkdir(m->path, 0755) != 0 && errno != EEXIST) {
-			snprintf(err, errsize, "%s: %s", m->path,
-			    strerror(errno));
+			bson_set_error(error, 0, (uint32_t)errno, "%s: %s",
+			    m->path, strerror(errno));
 			goto fail;
 		}
 		snprintf(m->path, sizeof m->path, "%s/metrics/%s-%s.metrics",
@@ -194,21 +191,23 @@ svc_metrics_open(const char *state_dir, const char *service,
 	if ((fd = svc_open_shared(m->path, 0644, state_dir == NULL ||
 	    *state_dir == '\0')) < 0 ||
 	    flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
-		snprintf(err, errsize, "%s: %s", m->path, strerror(errno));
+		bson_set_error(error, 0, (uint32_t)errno, "%s: %s", m->path,
+		    strerror(errno));
 		goto fail;
 	}
 	/* Under the lock, the first worker lays the table out; the others
 	 * find it ready. A file of another layout is laid out again. */
 	fresh = st.st_size != (off_t)sizeof *m->seg;
 	if (fresh && ftruncate(fd, (off_t)sizeof *m->seg) != 0) {
-		snprintf(err, errsize, "%s: %s", m->path, strerror(errno));
+		bson_set_error(error, 0, (uint32_t)errno, "%s: %s", m->path,
+		    strerror(errno));
 		goto fail;
 	}
 	map = mmap(NULL, sizeof *m->seg, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    fd, 0);
 	if (map == MAP_FAILED) {
-		snprintf(err, errsize, "%s: mmap: %s", m->path,
-		    strerror(errno));
+		bson_set_error(error, 0, (uint32_t)errno, "%s: mmap: %s",
+		    m->path, strerror(errno));
 		goto fail;
 	}
 	m->seg = map;
@@ -228,7 +227,7 @@ svc_metrics_open(const char *state_dir, const char *service,
 fail:
 	if (fd >= 0)
 		close(fd);
-	free(m);
+	bson_free(m);
 	return NULL;
 }
 
@@ -247,7 +246,7 @@ svc_metrics_close(struct svc_metrics *m)
 	}
 	munmap(m->seg, sizeof *m->seg);
 	pthread_mutex_destroy(&m->memo_lock);
-	free(m);
+	bson_free(m);
 }
 
 const char *

@@ -40,6 +40,14 @@ void svc_buf_printf(struct svc_buf *buf, const char *fmt, ...)
 void svc_buf_reset(struct svc_buf *buf);
 void svc_buf_free(struct svc_buf *buf);
 
+/* ---- atomicfile.c ---- */
+
+/* Replaces the file at path with len bytes of data, made mode, atomically
+ * and durably (a file beside it, fsync, rename): a reader sees the old
+ * content or the new. false with error when it cannot. */
+bool svc_write_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, bson_error_t *error);
+
 /* ---- sharedfile.c ---- */
 
 /* Opens (creating it with mode) the file at path that the workers of a
@@ -330,6 +338,13 @@ void svc_log(enum svc_log_level level, const char *fmt, ...)
 void svc_log_vd(vd_log_level_t level, const char *message, void *userdata);
 
 
+/* ---- memory.c ---- */
+
+/* Out of memory ends the process: libbson's allocators (bson_malloc0,
+ * bson_realloc, bson_strdup), which the services use, abort, and this
+ * makes cJSON's abort too. Call once at start, before any cJSON. */
+void svc_memory_init(void);
+
 /* ---- clock.c ---- */
 
 /* Milliseconds since the epoch, and a monotonic clock in seconds. */
@@ -377,10 +392,10 @@ struct svc_metrics;
  * STATE_DIR/metrics/SERVICE-VERSION.metrics, or without a state directory
  * a file in /dev/shm named after the socket on fd 0. Call once per process
  * (after spawn-fcgi's fork), before any thread uses it. Returns NULL with
- * a message in err when the file cannot be made or mapped. Free with
+ * error set when the file cannot be made or mapped. Free with
  * svc_metrics_close(). */
 struct svc_metrics *svc_metrics_open(const char *state_dir,
-    const char *service, const char *version, char *err, size_t errsize);
+    const char *service, const char *version, bson_error_t *error);
 void svc_metrics_close(struct svc_metrics *m);
 
 /* The file mapped ("" for NULL). */
@@ -493,8 +508,66 @@ const char *svc_json_str(const cJSON *obj, const char *name);
 /* True when s is exactly 24 hexadecimal digits. */
 bool svc_is_oid(const char *s);
 
+/* True when s is 1 to max printable ASCII characters: fit for a database
+ * key and a log line. */
+bool svc_is_printable(const char *s, size_t max);
+
 /* True when s is an http or https URL with a host, at most max bytes. */
 bool svc_is_http_url(const char *s, size_t max);
+
+/* ---- replyevent.c ---- */
+
+/* The reply event, the message of the tickets service to its subscribers
+ * (the reply feed among them): its wire format is written and read only
+ * through these. Strings are borrowed. */
+struct svc_event {
+	const char *id;             /* "evt_<the reply's 24 hex>" */
+	const char *type;           /* SVC_EVENT_TYPE */
+	const char *ticket_id;      /* 24 hex digits */
+	const char *title;
+	const char *user;
+	const char *message;
+	int64_t created_ms;         /* when the reply was made */
+};
+
+/* The type of every event sent, and assumed when one comes without. */
+#define SVC_EVENT_TYPE "reply.created"
+#define SVC_EVENT_ID_PREFIX "evt_"
+
+/* What a reader takes at most: the tickets service's own limits where the
+ * fields come from it, bounded for a database everywhere. */
+#define SVC_EVENT_ID_MAX 100
+#define SVC_EVENT_TYPE_MAX 64
+#define SVC_EVENT_USER_MAX 200
+#define SVC_EVENT_MESSAGE_MAX 10000
+#define SVC_EVENT_TITLE_MAX 1000
+#define SVC_EVENT_TIME_MAX 40
+
+/* The id of the event of reply (size 32 is room enough). */
+void svc_event_id(const bson_oid_t *reply, char *buf, size_t size);
+
+/* The reply of event id; false when id is not one svc_event_id makes. */
+bool svc_event_reply_oid(const char *id, bson_oid_t *reply);
+
+/* Whether id may name an event (a database key, a log line): 1 to
+ * SVC_EVENT_ID_MAX printable ASCII characters. */
+bool svc_event_id_usable(const char *id);
+
+/* Appends ev's fields to doc (an open document): the event as it is sent,
+ * createdAt as its ISO-8601 text. */
+void svc_event_append(bson_t *doc, const struct svc_event *ev);
+
+/* ev as a JSON object (fields that are NULL left out); caller frees with
+ * cJSON_Delete(). */
+cJSON *svc_event_json(const struct svc_event *ev);
+
+/* Reads an event's fields from body into ev (strings owned by body):
+ * ticketId, user, message and title must be there; id (NULL when absent),
+ * type (SVC_EVENT_TYPE when absent) and createdAt (*has_created false and
+ * ev->created_ms untouched when absent) may not be. false with a 400 in
+ * resp when a field is missing or wrong. */
+bool svc_event_read(const cJSON *body, struct svc_event *ev,
+    bool *has_created, struct svc_response *resp);
 
 /* ---- generation.c ---- */
 

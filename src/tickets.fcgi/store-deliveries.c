@@ -3,7 +3,6 @@
  * attempts, what each process saw of a subscriber, dead letters.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "store-private.h"
 
@@ -18,8 +17,7 @@ store_attempts(struct store *s, const struct attempt *a, size_t n,
 
 	if (n == 0)
 		return true;
-	if ((docs = calloc(n, sizeof *docs)) == NULL)
-		abort();
+	docs = bson_malloc0(n * sizeof *docs);
 	for (i = 0; i < n; i++) {
 		docs[i] = bson_new();
 		BSON_APPEND_UTF8(docs[i], "eventId", a[i].event_id);
@@ -40,7 +38,7 @@ store_attempts(struct store *s, const struct attempt *a, size_t n,
 	    n, &opts, NULL, error);
 	for (i = 0; i < n; i++)
 		bson_destroy(docs[i]);
-	free(docs);
+	bson_free(docs);
 	bson_destroy(&opts);
 	return ok;
 }
@@ -117,7 +115,8 @@ store_deadletter_subs(struct store *s, const char *event_id, char ***subs,
 	BSON_APPEND_UTF8(&filter, "eventId", event_id);
 	list = store_find_json(s->dead, &filter, NULL, 0, true, error);
 	bson_destroy(&filter);
-	*subs = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof **subs);
+	*subs = bson_malloc0(((size_t)cJSON_GetArraySize(list) + 1) *
+	    sizeof **subs);
 	cJSON_ArrayForEach(d, list)
 		(*subs)[n++] = bson_strdup(svc_json_str(d, "subscription"));
 	cJSON_Delete(list);

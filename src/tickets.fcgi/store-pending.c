@@ -59,7 +59,7 @@ store_instances(struct store *s, int64_t stale_ms, char ***owners,
 	size_t n = 0, cap = 8;
 	bool ok;
 
-	*owners = calloc(cap + 1, sizeof **owners);
+	*owners = bson_malloc0((cap + 1) * sizeof **owners);
 	BSON_APPEND_DOCUMENT_BEGIN(&filter, "lastSeen", &gte);
 	BSON_APPEND_DATE_TIME(&gte, "$gte", svc_now_ms() - stale_ms);
 	bson_append_document_end(&filter, &gte);
@@ -73,7 +73,8 @@ store_instances(struct store *s, int64_t stale_ms, char ***owners,
 			continue;
 		if (n == cap) {
 			cap *= 2;
-			*owners = realloc(*owners, (cap + 1) * sizeof **owners);
+			*owners = bson_realloc(*owners, (cap + 1) *
+			    sizeof **owners);
 		}
 		(*owners)[n++] = bson_strdup(bson_iter_utf8(&it, NULL));
 		(*owners)[n] = NULL;

@@ -46,24 +46,20 @@ next_sequence(struct store *s, const bson_oid_t *ticket, bson_error_t *error)
 	return seq;
 }
 
+/* Appends the reply's event, as it is sent (replyevent.c), with the
+ * reply's sequence number. */
 static void
 append_event(bson_t *doc, const struct reply *r)
 {
-	char hex[25], id[32], when[32];
+	char id[32], ticket[25];
+	struct svc_event e = { id, SVC_EVENT_TYPE, ticket, r->title, r->user,
+	    r->message, r->created_ms };
 	bson_t ev;
 
-	bson_oid_to_string(&r->id, hex);
-	snprintf(id, sizeof id, "evt_%s", hex);
-	svc_iso_time(r->created_ms, when, sizeof when);
+	svc_event_id(&r->id, id, sizeof id);
+	bson_oid_to_string(&r->ticket, ticket);
 	BSON_APPEND_DOCUMENT_BEGIN(doc, "event", &ev);
-	BSON_APPEND_UTF8(&ev, "id", id);
-	BSON_APPEND_UTF8(&ev, "type", "reply.created");
-	BSON_APPEND_UTF8(&ev, "createdAt", when);
-	bson_oid_to_string(&r->ticket, hex);
-	BSON_APPEND_UTF8(&ev, "ticketId", hex);
-	BSON_APPEND_UTF8(&ev, "title", r->title);
-	BSON_APPEND_UTF8(&ev, "user", r->user);
-	BSON_APPEND_UTF8(&ev, "message", r->message);
+	svc_event_append(&ev, &e);
 	BSON_APPEND_INT64(&ev, "sequence", r->sequence);
 	bson_append_document_end(doc, &ev);
 }
@@ -154,7 +150,7 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 	bson_t doc = BSON_INITIALIZER, pending = BSON_INITIALIZER;
 	enum store_add rc = STORE_ADDED;
 	bson_error_t ignored;
-	char claim[64], event_id[32], hex[25];
+	char claim[64], event_id[32];
 	bool found;
 	int tries;
 
@@ -164,8 +160,7 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 		if (rc != STORE_ADDED)
 			goto out;
 	}
-	bson_oid_to_string(&mine.id, hex);
-	snprintf(event_id, sizeof event_id, "evt_%s", hex);
+	svc_event_id(&mine.id, event_id, sizeof event_id);
 	for (tries = 0; tries < 100; tries++) {
 		if ((mine.sequence = next_sequence(s, &mine.ticket,
 		    error)) < 0) {
@@ -263,23 +258,13 @@ store_event_json(const bson_t *reply_doc)
 	return text;
 }
 
-/* The reply id in an event id "evt_<24 hex>". */
-static bool
-event_oid(const char *event_id, bson_oid_t *oid)
-{
-	if (strncmp(event_id, "evt_", 4) != 0 || !svc_is_oid(event_id + 4))
-		return false;
-	bson_oid_init_from_string(oid, event_id + 4);
-	return true;
-}
-
 bool
 store_event_doc(struct store *s, const char *event_id, bson_t *doc,
     bool *found, bson_error_t *error)
 {
 	bson_oid_t oid;
 
-	if (!event_oid(event_id, &oid)) {
+	if (!svc_event_reply_oid(event_id, &oid)) {
 		*found = false;
 		bson_init(doc);
 		return true;

@@ -3,7 +3,6 @@
  * unsubscribe, the active ones for the outbox, and disabling one that is
  * gone (410) or failed for too long.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "store-private.h"
@@ -113,14 +112,14 @@ store_subs(struct store *s, struct sub **subs, size_t *n, bson_error_t *error)
 
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 8;
-			*subs = realloc(*subs, cap * sizeof **subs);
+			*subs = bson_realloc(*subs, cap * sizeof **subs);
 		}
 		sub = &(*subs)[*n];
 		memset(sub, 0, sizeof *sub);
 		if (!bson_iter_init_find(&it, doc, "url") ||
 		    !BSON_ITER_HOLDS_UTF8(&it))
 			continue;
-		sub->url = strdup(bson_iter_utf8(&it, NULL));
+		sub->url = bson_strdup(bson_iter_utf8(&it, NULL));
 		if (bson_iter_init_find(&it, doc, "_id") &&
 		    BSON_ITER_HOLDS_OID(&it))
 			bson_oid_to_string(bson_iter_oid(&it), sub->id);
@@ -147,8 +146,8 @@ store_subs_free(struct sub *subs, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		free(subs[i].url);
-	free(subs);
+		bson_free(subs[i].url);
+	bson_free(subs);
 }
 
 bool

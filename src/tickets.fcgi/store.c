@@ -12,7 +12,6 @@
  * and the first request with an idempotency key wins by a unique _id.
  */
 #include <stddef.h>
-#include <stdlib.h>
 
 #include "store-private.h"
 
@@ -48,10 +47,10 @@ store_open(const struct tickets_config *cfg, const char *appname,
 	struct store *s;
 	size_t i;
 
-	if ((s = calloc(1, sizeof *s)) == NULL ||
-	    (s->client = svc_db_open(cfg->mongodb_uri, appname, error)) ==
+	s = bson_malloc0(sizeof *s);
+	if ((s->client = svc_db_open(cfg->mongodb_uri, appname, error)) ==
 	    NULL) {
-		free(s);
+		bson_free(s);
 		return NULL;
 	}
 	for (i = 0; i < sizeof collections / sizeof *collections; i++)
@@ -72,7 +71,7 @@ store_close(struct store *s)
 		mongoc_collection_destroy(*collection(s, i));
 	mongoc_client_destroy(s->client);
 	bson_free(s->db_name);
-	free(s);
+	bson_free(s);
 }
 
 bool

@@ -67,7 +67,8 @@ bool tickets_url_allowed(const struct tickets_config *cfg, const char *url,
 bool tickets_guard(const struct svc_request *req, struct svc_response *resp,
     void *app);
 
-/* The name a process goes by as owner of events: host:pid:start. */
+/* outbox.c: the name a process goes by as owner of events:
+ * host:pid:start. */
 void tickets_owner_name(char *buf, size_t size);
 
 /* ---- store*.c: every database access, one store per thread; each
@@ -391,7 +392,8 @@ struct tickets_app {
 	struct svc_metrics *metrics; /* the version's metrics (metrics.c) */
 };
 
-/* Handlers (query.c, comment.c, subscribe.c, health.c). */
+/* Handlers (query.c, comment.c, subscribe.c, operator.c, health.c; the
+ * metrics' in main.c). */
 void tickets_query(const struct svc_request *, struct svc_response *, void *);
 void tickets_query_one(const struct svc_request *, struct svc_response *,
     void *);

@@ -35,11 +35,11 @@ teardown(void)
 static struct svc_metrics *
 open_metrics(void)
 {
-	char err[256];
-	struct svc_metrics *m = svc_metrics_open(dir, "tickets", "1.0.1", err,
-	    sizeof err);
+	bson_error_t error;
+	struct svc_metrics *m = svc_metrics_open(dir, "tickets", "1.0.1",
+	    &error);
 
-	ck_assert_msg(m != NULL, "%s", err);
+	ck_assert_msg(m != NULL, "%s", error.message);
 	return m;
 }
 
