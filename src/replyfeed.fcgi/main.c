@@ -364,9 +364,12 @@ main(int argc, char **argv)
 		    error.message);
 
 	describe(&ann, &cfg, auth);
-	announce = svc_announce_start(cfg.mongodb_uri, &ann.service, 1,
-	    cfg.heartbeat);
-	app.subscription = rf_subscription_start(&cfg, app.metrics);
+	if ((announce = svc_announce_start(cfg.mongodb_uri, &ann.service, 1,
+	    cfg.heartbeat, &error)) == NULL)
+		svc_log(SVC_ERROR, "not in the registry: %s", error.message);
+	if ((app.subscription = rf_subscription_start(&cfg, app.metrics,
+	    &error)) == NULL)
+		svc_log(SVC_ERROR, "%s; no events will come", error.message);
 	svc_log(SVC_INFO, "serving %s; events at %s; keeping %ld replies",
 	    cfg.prefix, cfg.event_url, cfg.keep);
 

@@ -84,10 +84,10 @@ struct rf_subscription;
 /* Starts the thread that subscribes cfg->event_url through "Ticket
  * Subscribe" until it succeeds, then renews it every cfg->renew seconds.
  * Its calls are counted in metrics (may be NULL) and each carries an
- * X-Request-Id of its own, which its log lines show. Returns NULL (said in
- * the log) when the thread cannot start. */
+ * X-Request-Id of its own, which its log lines show. Returns NULL with
+ * error when the thread cannot start. */
 struct rf_subscription *rf_subscription_start(const struct rf_config *cfg,
-    struct svc_metrics *metrics);
+    struct svc_metrics *metrics, bson_error_t *error);
 
 /* Stops the thread. The subscription stays: events sent while this
  * service is down wait for it. NULL is fine. */

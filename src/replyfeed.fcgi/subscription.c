@@ -270,9 +270,10 @@ rf_subscription_free(struct rf_subscription *s)
 
 struct rf_subscription *
 rf_subscription_start(const struct rf_config *cfg,
-    struct svc_metrics *metrics)
+    struct svc_metrics *metrics, bson_error_t *error)
 {
 	struct rf_subscription *s;
+	int rc;
 
 	s = bson_malloc0(sizeof *s);
 	pthread_mutex_init(&s->lock, NULL);
@@ -283,10 +284,11 @@ rf_subscription_start(const struct rf_config *cfg,
 	s->allowed = bson_strdup(cfg->public_url);
 	s->renew = cfg->renew;
 	s->metrics = metrics;
-	if (svc_thread_start(&s->thread, rf_subscription_main, s) != 0) {
+	if ((rc = svc_thread_start(&s->thread, rf_subscription_main, s)) !=
+	    0) {
 		rf_subscription_free(s);
-		svc_log(SVC_ERROR, "subscription: cannot start its thread; no "
-		    "events will come");
+		bson_set_error(error, 0, (uint32_t)rc, "subscription: cannot "
+		    "start its thread: %s", strerror(rc));
 		return NULL;
 	}
 	return s;

@@ -81,9 +81,10 @@ announce_main(void *arg)
 
 struct svc_announce *
 svc_announce_start(const char *mongodb_uri, const vd_service_t *services,
-    size_t n, int interval)
+    size_t n, int interval, bson_error_t *error)
 {
 	struct svc_announce *a;
+	int rc;
 
 	a = bson_malloc0(sizeof *a);
 	pthread_mutex_init(&a->lock, NULL);
@@ -92,7 +93,9 @@ svc_announce_start(const char *mongodb_uri, const vd_service_t *services,
 	a->uri = bson_strdup(mongodb_uri);	/* NULL stays NULL */
 	a->services = services;
 	a->n = n;
-	if (svc_thread_start(&a->thread, announce_main, a) != 0) {
+	if ((rc = svc_thread_start(&a->thread, announce_main, a)) != 0) {
+		bson_set_error(error, 0, (uint32_t)rc, "cannot start the "
+		    "heartbeat's thread: %s", strerror(rc));
 		bson_free(a->uri);
 		bson_free(a);
 		return NULL;

@@ -573,9 +573,11 @@ bool svc_event_read(const cJSON *body, struct svc_event *ev,
 
 /* A counter shared by every process of the host that opens name: in
  * state_dir/cache/NAME.gen, or /dev/shm/vdispatch-NAME.gen without a state
- * directory. NULL when it cannot be made (then readers keep nothing). */
+ * directory. NULL with error when it cannot be made (then readers keep
+ * nothing). */
 struct svc_gen;
-struct svc_gen *svc_gen_open(const char *state_dir, const char *name);
+struct svc_gen *svc_gen_open(const char *state_dir, const char *name,
+    bson_error_t *error);
 void svc_gen_close(struct svc_gen *gen);
 
 /* After a write, before its answer: whatever was read before is old. */
@@ -589,10 +591,12 @@ uint64_t svc_gen_read(const struct svc_gen *gen);
 
 /* Registers services in the registry now and every interval seconds from
  * a thread of its own (the heartbeat), until svc_announce_stop(). Failures
- * are logged and retried; they never stop the service. */
+ * to register are logged and retried; they never stop the service. NULL
+ * with error when the thread cannot start. */
 struct svc_announce;
 struct svc_announce *svc_announce_start(const char *mongodb_uri,
-    const vd_service_t *services, size_t n, int interval);
+    const vd_service_t *services, size_t n, int interval,
+    bson_error_t *error);
 void svc_announce_stop(struct svc_announce *announce);
 
 #endif /* SERVICE_H */

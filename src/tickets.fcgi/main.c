@@ -363,9 +363,9 @@ main(int argc, char **argv)
 	}
 	/* Shared by every version on this host: they serve one database. */
 	snprintf(gen_name, sizeof gen_name, "tickets-%s", cfg.db_name);
-	if ((app.gen = svc_gen_open(cfg.state_dir, gen_name)) == NULL)
+	if ((app.gen = svc_gen_open(cfg.state_dir, gen_name, &error)) == NULL)
 		svc_log(SVC_WARN, "no generation counter (%s): GET /tickets is "
-		    "read from the database every time", strerror(errno));
+		    "read from the database every time", error.message);
 	if (cfg.load_file != NULL) {
 		long n = tickets_load(app.store, cfg.load_file);
 
@@ -388,11 +388,13 @@ main(int argc, char **argv)
 	cfg.metrics = app.metrics;
 
 	describe(&ann, &cfg, app_auth);
-	announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
-	    cfg.heartbeat);
+	if ((announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
+	    cfg.heartbeat, &error)) == NULL)
+		svc_log(SVC_ERROR, "not in the registry: %s", error.message);
 	tickets_owner_name(app.owner, sizeof app.owner);
 	snprintf(gen_name, sizeof gen_name, "tickets-subs-%s", cfg.db_name);
-	app.subs_gen = svc_gen_open(cfg.state_dir, gen_name);
+	/* Without it, the outbox reads the subscriptions on its clock. */
+	app.subs_gen = svc_gen_open(cfg.state_dir, gen_name, &error);
 	app.outbox = outbox_start(&cfg, app.owner, app.subs_gen);
 	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s; events may go "
