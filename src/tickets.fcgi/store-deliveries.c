@@ -93,15 +93,10 @@ bool
 store_deadletter_drop(struct store *s, const char *event_id, const char *sub,
     bson_error_t *error)
 {
-	bson_t filter = BSON_INITIALIZER;
 	char id[64];
-	bool ok;
 
 	snprintf(id, sizeof id, "%s|%s", event_id, sub);
-	BSON_APPEND_UTF8(&filter, "_id", id);
-	ok = mongoc_collection_delete_one(s->dead, &filter, NULL, NULL, error);
-	bson_destroy(&filter);
-	return ok;
+	return store_delete_id(s->dead, id, error);
 }
 
 bool

@@ -18,35 +18,20 @@
 bool
 store_beat(struct store *s, const char *owner, bson_error_t *error)
 {
-	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set,
-	    opts = BSON_INITIALIZER;
+	bson_t set = BSON_INITIALIZER;
 	bool ok;
 
 	/* Each instance writes only its own document. */
-	BSON_APPEND_UTF8(&filter, "_id", owner);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 	BSON_APPEND_DATE_TIME(&set, "lastSeen", svc_now_ms());
-	bson_append_document_end(&update, &set);
-	BSON_APPEND_BOOL(&opts, "upsert", true);
-	ok = mongoc_collection_update_one(s->instances, &filter, &update, &opts,
-	    NULL, error);
-	bson_destroy(&filter);
-	bson_destroy(&update);
-	bson_destroy(&opts);
+	ok = store_upsert_id(s->instances, owner, &set, error);
+	bson_destroy(&set);
 	return ok;
 }
 
 bool
 store_gone(struct store *s, const char *owner, bson_error_t *error)
 {
-	bson_t filter = BSON_INITIALIZER;
-	bool ok;
-
-	BSON_APPEND_UTF8(&filter, "_id", owner);
-	ok = mongoc_collection_delete_one(s->instances, &filter, NULL, NULL,
-	    error);
-	bson_destroy(&filter);
-	return ok;
+	return store_delete_id(s->instances, owner, error);
 }
 
 bool
