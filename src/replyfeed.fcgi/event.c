@@ -6,7 +6,6 @@
  * service sends only ticketId, title, user and message; such events are
  * taken too, under an id made here.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,75 +14,29 @@
 
 /* ---- fields ---- */
 
-/* An event id goes into a database key and into log lines. */
-static bool
-usable_id(const char *id)
-{
-	size_t n = strlen(id), i;
-
-	if (n == 0 || n > REPLYFEED_ID_MAX)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isprint((unsigned char)id[i]))
-			return false;
-	return true;
-}
-
-/* The optional string field name: *out is the fallback when it is absent.
- * false (with a 400) when it is there but not an acceptable string. */
-static bool
-optional_string(const cJSON *body, const char *name, size_t max,
-    const char *fallback, const char **out, struct svc_response *resp)
-{
-	if (cJSON_GetObjectItemCaseSensitive(body, name) == NULL) {
-		*out = fallback;
-		return true;
-	}
-	return (*out = svc_field_string(body, name, max, false, resp)) != NULL;
-}
-
-/* Fills ev from body, checking every field; false with a 400 in resp when
- * one is missing or wrong. made is room for an id made here. */
+/* Fills ev from body (the wire format's fields, replyevent.c) and names
+ * it; false with a 400 in resp when a field is missing or wrong. made is
+ * room for an id made here. */
 static bool
 read_fields(const cJSON *body, const struct svc_request *req,
-    struct event *ev, char *made, size_t made_size,
+    int64_t received_ms, struct svc_event *ev, char *made, size_t made_size,
     struct svc_response *resp)
 {
-	const char *header, *created;
+	const char *header;
+	bool has_created;
 	bson_oid_t oid;
-	char hex[25];
 
-	if ((ev->ticket_id = svc_field_string(body, "ticketId", 24, false,
-	    resp)) == NULL)
+	if (!svc_event_read(body, ev, &has_created, resp))
 		return false;
-	if (!svc_is_oid(ev->ticket_id)) {
-		svc_response_error(resp, 400, "invalid ticket id",
-		    "ticketId must be 24 hexadecimal digits");
-		return false;
-	}
-	if ((ev->user = svc_field_string(body, "user", REPLYFEED_USER_MAX,
-	    false, resp)) == NULL ||
-	    (ev->message = svc_field_string(body, "message",
-	    REPLYFEED_MESSAGE_MAX, false, resp)) == NULL ||
-	    (ev->title = svc_field_string(body, "title", REPLYFEED_TITLE_MAX,
-	    true, resp)) == NULL)
-		return false;
-
-	if (!optional_string(body, "id", REPLYFEED_ID_MAX, NULL, &ev->id,
-	    resp))
-		return false;
-	if (ev->id != NULL && !usable_id(ev->id)) {
-		svc_response_error(resp, 400, "invalid request",
-		    "field 'id' must be printable ASCII");
-		return false;
-	}
+	if (!has_created)
+		ev->created_ms = received_ms;
 	/* Without an id in the body, the delivery's webhook-id header still
 	 * names the event; without either, each delivery is a new event. */
 	header = svc_request_param(req, "HTTP_WEBHOOK_ID");
-	if (header != NULL && !usable_id(header)) {
+	if (header != NULL && !svc_event_id_usable(header)) {
 		svc_response_error(resp, 400, "invalid request",
 		    "the webhook-id header must be 1 to %d printable ASCII "
-		    "characters", REPLYFEED_ID_MAX);
+		    "characters", SVC_EVENT_ID_MAX);
 		return false;
 	}
 	if (ev->id == NULL && header != NULL)
@@ -97,23 +50,8 @@ read_fields(const cJSON *body, const struct svc_request *req,
 	}
 	if (ev->id == NULL) {
 		bson_oid_init(&oid, NULL);
-		bson_oid_to_string(&oid, hex);
-		snprintf(made, made_size, "evt_%s", hex);
+		svc_event_id(&oid, made, made_size);
 		ev->id = made;
-	}
-
-	if (!optional_string(body, "type", REPLYFEED_TYPE_MAX,
-	    REPLYFEED_DEFAULT_TYPE, &ev->type, resp) ||
-	    !optional_string(body, "createdAt", REPLYFEED_TIME_MAX, NULL,
-	    &created, resp))
-		return false;
-	if (created == NULL)
-		ev->created_ms = ev->received_ms;
-	else if (!svc_parse_iso_time(created, &ev->created_ms)) {
-		svc_response_error(resp, 400, "invalid request",
-		    "field 'createdAt' must be an ISO-8601 date and time with "
-		    "a time zone, such as 2026-11-26T10:00:00.123Z");
-		return false;
 	}
 	return true;
 }
@@ -127,7 +65,7 @@ read_fields(const cJSON *body, const struct svc_request *req,
  * already stored. */
 static bool
 event_verify(const struct svc_request *req, struct svc_response *resp,
-    const struct replyfeed_app *app)
+    const struct rf_app *app)
 {
 	const char *secrets = app->cfg->events_secret;
 	vd_error_t err;
@@ -175,12 +113,13 @@ log_safe(const char *s, char *buf, size_t size)
 }
 
 void
-replyfeed_event(const struct svc_request *req, struct svc_response *resp,
+rf_event(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct replyfeed_app *app = arg;
+	struct rf_app *app = arg;
 	char made[32], from[64];
-	struct event ev;
+	struct svc_event ev;
+	int64_t received_ms;
 	bson_error_t error;
 	bool duplicate;
 	cJSON *body, *out;
@@ -195,10 +134,12 @@ replyfeed_event(const struct svc_request *req, struct svc_response *resp,
 	if ((body = svc_parse_body(req, resp)) == NULL)
 		return;
 	memset(&ev, 0, sizeof ev);
-	ev.received_ms = svc_now_ms();
-	if (!read_fields(body, req, &ev, made, sizeof made, resp))
+	received_ms = svc_now_ms();
+	if (!read_fields(body, req, received_ms, &ev, made, sizeof made,
+	    resp))
 		goto done;
-	if (!store_insert(app->store, &ev, &duplicate, &error)) {
+	if (!rf_store_insert(app->store, &ev, received_ms, &duplicate,
+	    &error)) {
 		svc_db_fail(resp, "replyEvent", &error);
 		goto done;
 	}
@@ -212,9 +153,10 @@ replyfeed_event(const struct svc_request *req, struct svc_response *resp,
 		svc_log(SVC_INFO, "event received id=%s ticket=%s from=%s "
 		    "rid=%s", ev.id, ev.ticket_id, from, req->request_id);
 		/* Before the 200: a reader after it sees the event. */
-		if (!latest_file_add(app->cfg->latest_file, &ev)) {
-			svc_log(SVC_WARN, "cannot update %s; it is made again "
-			    "from the database", app->cfg->latest_file);
+		if (!rf_latest_file_add(app->cfg->latest_file, &ev,
+		    &error)) {
+			svc_log(SVC_WARN, "%s; it is made again from the "
+			    "database", error.message);
 			app->rebuild = true;
 		}
 	}

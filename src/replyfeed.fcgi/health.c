@@ -6,14 +6,14 @@
 #include "replyfeed.h"
 
 void
-replyfeed_health(const struct svc_request *req, struct svc_response *resp,
+rf_health(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct replyfeed_app *app = arg;
+	struct rf_app *app = arg;
 	bson_error_t error;
 	char version[32];
-	bool db = store_ping(app->store, &error);
-	bool subscribed = subscription_state(app->subscription, version,
+	bool db = rf_store_ping(app->store, &error);
+	bool subscribed = rf_subscription_state(app->subscription, version,
 	    sizeof version);
 	cJSON *out = cJSON_CreateObject(), *sub;
 

@@ -8,15 +8,15 @@
 #include "replyfeed.h"
 
 void
-replyfeed_latest(const struct svc_request *req, struct svc_response *resp,
+rf_latest(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct replyfeed_app *app = arg;
+	struct rf_app *app = arg;
 	bson_error_t error;
 	cJSON *list;
 
 	(void)req;
-	if ((list = store_latest(app->store, REPLYFEED_LATEST, &error)) ==
+	if ((list = rf_store_latest(app->store, REPLYFEED_LATEST, &error)) ==
 	    NULL) {
 		svc_db_fail(resp, "latestReplies", &error);
 		return;

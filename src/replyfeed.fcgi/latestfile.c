@@ -6,8 +6,8 @@
  * Every worker that stores a new event merges it into the file before the
  * event's sender hears 200, under an exclusive flock: the file is the
  * database's latest replies for every worker on this host, and a reader
- * after an acknowledged event sees it. The file is written aside and
- * renamed into place, so a reader never sees half of one. At start the
+ * after an acknowledged event sees it. The file is replaced whole
+ * (svc_write_atomic), so a reader never sees half of one. At start the
  * file is made again from the database, which stays the reference (a
  * worker killed between its insert and its merge leaves a gap until then).
  */
@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "replyfeed.h"
@@ -59,12 +58,12 @@ read_list(const char *path)
 		return cJSON_CreateArray();
 	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
 	    size < 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (text = malloc((size_t)size + 1)) != NULL &&
+	    (text = bson_malloc((size_t)size + 1)) != NULL &&
 	    fread(text, 1, (size_t)size, f) == (size_t)size) {
 		text[size] = '\0';
 		list = cJSON_Parse(text);
 	}
-	free(text);
+	bson_free(text);
 	fclose(f);
 	if (!cJSON_IsArray(list)) {
 		cJSON_Delete(list);
@@ -73,27 +72,14 @@ read_list(const char *path)
 	return list;
 }
 
-/* Writes list to path through a file beside it and a rename. */
+/* Replaces the file at path with list (svc_write_atomic). nginx's workers
+ * read it: whatever the umask, a file to serve. */
 static bool
-write_list(const char *path, const cJSON *list)
+write_list(const char *path, const cJSON *list, bson_error_t *error)
 {
-	char tmp[REPLYFEED_URL_MAX + 32], *text;
-	FILE *f;
-	bool ok;
+	char *text = cJSON_PrintUnformatted(list);
+	bool ok = svc_write_atomic(path, text, strlen(text), 0644, error);
 
-	if ((text = cJSON_PrintUnformatted(list)) == NULL)
-		return false;
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-	if ((f = fopen(tmp, "w")) == NULL) {
-		cJSON_free(text);
-		return false;
-	}
-	ok = fputs(text, f) >= 0;
-	ok = fclose(f) == 0 && ok;
-	/* nginx's workers read it: whatever the umask, a file to serve. */
-	ok = ok && chmod(tmp, 0644) == 0 && rename(tmp, path) == 0;
-	if (!ok)
-		unlink(tmp);
 	cJSON_free(text);
 	return ok;
 }
@@ -112,18 +98,29 @@ older(const void *pa, const void *pb)
 	    strcmp(svc_json_str(a, "id"), svc_json_str(b, "id"));
 }
 
+/* Holds path's lock (lock()); false with error when it cannot. */
+static bool
+lock_or_say(const char *path, int *fd, bson_error_t *error)
+{
+	if ((*fd = lock(path)) >= 0)
+		return true;
+	bson_set_error(error, 0, (uint32_t)errno, "cannot lock %s: %s", path,
+	    strerror(errno));
+	return false;
+}
+
 bool
-latest_file_add(const char *path, const struct event *ev)
+rf_latest_file_add(const char *path, const struct svc_event *ev,
+    bson_error_t *error)
 {
 	cJSON *items[REPLYFEED_LATEST + 1], *list, *out, *it;
-	char when[32];
 	size_t n = 0, i;
 	int fd;
 	bool ok;
 
 	if (path == NULL)
 		return true;
-	if ((fd = lock(path)) < 0)
+	if (!lock_or_say(path, &fd, error))
 		return false;
 	list = read_list(path);
 	/* A repeat (delivered at least once) changes nothing. */
@@ -136,15 +133,7 @@ latest_file_add(const char *path, const struct event *ev)
 	while (n < REPLYFEED_LATEST && (it = cJSON_DetachItemFromArray(list,
 	    0)) != NULL)
 		items[n++] = it;
-	svc_iso_time(ev->created_ms, when, sizeof when);
-	it = items[n++] = cJSON_CreateObject();
-	cJSON_AddStringToObject(it, "id", ev->id);
-	cJSON_AddStringToObject(it, "type", ev->type);
-	cJSON_AddStringToObject(it, "ticketId", ev->ticket_id);
-	cJSON_AddStringToObject(it, "title", ev->title);
-	cJSON_AddStringToObject(it, "user", ev->user);
-	cJSON_AddStringToObject(it, "message", ev->message);
-	cJSON_AddStringToObject(it, "createdAt", when);
+	items[n++] = svc_event_json(ev);
 	/* Oldest first, then only the newest REPLYFEED_LATEST. (Debian's
 	 * cJSON 1.7.15 refuses to insert in the middle of an array.) */
 	qsort(items, n, sizeof *items, older);
@@ -154,7 +143,7 @@ latest_file_add(const char *path, const struct event *ev)
 			cJSON_AddItemToArray(out, items[i]);
 		else
 			cJSON_Delete(items[i]);
-	ok = write_list(path, out);
+	ok = write_list(path, out, error);
 	cJSON_Delete(out);
 	cJSON_Delete(list);
 	unlock(fd);
@@ -162,7 +151,7 @@ latest_file_add(const char *path, const struct event *ev)
 }
 
 bool
-latest_file_rebuild(const char *path, struct store *store,
+rf_latest_file_rebuild(const char *path, struct rf_store *store,
     bson_error_t *error)
 {
 	cJSON *list;
@@ -171,20 +160,14 @@ latest_file_rebuild(const char *path, struct store *store,
 
 	if (path == NULL)
 		return true;
-	if ((fd = lock(path)) < 0) {
-		bson_set_error(error, 0, 0, "cannot lock %s: %s", path,
-		    strerror(errno));
+	if (!lock_or_say(path, &fd, error))
 		return false;
-	}
 	/* Read under the lock: a merge waits, and lands on what is read. */
-	if ((list = store_latest(store, REPLYFEED_LATEST, error)) == NULL) {
+	if ((list = rf_store_latest(store, REPLYFEED_LATEST, error)) == NULL) {
 		unlock(fd);
 		return false;
 	}
-	ok = write_list(path, list);
-	if (!ok)
-		bson_set_error(error, 0, 0, "cannot write %s: %s", path,
-		    strerror(errno));
+	ok = write_list(path, list, error);
 	cJSON_Delete(list);
 	unlock(fd);
 	return ok;

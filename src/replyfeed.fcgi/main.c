@@ -105,7 +105,7 @@ struct announced {
 };
 
 static void
-describe(struct announced *a, const struct replyfeed_config *cfg,
+describe(struct announced *a, const struct rf_config *cfg,
     const struct svc_auth *auth)
 {
 
@@ -119,7 +119,7 @@ describe(struct announced *a, const struct replyfeed_config *cfg,
 	a->service.endpoints = &a->endpoint;
 	a->service.n_endpoints = 1;
 	/* The role its route needs: one source for both. */
-	a->role = svc_route_role(replyfeed_routes, replyfeed_n_routes, "GET",
+	a->role = svc_route_role(rf_routes, rf_n_routes, "GET",
 	    "/latestReplies", auth);
 	a->service.roles = &a->role;
 	a->service.n_roles = a->role != NULL && *a->role != '\0';
@@ -127,10 +127,10 @@ describe(struct announced *a, const struct replyfeed_config *cfg,
 
 /* GET <prefix>/metrics: this version's metrics, over all its workers. */
 void
-replyfeed_metrics(const struct svc_request *req, struct svc_response *resp,
+rf_metrics(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct replyfeed_app *app = arg;
+	struct rf_app *app = arg;
 
 	svc_metrics_serve(app->metrics, req, resp);
 }
@@ -143,29 +143,29 @@ static void
 after_request(const struct svc_request *req, const struct svc_response *resp,
     const struct svc_route *route, double seconds, void *arg)
 {
-	struct replyfeed_app *app = arg;
+	struct rf_app *app = arg;
 	int64_t now = svc_now_ms();
 	bson_error_t error;
 	long n;
 
-	if ((!store_prepared(app->store) || app->rebuild) &&
+	if ((!rf_store_prepared(app->store) || app->rebuild) &&
 	    now - app->prepare_ms >= PREPARE_MS) {
 		app->prepare_ms = now;
-		if (app->rebuild && latest_file_rebuild(app->cfg->latest_file,
+		if (app->rebuild && rf_latest_file_rebuild(app->cfg->latest_file,
 		    app->store, &error)) {
 			app->rebuild = false;
 			svc_log(SVC_INFO, "%s made from the database",
 			    app->cfg->latest_file);
 		}
-		if (!store_prepared(app->store) &&
-		    store_prepare(app->store, &error))
+		if (!rf_store_prepared(app->store) &&
+		    rf_store_prepare(app->store, &error))
 			svc_log(SVC_INFO, "index on (createdAt, _id) ready");
 	}
 	if (app->inserted == 0 || (app->inserted < PRUNE_EVERY &&
 	    now - app->pruned_ms < PRUNE_MS))
 		return;
 	app->pruned_ms = now;
-	if ((n = store_prune(app->store, app->cfg->keep,
+	if ((n = rf_store_prune(app->store, app->cfg->keep,
 	    now - REPLYFEED_REMEMBER_MS, &error)) < 0) {
 		svc_log(SVC_WARN, "cannot prune old replies: %s (trying again "
 		    "later)", error.message);
@@ -201,12 +201,12 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct replyfeed_config cfg;
-	struct replyfeed_app app;
+	struct rf_config cfg;
+	struct rf_app app;
 	struct announced ann;
 	struct svc_announce *announce;
 	struct svc_loop loop;
-	char version[96], public_url[REPLYFEED_URL_MAX + 1], merr[256];
+	char version[96], public_url[REPLYFEED_URL_MAX + 1];
 	const char *version_arg = "1.0.0", *url_arg, *log_file = NULL;
 	mongoc_uri_t *uri;
 	vd_range_t *range;
@@ -217,6 +217,7 @@ main(int argc, char **argv)
 	struct svc_auth *auth = NULL;
 	int c, rc;
 
+	svc_memory_init();
 	memset(&cfg, 0, sizeof cfg);
 	cfg.db_name = env_or("REPLYFEED_DB", "replyfeed");
 	url_arg = env_or("VD_PUBLIC_URL", "http://127.0.0.1:8080");
@@ -329,7 +330,7 @@ main(int argc, char **argv)
 		return 64;
 	svc_db_init();
 	if (cfg.decommission) {
-		rc = subscription_decommission(&cfg);
+		rc = rf_subscription_decommission(&cfg);
 		mongoc_cleanup();
 		return rc;
 	}
@@ -345,33 +346,36 @@ main(int argc, char **argv)
 	app.cfg = &cfg;
 	/* Metrics are worth having, not worth refusing to serve for. */
 	if ((app.metrics = svc_metrics_open(cfg.state_dir, "replyfeed",
-	    cfg.version, merr, sizeof merr)) == NULL)
-		svc_log(SVC_WARN, "no metrics: %s", merr);
-	if ((app.store = store_open(&cfg, "replyfeed", &error)) == NULL) {
+	    cfg.version, &error)) == NULL)
+		svc_log(SVC_WARN, "no metrics: %s", error.message);
+	if ((app.store = rf_store_open(&cfg, "replyfeed", &error)) == NULL) {
 		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
 		mongoc_cleanup();
 		return 1;
 	}
 	/* A database that is down now is tried again after requests. */
 	app.prepare_ms = svc_now_ms();
-	if (!store_prepare(app.store, &error))
+	if (!rf_store_prepare(app.store, &error))
 		svc_log(SVC_WARN, "index not ready yet: %s", error.message);
 	app.rebuild = cfg.latest_file != NULL &&
-	    !latest_file_rebuild(cfg.latest_file, app.store, &error);
+	    !rf_latest_file_rebuild(cfg.latest_file, app.store, &error);
 	if (app.rebuild)
 		svc_log(SVC_WARN, "%s not made yet: %s", cfg.latest_file,
 		    error.message);
 
 	describe(&ann, &cfg, auth);
-	announce = svc_announce_start(cfg.mongodb_uri, &ann.service, 1,
-	    cfg.heartbeat);
-	app.subscription = subscription_start(&cfg, app.metrics);
+	if ((announce = svc_announce_start(cfg.mongodb_uri, &ann.service, 1,
+	    cfg.heartbeat, &error)) == NULL)
+		svc_log(SVC_ERROR, "not in the registry: %s", error.message);
+	if ((app.subscription = rf_subscription_start(&cfg, app.metrics,
+	    &error)) == NULL)
+		svc_log(SVC_ERROR, "%s; no events will come", error.message);
 	svc_log(SVC_INFO, "serving %s; events at %s; keeping %ld replies",
 	    cfg.prefix, cfg.event_url, cfg.keep);
 
 	memset(&loop, 0, sizeof loop);
-	loop.routes = replyfeed_routes;
-	loop.n_routes = replyfeed_n_routes;
+	loop.routes = rf_routes;
+	loop.n_routes = rf_n_routes;
 	loop.app = &app;
 	loop.auth = auth;
 	loop.metrics = app.metrics;
@@ -380,9 +384,9 @@ main(int argc, char **argv)
 
 	/* The subscription stays: events wait for us at the tickets service. */
 	svc_log(SVC_INFO, "stopping");
-	subscription_stop(app.subscription);
+	rf_subscription_stop(app.subscription);
 	svc_announce_stop(announce);
-	store_close(app.store);
+	rf_store_close(app.store);
 	svc_metrics_close(app.metrics);
 	svc_auth_free(auth);
 	mongoc_cleanup();

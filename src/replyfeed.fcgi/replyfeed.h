@@ -8,21 +8,12 @@
 
 #include "service.h"
 
-/* Field limits of an event: the tickets service's own limits where the
- * fields come from it, bounded for the database everywhere. */
-#define REPLYFEED_ID_MAX 100
-#define REPLYFEED_TYPE_MAX 64
-#define REPLYFEED_USER_MAX 200
-#define REPLYFEED_MESSAGE_MAX 10000
-#define REPLYFEED_TITLE_MAX 1000
-#define REPLYFEED_TIME_MAX 40
+/* The longest URL of ours (an event's fields and their limits are the
+ * wire format's: replyevent.c of the service frame). */
 #define REPLYFEED_URL_MAX 2048
 
 /* How many replies GET /latestReplies answers (the article's design). */
 #define REPLYFEED_LATEST 10
-
-/* The event type the tickets service sends, and assumed when absent. */
-#define REPLYFEED_DEFAULT_TYPE "reply.created"
 
 /* Seconds an event's webhook-timestamp may be off (Standard Webhooks). */
 #define REPLYFEED_TOLERANCE 300
@@ -33,7 +24,7 @@
  * first arrived; a minute more for clocks. */
 #define REPLYFEED_REMEMBER_MS ((2 * REPLYFEED_TOLERANCE + 60) * 1000LL)
 
-struct replyfeed_config {
+struct rf_config {
 	const char *version;        /* "1.0.0" */
 	const char *mongodb_uri;    /* NULL: $MONGODB_URI, else the default */
 	const char *db_name;        /* "replyfeed" */
@@ -54,81 +45,70 @@ struct replyfeed_config {
 
 /* ---- store.c: every database access, one store per thread ---- */
 
-struct store;
+struct rf_store;
 
-struct store *store_open(const struct replyfeed_config *cfg,
+struct rf_store *rf_store_open(const struct rf_config *cfg,
     const char *appname, bson_error_t *error);
-void store_close(struct store *store);
+void rf_store_close(struct rf_store *store);
 
 /* Creates the index the latest replies are read by. Safe to repeat; true
  * at once when done before. */
-bool store_prepare(struct store *store, bson_error_t *error);
+bool rf_store_prepare(struct rf_store *store, bson_error_t *error);
 
-/* Whether store_prepare() succeeded already. */
-bool store_prepared(const struct store *store);
+/* Whether rf_store_prepare() succeeded already. */
+bool rf_store_prepared(const struct rf_store *store);
 
 /* Whether the database answers. */
-bool store_ping(struct store *store, bson_error_t *error);
+bool rf_store_ping(struct rf_store *store, bson_error_t *error);
 
-/* An event as received and checked. Strings are borrowed. */
-struct event {
-	const char *id;             /* the sender's event id: our _id */
-	const char *type;
-	const char *ticket_id;      /* 24 hex digits */
-	const char *title;
-	const char *user;
-	const char *message;
-	int64_t created_ms;         /* when the reply was made */
-	int64_t received_ms;
-};
-
-/* Inserts event as its own document. An event stored before (the same id,
- * delivered again) is not stored again: true with *duplicate set. */
-bool store_insert(struct store *store, const struct event *event,
-    bool *duplicate, bson_error_t *error);
+/* Inserts event, received at received_ms, as its own document (its id is
+ * the _id). An event stored before (the same id, delivered again) is not
+ * stored again: true with *duplicate set. */
+bool rf_store_insert(struct rf_store *store, const struct svc_event *event,
+    int64_t received_ms, bool *duplicate, bson_error_t *error);
 
 /* The latest n replies by (createdAt, _id), oldest first, as a JSON array
- * of {id, type, ticketId, title, user, message, createdAt}. Returns a new
+ * of events as they came (svc_event_json). Returns a new
  * array (caller frees with cJSON_Delete), NULL on error. */
-cJSON *store_latest(struct store *store, int n, bson_error_t *error);
+cJSON *rf_store_latest(struct rf_store *store, int n, bson_error_t *error);
 
 /* Deletes every reply but the newest keep and those received after
  * received_before (Unix ms). Returns how many went, -1 on error. */
-long store_prune(struct store *store, long keep, int64_t received_before,
+long rf_store_prune(struct rf_store *store, long keep, int64_t received_before,
     bson_error_t *error);
 
 /* ---- subscription.c: this process's subscription to reply events ---- */
 
-struct subscription;
+struct rf_subscription;
 
 /* Starts the thread that subscribes cfg->event_url through "Ticket
  * Subscribe" until it succeeds, then renews it every cfg->renew seconds.
  * Its calls are counted in metrics (may be NULL) and each carries an
- * X-Request-Id of its own, which its log lines show. Returns NULL (said in
- * the log) when the thread cannot start. */
-struct subscription *subscription_start(const struct replyfeed_config *cfg,
-    struct svc_metrics *metrics);
+ * X-Request-Id of its own, which its log lines show. Returns NULL with
+ * error when the thread cannot start. */
+struct rf_subscription *rf_subscription_start(const struct rf_config *cfg,
+    struct svc_metrics *metrics, bson_error_t *error);
 
 /* Stops the thread. The subscription stays: events sent while this
  * service is down wait for it. NULL is fine. */
-void subscription_stop(struct subscription *sub);
+void rf_subscription_stop(struct rf_subscription *sub);
 
 /* Whether the subscription is in place, and through which version (""
  * when not), for /health. */
-bool subscription_state(struct subscription *sub, char *version,
+bool rf_subscription_state(struct rf_subscription *sub, char *version,
     size_t size);
 
 /* replyfeed.fcgi --decommission: unsubscribes cfg->event_url through
  * "Ticket Unsubscribe" and removes this version's registry entries,
  * saying on stdout what it did. Returns the exit status. */
-int subscription_decommission(const struct replyfeed_config *cfg);
+int rf_subscription_decommission(const struct rf_config *cfg);
 
 /* ---- the process ---- */
 
-struct replyfeed_app {
-	const struct replyfeed_config *cfg;
-	struct store *store;
-	struct subscription *subscription;
+struct rf_app {
+	const struct rf_config *cfg;
+	struct rf_store *store;
+	struct rf_subscription *subscription;
 	long inserted;              /* events stored since the last prune */
 	int64_t pruned_ms;          /* when the last prune ran */
 	int64_t prepare_ms;         /* when indexes were last attempted */
@@ -138,23 +118,22 @@ struct replyfeed_app {
 
 /* latestfile.c: the latest replies in a file nginx serves (path NULL:
  * none). Merges a new event into it, or makes it again from the
- * database; false when the file could not be written. */
-bool latest_file_add(const char *path, const struct event *ev);
-bool latest_file_rebuild(const char *path, struct store *store,
+ * database; false, with error, when the file could not be written. */
+bool rf_latest_file_add(const char *path, const struct svc_event *ev,
+    bson_error_t *error);
+bool rf_latest_file_rebuild(const char *path, struct rf_store *store,
     bson_error_t *error);
 
-/* Handlers (event.c, latest.c, health.c). */
-void replyfeed_event(const struct svc_request *, struct svc_response *,
+/* Handlers (event.c, latest.c, health.c; the metrics' in main.c). */
+void rf_event(const struct svc_request *, struct svc_response *, void *);
+void rf_latest(const struct svc_request *, struct svc_response *, void *);
+void rf_health(const struct svc_request *, struct svc_response *,
     void *);
-void replyfeed_latest(const struct svc_request *, struct svc_response *,
-    void *);
-void replyfeed_health(const struct svc_request *, struct svc_response *,
-    void *);
-void replyfeed_metrics(const struct svc_request *, struct svc_response *,
+void rf_metrics(const struct svc_request *, struct svc_response *,
     void *);
 
 /* routes.c */
-extern const struct svc_route replyfeed_routes[];
-extern const size_t replyfeed_n_routes;
+extern const struct svc_route rf_routes[];
+extern const size_t rf_n_routes;
 
 #endif /* REPLYFEED_H */

@@ -4,13 +4,13 @@
  */
 #include "replyfeed.h"
 
-const struct svc_route replyfeed_routes[] = {
+const struct svc_route rf_routes[] = {
 	/* Authenticated by its Standard Webhooks signature (event.c). */
-	{ "POST", "/replyEvent", replyfeed_event, NULL },
-	{ "GET", "/latestReplies", replyfeed_latest, SVC_ROLE_READ },
-	{ "GET", "/health", replyfeed_health, NULL },
-	{ "GET", "/metrics", replyfeed_metrics, SVC_ROLE_OPERATOR },
+	{ "POST", "/replyEvent", rf_event, NULL },
+	{ "GET", "/latestReplies", rf_latest, SVC_ROLE_READ },
+	{ "GET", "/health", rf_health, NULL },
+	{ "GET", "/metrics", rf_metrics, SVC_ROLE_OPERATOR },
 };
 
-const size_t replyfeed_n_routes =
-    sizeof replyfeed_routes / sizeof *replyfeed_routes;
+const size_t rf_n_routes =
+    sizeof rf_routes / sizeof *rf_routes;

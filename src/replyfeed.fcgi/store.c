@@ -7,27 +7,25 @@
  * _id lets exactly one through on MongoDB and FerretDB alike; nothing here
  * updates a document (FerretDB's updates are read, modify, write back).
  */
-#include <stdlib.h>
-#include <string.h>
 
 #include "replyfeed.h"
 
-struct store {
+struct rf_store {
 	mongoc_client_t *client;
 	mongoc_collection_t *replies;
 	bool prepared;
 };
 
-struct store *
-store_open(const struct replyfeed_config *cfg, const char *appname,
+struct rf_store *
+rf_store_open(const struct rf_config *cfg, const char *appname,
     bson_error_t *error)
 {
-	struct store *s;
+	struct rf_store *s;
 
-	if ((s = calloc(1, sizeof *s)) == NULL ||
-	    (s->client = svc_db_open(cfg->mongodb_uri, appname, error)) ==
+	s = bson_malloc0(sizeof *s);
+	if ((s->client = svc_db_open(cfg->mongodb_uri, appname, error)) ==
 	    NULL) {
-		free(s);
+		bson_free(s);
 		return NULL;
 	}
 	s->replies = mongoc_client_get_collection(s->client, cfg->db_name,
@@ -36,13 +34,13 @@ store_open(const struct replyfeed_config *cfg, const char *appname,
 }
 
 void
-store_close(struct store *s)
+rf_store_close(struct rf_store *s)
 {
 	if (s == NULL)
 		return;
 	mongoc_collection_destroy(s->replies);
 	mongoc_client_destroy(s->client);
-	free(s);
+	bson_free(s);
 }
 
 /* The order of the feed, newest first; the index has the same keys. */
@@ -54,7 +52,7 @@ append_newest_first(bson_t *sort)
 }
 
 bool
-store_prepare(struct store *s, bson_error_t *error)
+rf_store_prepare(struct rf_store *s, bson_error_t *error)
 {
 	bson_t keys = BSON_INITIALIZER;
 
@@ -69,13 +67,13 @@ store_prepare(struct store *s, bson_error_t *error)
 }
 
 bool
-store_prepared(const struct store *s)
+rf_store_prepared(const struct rf_store *s)
 {
 	return s->prepared;
 }
 
 bool
-store_ping(struct store *s, bson_error_t *error)
+rf_store_ping(struct rf_store *s, bson_error_t *error)
 {
 	bson_t cmd = BSON_INITIALIZER, reply;
 	bool ok;
@@ -89,8 +87,8 @@ store_ping(struct store *s, bson_error_t *error)
 }
 
 bool
-store_insert(struct store *s, const struct event *ev, bool *duplicate,
-    bson_error_t *error)
+rf_store_insert(struct rf_store *s, const struct svc_event *ev,
+    int64_t received_ms, bool *duplicate, bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER;
 	bool ok;
@@ -105,7 +103,7 @@ store_insert(struct store *s, const struct event *ev, bool *duplicate,
 	/* A date, not the sender's text: dates sort in time order whatever
 	 * precision or offset the sender wrote. */
 	BSON_APPEND_DATE_TIME(&doc, "createdAt", ev->created_ms);
-	BSON_APPEND_DATE_TIME(&doc, "receivedAt", ev->received_ms);
+	BSON_APPEND_DATE_TIME(&doc, "receivedAt", received_ms);
 	ok = mongoc_collection_insert_one(s->replies, &doc, NULL, NULL, error);
 	if (!ok && svc_db_duplicate(error)) {
 		/* Delivered before: the first copy stands. */
@@ -116,27 +114,33 @@ store_insert(struct store *s, const struct event *ev, bool *duplicate,
 	return ok;
 }
 
-/* A stored event as the feed shows it. */
+/* The string field key of doc, NULL when it is not one. */
+static const char *
+utf8(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ?
+	    bson_iter_utf8(&it, NULL) : NULL;
+}
+
+/* A stored event as the feed shows it: as it came (replyevent.c). */
 static cJSON *
 reply_json(const bson_t *doc)
 {
-	static const char *const keep[] = { "type", "ticketId", "title",
-	    "user", "message", "createdAt" };
-	cJSON *all = svc_bson_to_json(doc), *out = cJSON_CreateObject(), *v;
-	size_t i;
+	struct svc_event ev = { utf8(doc, "_id"), utf8(doc, "type"),
+	    utf8(doc, "ticketId"), utf8(doc, "title"), utf8(doc, "user"),
+	    utf8(doc, "message"), 0 };
+	bson_iter_t it;
 
-	if ((v = cJSON_DetachItemFromObjectCaseSensitive(all, "_id")) != NULL)
-		cJSON_AddItemToObject(out, "id", v);
-	for (i = 0; i < sizeof keep / sizeof *keep; i++)
-		if ((v = cJSON_DetachItemFromObjectCaseSensitive(all,
-		    keep[i])) != NULL)
-			cJSON_AddItemToObject(out, keep[i], v);
-	cJSON_Delete(all);
-	return out;
+	if (bson_iter_init_find(&it, doc, "createdAt") &&
+	    BSON_ITER_HOLDS_DATE_TIME(&it))
+		ev.created_ms = bson_iter_date_time(&it);
+	return svc_event_json(&ev);
 }
 
 cJSON *
-store_latest(struct store *s, int n, bson_error_t *error)
+rf_store_latest(struct rf_store *s, int n, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
@@ -165,7 +169,7 @@ store_latest(struct store *s, int n, bson_error_t *error)
 /* The oldest reply to keep: the keep-th newest. *found is false when
  * there are no more than keep. Caller frees *id with bson_free(). */
 static bool
-find_boundary(struct store *s, long keep, int64_t *created, char **id,
+find_boundary(struct rf_store *s, long keep, int64_t *created, char **id,
     bool *found, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
@@ -204,7 +208,7 @@ find_boundary(struct store *s, long keep, int64_t *created, char **id,
 }
 
 long
-store_prune(struct store *s, long keep, int64_t received_before,
+rf_store_prune(struct rf_store *s, long keep, int64_t received_before,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, or, alt, cond, reply;

@@ -36,7 +36,7 @@
 #define BACKOFF_MIN 2           /* seconds before the first retry */
 #define BACKOFF_MAX 30
 
-struct subscription {
+struct rf_subscription {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -78,7 +78,7 @@ url_body(const char *url)
 
 /* One call of name in range with body, carrying request id rid. On
  * success *version is the version that answered and, if reply is not NULL,
- * *reply its body (caller frees with free()). */
+ * *reply its body (caller frees with bson_free()). */
 static bool
 call_once(vd_client_t *client, const char *name, const char *range,
     const char *body, const char *rid, char *version, size_t size,
@@ -101,7 +101,7 @@ call_once(vd_client_t *client, const char *name, const char *range,
 	if (code == VD_OK) {
 		snprintf(version, size, "%s", vd_call_version(call));
 		if (reply != NULL && (text = vd_call_reply(call, NULL)) != NULL)
-			*reply = strdup(text);
+			*reply = bson_strdup(text);
 	}
 	vd_call_destroy(call);
 	return code == VD_OK;
@@ -112,14 +112,14 @@ call_once(vd_client_t *client, const char *name, const char *range,
 static void
 quiet_log(vd_log_level_t level, const char *message, void *arg)
 {
-	const struct subscription *s = arg;
+	const struct rf_subscription *s = arg;
 
 	svc_log_vd(s->quiet ? VD_LOG_DEBUG : level, message, NULL);
 }
 
 /* Waits seconds, or less if told to stop; true when told to stop. */
 static bool
-wait_stop(struct subscription *s, long seconds)
+wait_stop(struct rf_subscription *s, long seconds)
 {
 	struct timespec until;
 	bool stop;
@@ -191,9 +191,9 @@ use_token_file(vd_client_t *client)
 }
 
 static void *
-subscription_main(void *arg)
+rf_subscription_main(void *arg)
 {
-	struct subscription *s = arg;
+	struct rf_subscription *s = arg;
 	vd_client_t *client;
 	vd_error_t err;
 	char version[32], rid[48], *body;
@@ -257,48 +257,45 @@ subscription_main(void *arg)
 }
 
 static void
-subscription_free(struct subscription *s)
+rf_subscription_free(struct rf_subscription *s)
 {
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
-	free(s->uri);
-	free(s->allowed);
-	free(s->url);
-	free(s->range);
-	free(s);
+	bson_free(s->uri);
+	bson_free(s->allowed);
+	bson_free(s->url);
+	bson_free(s->range);
+	bson_free(s);
 }
 
-struct subscription *
-subscription_start(const struct replyfeed_config *cfg,
-    struct svc_metrics *metrics)
+struct rf_subscription *
+rf_subscription_start(const struct rf_config *cfg,
+    struct svc_metrics *metrics, bson_error_t *error)
 {
-	struct subscription *s;
+	struct rf_subscription *s;
+	int rc;
 
-	if ((s = calloc(1, sizeof *s)) == NULL)
-		goto fail;
+	s = bson_malloc0(sizeof *s);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	s->uri = cfg->mongodb_uri != NULL ? strdup(cfg->mongodb_uri) : NULL;
-	s->url = strdup(cfg->event_url);
-	s->range = strdup(cfg->tickets_range);
-	s->allowed = strdup(cfg->public_url);
+	s->uri = bson_strdup(cfg->mongodb_uri);	/* NULL stays NULL */
+	s->url = bson_strdup(cfg->event_url);
+	s->range = bson_strdup(cfg->tickets_range);
+	s->allowed = bson_strdup(cfg->public_url);
 	s->renew = cfg->renew;
 	s->metrics = metrics;
-	if ((cfg->mongodb_uri != NULL && s->uri == NULL) || s->url == NULL ||
-	    s->range == NULL || s->allowed == NULL ||
-	    svc_thread_start(&s->thread, subscription_main, s) != 0) {
-		subscription_free(s);
-		goto fail;
+	if ((rc = svc_thread_start(&s->thread, rf_subscription_main, s)) !=
+	    0) {
+		rf_subscription_free(s);
+		bson_set_error(error, 0, (uint32_t)rc, "subscription: cannot "
+		    "start its thread: %s", strerror(rc));
+		return NULL;
 	}
 	return s;
-fail:
-	svc_log(SVC_ERROR, "subscription: cannot start its thread; no events "
-	    "will come");
-	return NULL;
 }
 
 void
-subscription_stop(struct subscription *s)
+rf_subscription_stop(struct rf_subscription *s)
 {
 	if (s == NULL)
 		return;
@@ -307,11 +304,11 @@ subscription_stop(struct subscription *s)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
-	subscription_free(s);
+	rf_subscription_free(s);
 }
 
 bool
-subscription_state(struct subscription *s, char *version, size_t size)
+rf_subscription_state(struct rf_subscription *s, char *version, size_t size)
 {
 	bool subscribed = false;
 
@@ -327,7 +324,7 @@ subscription_state(struct subscription *s, char *version, size_t size)
 }
 
 int
-subscription_decommission(const struct replyfeed_config *cfg)
+rf_subscription_decommission(const struct rf_config *cfg)
 {
 	vd_client_t *client;
 	vd_error_t err;
@@ -368,7 +365,7 @@ subscription_decommission(const struct replyfeed_config *cfg)
 		    LATEST, cfg->version, err.message);
 		rc = 1;
 	}
-	free(reply);
+	bson_free(reply);
 	cJSON_free(body);
 	vd_client_destroy(client);
 	return rc;

@@ -81,21 +81,23 @@ announce_main(void *arg)
 
 struct svc_announce *
 svc_announce_start(const char *mongodb_uri, const vd_service_t *services,
-    size_t n, int interval)
+    size_t n, int interval, bson_error_t *error)
 {
 	struct svc_announce *a;
+	int rc;
 
-	if ((a = calloc(1, sizeof *a)) == NULL)
-		return NULL;
+	a = bson_malloc0(sizeof *a);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	a->interval = interval > 0 ? interval : 10;
-	a->uri = mongodb_uri != NULL ? strdup(mongodb_uri) : NULL;
+	a->uri = bson_strdup(mongodb_uri);	/* NULL stays NULL */
 	a->services = services;
 	a->n = n;
-	if (svc_thread_start(&a->thread, announce_main, a) != 0) {
-		free(a->uri);
-		free(a);
+	if ((rc = svc_thread_start(&a->thread, announce_main, a)) != 0) {
+		bson_set_error(error, 0, (uint32_t)rc, "cannot start the "
+		    "heartbeat's thread: %s", strerror(rc));
+		bson_free(a->uri);
+		bson_free(a);
 		return NULL;
 	}
 	return a;
@@ -113,6 +115,6 @@ svc_announce_stop(struct svc_announce *a)
 	pthread_join(a->thread, NULL);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->cond);
-	free(a->uri);
-	free(a);
+	bson_free(a->uri);
+	bson_free(a);
 }

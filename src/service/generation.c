@@ -23,41 +23,46 @@ struct svc_gen {
 };
 
 struct svc_gen *
-svc_gen_open(const char *state_dir, const char *name)
+svc_gen_open(const char *state_dir, const char *name, bson_error_t *error)
 {
 	char path[4096];
 	struct svc_gen *g;
 	struct stat st;
 	bool shm = state_dir == NULL || *state_dir == '\0';
 	void *p;
-	int fd;
+	int fd, saved;
 
 	if (!shm) {
 		snprintf(path, sizeof path, "%s/cache", state_dir);
 		if (mkdir(path, 0750) != 0 && errno != EEXIST)
-			return NULL;
+			goto fail;
 		snprintf(path, sizeof path, "%s/cache/%s.gen", state_dir, name);
 	} else
 		snprintf(path, sizeof path, "/dev/shm/vdispatch-%s.gen", name);
 	if ((fd = svc_open_shared(path, 0640, shm)) < 0)
-		return NULL;
+		goto fail;
 	/* Growing a file that is long enough already changes nothing, so
 	 * processes that open it at once need no lock. */
 	if (fstat(fd, &st) != 0 || (st.st_size < GEN_SIZE &&
 	    ftruncate(fd, GEN_SIZE) != 0)) {
+		saved = errno;
 		close(fd);
-		return NULL;
+		errno = saved;
+		goto fail;
 	}
 	p = mmap(NULL, GEN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	saved = errno;
 	close(fd);
+	errno = saved;
 	if (p == MAP_FAILED)
-		return NULL;
-	if ((g = calloc(1, sizeof *g)) == NULL) {
-		munmap(p, GEN_SIZE);
-		return NULL;
-	}
+		goto fail;
+	g = bson_malloc0(sizeof *g);
 	g->counter = p;
 	return g;
+fail:
+	bson_set_error(error, 0, (uint32_t)errno, "%s: %s", path,
+	    strerror(errno));
+	return NULL;
 }
 
 void
@@ -66,7 +71,7 @@ svc_gen_close(struct svc_gen *g)
 	if (g == NULL)
 		return;
 	munmap(g->counter, GEN_SIZE);
-	free(g);
+	bson_free(g);
 }
 
 void

@@ -40,6 +40,14 @@ void svc_buf_printf(struct svc_buf *buf, const char *fmt, ...)
 void svc_buf_reset(struct svc_buf *buf);
 void svc_buf_free(struct svc_buf *buf);
 
+/* ---- atomicfile.c ---- */
+
+/* Replaces the file at path with len bytes of data, made mode, atomically
+ * and durably (a file beside it, fsync, rename): a reader sees the old
+ * content or the new. false with error when it cannot. */
+bool svc_write_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, bson_error_t *error);
+
 /* ---- sharedfile.c ---- */
 
 /* Opens (creating it with mode) the file at path that the workers of a
@@ -155,8 +163,14 @@ const char *svc_status_text(int status);
 
 /* ---- hash.c ---- */
 
-/* FNV-1a of len bytes: stable across processes and hosts. */
+/* FNV-1a of len bytes: stable across processes and hosts. The one hash
+ * of the services. */
 uint64_t svc_hash(const void *data, size_t len);
+
+/* The same, in parts: svc_hash_add(SVC_HASH_INIT, ...) is svc_hash(...),
+ * and each part goes on from the hash of those before. */
+#define SVC_HASH_INIT 14695981039346656037ULL
+uint64_t svc_hash_add(uint64_t h, const void *data, size_t len);
 
 /* ---- proc.c ---- */
 
@@ -340,6 +354,13 @@ void svc_log(enum svc_log_level level, const char *fmt, ...)
 void svc_log_vd(vd_log_level_t level, const char *message, void *userdata);
 
 
+/* ---- memory.c ---- */
+
+/* Out of memory ends the process: libbson's allocators (bson_malloc0,
+ * bson_realloc, bson_strdup), which the services use, abort, and this
+ * makes cJSON's abort too. Call once at start, before any cJSON. */
+void svc_memory_init(void);
+
 /* ---- clock.c ---- */
 
 /* Milliseconds since the epoch, and a monotonic clock in seconds. */
@@ -354,7 +375,7 @@ void svc_iso_time(int64_t ms, char *buf, size_t size);
  * one (a time without a zone is refused: whose local time would it be?). */
 bool svc_parse_iso_time(const char *s, int64_t *ms);
 
-/* ---- metrics.c ---- */
+/* ---- metrics.c, metrics-update.c, metrics-render.c ---- */
 
 /* Metrics in the Prometheus text format (0.0.4), totals of one service
  * version over all of its worker processes: every worker maps one file and
@@ -387,10 +408,10 @@ struct svc_metrics;
  * STATE_DIR/metrics/SERVICE-VERSION.metrics, or without a state directory
  * a file in /dev/shm named after the socket on fd 0. Call once per process
  * (after spawn-fcgi's fork), before any thread uses it. Returns NULL with
- * a message in err when the file cannot be made or mapped. Free with
+ * error set when the file cannot be made or mapped. Free with
  * svc_metrics_close(). */
 struct svc_metrics *svc_metrics_open(const char *state_dir,
-    const char *service, const char *version, char *err, size_t errsize);
+    const char *service, const char *version, bson_error_t *error);
 void svc_metrics_close(struct svc_metrics *m);
 
 /* The file mapped ("" for NULL). */
@@ -503,16 +524,26 @@ const char *svc_json_str(const cJSON *obj, const char *name);
 /* True when s is exactly 24 hexadecimal digits. */
 bool svc_is_oid(const char *s);
 
+/* True when s is 1 to max printable ASCII characters: fit for a database
+ * key and a log line. */
+bool svc_is_printable(const char *s, size_t max);
+
 /* True when s is an http or https URL with a host, at most max bytes. */
 bool svc_is_http_url(const char *s, size_t max);
+
+/* ---- replyevent.c: the reply event's wire format (replyevent.h) ---- */
+
+#include "replyevent.h"
 
 /* ---- generation.c ---- */
 
 /* A counter shared by every process of the host that opens name: in
  * state_dir/cache/NAME.gen, or /dev/shm/vdispatch-NAME.gen without a state
- * directory. NULL when it cannot be made (then readers keep nothing). */
+ * directory. NULL with error when it cannot be made (then readers keep
+ * nothing). */
 struct svc_gen;
-struct svc_gen *svc_gen_open(const char *state_dir, const char *name);
+struct svc_gen *svc_gen_open(const char *state_dir, const char *name,
+    bson_error_t *error);
 void svc_gen_close(struct svc_gen *gen);
 
 /* After a write, before its answer: whatever was read before is old. */
@@ -526,10 +557,12 @@ uint64_t svc_gen_read(const struct svc_gen *gen);
 
 /* Registers services in the registry now and every interval seconds from
  * a thread of its own (the heartbeat), until svc_announce_stop(). Failures
- * are logged and retried; they never stop the service. */
+ * to register are logged and retried; they never stop the service. NULL
+ * with error when the thread cannot start. */
 struct svc_announce;
 struct svc_announce *svc_announce_start(const char *mongodb_uri,
-    const vd_service_t *services, size_t n, int interval);
+    const vd_service_t *services, size_t n, int interval,
+    bson_error_t *error);
 void svc_announce_stop(struct svc_announce *announce);
 
 #endif /* SERVICE_H */

@@ -190,6 +190,19 @@ svc_is_oid(const char *s)
 }
 
 bool
+svc_is_printable(const char *s, size_t max)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isprint((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+bool
 svc_is_http_url(const char *s, size_t max)
 {
 	CURLU *u;

@@ -1,12 +1,11 @@
 /*
  * comment.c - POST /tickets/addComment {"ticketId","user","message"}.
  *
- * The reply is stored only after its pending event (store.c says why), so
- * no reply exists without its event; the event goes out from the outbox
- * after the client has its answer. With an Idempotency-Key, a
+ * The reply is stored only after its pending event (store-replies.c says
+ * why), so no reply exists without its event; the event goes out from the
+ * outbox after the client has its answer. With an Idempotency-Key, a
  * repeat applies nothing and answers what the first request was answered.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,20 +13,6 @@
 #include <openssl/evp.h>
 
 #include "tickets.h"
-
-/* A client's key, printable ASCII only: it goes into a database key. */
-static bool
-usable_key(const char *key)
-{
-	size_t n = strlen(key), i;
-
-	if (n == 0 || n > TICKETS_KEY_MAX)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isprint((unsigned char)key[i]))
-			return false;
-	return true;
-}
 
 /* What the request asks, hashed: the same key with another request is
  * the client's mistake (422), not a repeat. */
@@ -108,9 +93,9 @@ ticket_title(struct tickets_app *app, const bson_oid_t *id,
 				bson_free(app->titles[i].title);
 			app->n_titles = 0;
 		}
-		if (app->titles == NULL && (app->titles = calloc(
-		    TICKETS_TITLES_MAX, sizeof *app->titles)) == NULL)
-			abort();
+		if (app->titles == NULL)
+			app->titles = bson_malloc0(TICKETS_TITLES_MAX *
+			    sizeof *app->titles);
 		t = &app->titles[app->n_titles++];
 		bson_oid_copy(id, &t->id);
 	} else
@@ -149,7 +134,7 @@ tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
 		goto out;
 	}
 	key = svc_request_param(req, "HTTP_IDEMPOTENCY_KEY");
-	if (key != NULL && !usable_key(key)) {
+	if (key != NULL && !svc_is_printable(key, TICKETS_KEY_MAX)) {
 		svc_response_error(resp, 400, "invalid idempotency key",
 		    "Idempotency-Key must be 1 to %d printable ASCII characters",
 		    TICKETS_KEY_MAX);

@@ -73,7 +73,7 @@ env_or(const char *name, const char *fallback)
 static bool
 parse_schedule(const char *text, long *out, size_t *n)
 {
-	char *copy = strdup(text), *tok, *save = NULL, *end;
+	char *copy = bson_strdup(text), *tok, *save = NULL, *end;
 
 	*n = 0;
 	for (tok = strtok_r(copy, ",", &save); tok != NULL;
@@ -81,12 +81,12 @@ parse_schedule(const char *text, long *out, size_t *n)
 		long v = strtol(tok, &end, 10);
 
 		if (*end != '\0' || v < 0 || *n == MAX_RETRIES) {
-			free(copy);
+			bson_free(copy);
 			return false;
 		}
 		out[(*n)++] = v;
 	}
-	free(copy);
+	bson_free(copy);
 	return *n > 0;
 }
 
@@ -99,8 +99,7 @@ public_path(const char *public_url, const char *path)
 
 	while (len > 0 && public_url[len - 1] == '/')
 		len--;
-	if ((out = malloc(len + strlen(path) + 1)) == NULL)
-		abort();
+	out = bson_malloc(len + strlen(path) + 1);
 	memcpy(out, public_url, len);
 	strcpy(out + len, path);
 	return out;
@@ -120,8 +119,7 @@ allowed_list(const char *a, const char *b, const char *public_url,
 		*spec = public_path(public_url, "/replyfeed/");
 	else {
 		len = (a ? strlen(a) : 0) + (b ? strlen(b) : 0) + 2;
-		if ((*spec = malloc(len)) == NULL)
-			abort();
+		*spec = bson_malloc(len);
 		snprintf(*spec, len, "%s%s%s", a ? a : "", a && b ? "," : "",
 		    b ? b : "");
 	}
@@ -138,19 +136,17 @@ own_list(const char *public_url)
 {
 	char *tickets = public_path(public_url, "/tickets/");
 	char *edge = public_path(public_url, "/api/tickets/");
-	char *spec = malloc(strlen(tickets) + strlen(edge) + 2);
+	char *spec = bson_malloc(strlen(tickets) + strlen(edge) + 2);
 	vd_error_t err;
 	vd_urls_t *urls;
 
-	if (spec == NULL)
-		abort();
 	sprintf(spec, "%s,%s", tickets, edge);
 	if ((urls = vd_urls_new(spec, &err)) == NULL)
 		fprintf(stderr, "tickets.fcgi: the public URL '%s': %s\n",
 		    public_url, err.message);
-	free(tickets);
-	free(edge);
-	free(spec);
+	bson_free(tickets);
+	bson_free(edge);
+	bson_free(spec);
 	return urls;
 }
 
@@ -255,13 +251,13 @@ main(int argc, char **argv)
 	const char *schedule_text, *log_file = NULL, *hosts, *urls;
 	char *allowed = NULL, gen_name[128];
 	size_t i;
-	char merr[256];
 	bson_error_t error;
 	vd_version_t v;
 	char *end;
 	bool insecure_auth = false;
 	int c, rc;
 
+	svc_memory_init();
 	memset(&cfg, 0, sizeof cfg);
 	cfg.db_name = env_or("TICKETS_DB", "tickets");
 	cfg.public_url = env_or("VD_PUBLIC_URL", "http://127.0.0.1:8080");
@@ -367,9 +363,9 @@ main(int argc, char **argv)
 	}
 	/* Shared by every version on this host: they serve one database. */
 	snprintf(gen_name, sizeof gen_name, "tickets-%s", cfg.db_name);
-	if ((app.gen = svc_gen_open(cfg.state_dir, gen_name)) == NULL)
+	if ((app.gen = svc_gen_open(cfg.state_dir, gen_name, &error)) == NULL)
 		svc_log(SVC_WARN, "no generation counter (%s): GET /tickets is "
-		    "read from the database every time", strerror(errno));
+		    "read from the database every time", error.message);
 	if (cfg.load_file != NULL) {
 		long n = tickets_load(app.store, cfg.load_file);
 
@@ -387,16 +383,18 @@ main(int argc, char **argv)
 
 	/* Metrics are worth having, not worth refusing to serve for. */
 	if ((app.metrics = svc_metrics_open(cfg.state_dir, "tickets",
-	    cfg.version, merr, sizeof merr)) == NULL)
-		svc_log(SVC_WARN, "no metrics: %s", merr);
+	    cfg.version, &error)) == NULL)
+		svc_log(SVC_WARN, "no metrics: %s", error.message);
 	cfg.metrics = app.metrics;
 
 	describe(&ann, &cfg, app_auth);
-	announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
-	    cfg.heartbeat);
+	if ((announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
+	    cfg.heartbeat, &error)) == NULL)
+		svc_log(SVC_ERROR, "not in the registry: %s", error.message);
 	tickets_owner_name(app.owner, sizeof app.owner);
 	snprintf(gen_name, sizeof gen_name, "tickets-subs-%s", cfg.db_name);
-	app.subs_gen = svc_gen_open(cfg.state_dir, gen_name);
+	/* Without it, the outbox reads the subscriptions on its clock. */
+	app.subs_gen = svc_gen_open(cfg.state_dir, gen_name, &error);
 	app.outbox = outbox_start(&cfg, app.owner, app.subs_gen);
 	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s; events may go "
@@ -426,11 +424,11 @@ main(int argc, char **argv)
 	cJSON_Delete(app.brief.list);
 	for (i = 0; i < app.n_titles; i++)
 		bson_free(app.titles[i].title);
-	free(app.titles);
+	bson_free(app.titles);
 	mongoc_cleanup();
 	vd_urls_destroy(cfg.allowed_urls);
 	vd_urls_destroy(cfg.own_paths);
 	svc_auth_free(app_auth);
-	free(allowed);
+	bson_free(allowed);
 	return rc == 0 ? 0 : 1;
 }

@@ -67,10 +67,12 @@ bool tickets_url_allowed(const struct tickets_config *cfg, const char *url,
 bool tickets_guard(const struct svc_request *req, struct svc_response *resp,
     void *app);
 
-/* The name a process goes by as owner of events: host:pid:start. */
+/* outbox.c: the name a process goes by as owner of events:
+ * host:pid:start. */
 void tickets_owner_name(char *buf, size_t size);
 
-/* ---- store.c: every database access, one store per thread ---- */
+/* ---- store*.c: every database access, one store per thread; each
+ * function lives in the file of its collection (store.c lists them) ---- */
 
 struct store;
 
@@ -78,8 +80,10 @@ struct store *store_open(const struct tickets_config *cfg,
     const char *appname, bson_error_t *error);
 void store_close(struct store *store);
 
-/* Creates the indexes the service relies on (unique url, idempotency).
- * Safe to repeat; a failure is retried on the next call. */
+/* Creates the indexes the service relies on (subscriptions by unique url,
+ * replies by ticket and by ticket and sequence, pending events by owner;
+ * idempotency keys need none, being _ids). Safe to repeat; a failure is
+ * retried on the next call. */
 bool store_prepare(struct store *store, bson_error_t *error);
 
 /* Whether the database answers. */
@@ -177,7 +181,7 @@ bool store_insert_ticket(struct store *store, const bson_t *ticket,
  * Returns how many were inserted, -1 on error (said on stderr). */
 long tickets_load(struct store *store, const char *path);
 
-/* ---- store.c: what the outbox keeps ---- */
+/* ---- store*.c: what the outbox keeps ---- */
 
 struct sub {
 	char id[25];
@@ -281,7 +285,7 @@ bool store_deadletter(struct store *store, const char *event_id,
 bool store_deadletter_drop(struct store *store, const char *event_id,
     const char *sub, bson_error_t *error);
 
-/* For the JSON endpoints (events.c). Each returns a new cJSON value,
+/* For the JSON endpoints (operator.c). Each returns a new cJSON value,
  * caller frees with cJSON_Delete(), or NULL on error (or not found, with
  * *found false). */
 cJSON *store_subscription_view(struct store *store, const char *sub,
@@ -388,7 +392,8 @@ struct tickets_app {
 	struct svc_metrics *metrics; /* the version's metrics (metrics.c) */
 };
 
-/* Handlers (query.c, comment.c, subscribe.c, health.c). */
+/* Handlers (query.c, comment.c, subscribe.c, operator.c, health.c; the
+ * metrics' in main.c). */
 void tickets_query(const struct svc_request *, struct svc_response *, void *);
 void tickets_query_one(const struct svc_request *, struct svc_response *,
     void *);

@@ -17,10 +17,12 @@ static char path[256];
 static void
 add(const char *id, int64_t created_ms)
 {
-	struct event ev = { id, "reply.created", "5f1d7a9e2c3b4a5d6e7f8a01",
-	    "title", "user", id, created_ms, created_ms };
+	struct svc_event ev = { id, SVC_EVENT_TYPE,
+	    "5f1d7a9e2c3b4a5d6e7f8a01", "title", "user", id, created_ms };
+	bson_error_t error;
 
-	ck_assert(latest_file_add(path, &ev));
+	ck_assert_msg(rf_latest_file_add(path, &ev, &error), "%s",
+	    error.message);
 }
 
 /* The ids in the file, in order, joined by spaces. */

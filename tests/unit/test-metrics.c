@@ -35,11 +35,11 @@ teardown(void)
 static struct svc_metrics *
 open_metrics(void)
 {
-	char err[256];
-	struct svc_metrics *m = svc_metrics_open(dir, "tickets", "1.0.1", err,
-	    sizeof err);
+	bson_error_t error;
+	struct svc_metrics *m = svc_metrics_open(dir, "tickets", "1.0.1",
+	    &error);
 
-	ck_assert_msg(m != NULL, "%s", err);
+	ck_assert_msg(m != NULL, "%s", error.message);
 	return m;
 }
 
@@ -353,6 +353,7 @@ START_TEST(shm_file_planted_by_another)
 {
 	char name[64], path[128], target[128];
 	struct svc_gen *g;
+	bson_error_t error;
 	struct stat st;
 	int fd;
 
@@ -361,9 +362,11 @@ START_TEST(shm_file_planted_by_another)
 	snprintf(target, sizeof target, "%s/target", dir);
 	unlink(path);
 	ck_assert_int_eq(symlink(target, path), 0);
-	g = svc_gen_open(NULL, name);
+	g = svc_gen_open(NULL, name, &error);
 	unlink(path);
 	ck_assert_ptr_null(g);
+	/* Refused, and said with the file's name. */
+	ck_assert_ptr_nonnull(strstr(error.message, path));
 	ck_assert_int_ne(lstat(target, &st), 0);	/* never created */
 
 	/* A file anyone may write is not ours to trust. */
@@ -371,14 +374,14 @@ START_TEST(shm_file_planted_by_another)
 	    0);
 	ck_assert_int_eq(fchmod(fd, 0666), 0);
 	close(fd);
-	ck_assert_ptr_null(svc_gen_open(NULL, name));
+	ck_assert_ptr_null(svc_gen_open(NULL, name, &error));
 	unlink(path);
 
 	/* Made fresh, then found again by the next worker. */
-	ck_assert_ptr_nonnull(g = svc_gen_open(NULL, name));
+	ck_assert_ptr_nonnull(g = svc_gen_open(NULL, name, &error));
 	svc_gen_bump(g);
 	svc_gen_close(g);
-	ck_assert_ptr_nonnull(g = svc_gen_open(NULL, name));
+	ck_assert_ptr_nonnull(g = svc_gen_open(NULL, name, &error));
 	ck_assert_uint_eq(svc_gen_read(g), 1);
 	svc_gen_close(g);
 	ck_assert_int_eq(lstat(path, &st), 0);

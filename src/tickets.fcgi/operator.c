@@ -1,5 +1,5 @@
 /*
- * events.c - what happened to the events, and replays: JSON endpoints
+ * operator.c - what happened to the events, and replays: JSON endpoints
  * under the version prefix for operators.
  *
  *   GET  /tickets/subscriptions              every subscription and its state
