@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "replyfeed.h"
@@ -73,14 +74,37 @@ read_list(const char *path)
 }
 
 /* Replaces the file at path with list (svc_write_atomic). nginx's workers
- * read it: whatever the umask, a file to serve. */
+ * read it: whatever the umask, a file to serve.
+ *
+ * nginx's ETag is the file's mtime in whole seconds and its size: two
+ * writes in one second with the same size would keep one ETag, and a
+ * reader that polls with If-None-Match would be told 304 and miss the
+ * second until the next reply. So each file's mtime is a second past the
+ * one it replaces, whenever the clock has not moved that far by itself:
+ * under bursts of more than one event a second it runs ahead of the
+ * clock, and comes back when the events slow down. */
 static bool
 write_list(const char *path, const cJSON *list, bson_error_t *error)
 {
 	char *text = cJSON_PrintUnformatted(list);
-	bool ok = svc_write_atomic(path, text, strlen(text), 0644, error);
+	struct stat before, after;
+	bool had = stat(path, &before) == 0, ok;
 
+	ok = svc_write_atomic(path, text, strlen(text), 0644, error);
 	cJSON_free(text);
+	if (ok && had && stat(path, &after) == 0 &&
+	    after.st_mtim.tv_sec <= before.st_mtim.tv_sec) {
+		struct timespec t[2] = {
+			{ .tv_nsec = UTIME_OMIT },
+			{ .tv_sec = before.st_mtim.tv_sec + 1 },
+		};
+
+		if (utimensat(AT_FDCWD, path, t, 0) != 0) {
+			bson_set_error(error, 0, (uint32_t)errno,
+			    "cannot date %s: %s", path, strerror(errno));
+			ok = false;
+		}
+	}
 	return ok;
 }
 

@@ -1,12 +1,14 @@
 /*
  * test-latestfile.c - the reply feed's file of latest replies: events
  * merged in order whatever order they arrive in, each once, the newest 10
- * kept, the file replaced whole.
+ * kept, the file replaced whole, and every version of it dated after the
+ * one before (nginx's ETag is the mtime in seconds and the size).
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "replyfeed.h"
@@ -104,6 +106,29 @@ START_TEST(newest_ten_kept)
 }
 END_TEST
 
+/* Two files of one size written within a second: nginx would give both
+ * one ETag unless the second one's mtime moved on. */
+START_TEST(every_version_dated_later)
+{
+	struct stat a, b;
+	int i;
+
+	add("evt_a", 1000);
+	for (i = 0; i < 5; i++) {
+		char id[8];
+
+		ck_assert_int_eq(stat(path, &a), 0);
+		/* Same length of id, same length of file. */
+		snprintf(id, sizeof id, "evt_%d", i);
+		add(id, 2000 + i);
+		ck_assert_int_eq(stat(path, &b), 0);
+		ck_assert_msg(b.st_mtim.tv_sec > a.st_mtim.tv_sec,
+		    "version %d dated %lld, the one before %lld", i,
+		    (long long)b.st_mtim.tv_sec, (long long)a.st_mtim.tv_sec);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -115,6 +140,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, in_order_whatever_the_arrival);
 	tcase_add_test(tc, newest_ten_kept);
+	tcase_add_test(tc, every_version_dated_later);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
