@@ -39,6 +39,7 @@ struct vd_call {
 	size_t reply_len;
 	int status;
 	char version[128];
+	char host[VD_HOST_SIZE];
 	size_t attempts;
 };
 
@@ -49,6 +50,32 @@ struct vd_attempt {
 	size_t made;                /* HTTP requests sent (or tried) */
 	bool timed_out;
 	char reason[128];           /* for the "tried" list when it failed */
+};
+
+/* The candidates of one perform: the registry's entries, and for each its
+ * version and host as text, its label in logs ("1.0.1", or "1.0.1 at
+ * http://10.0.0.2:8080" when the version has several hosts) and its
+ * breaker. plan[] is the order they are tried in. */
+struct vd_cand {
+	const vd_entry_t *entry;
+	struct vd_plan_cand *plan;
+	char version[128];
+	char host[VD_HOST_SIZE];
+	char label[128 + 4 + VD_HOST_SIZE];
+};
+
+struct vd_cands {
+	vd_entry_t *entries;
+	size_t n;
+	struct vd_cand *c;          /* as the registry gave them */
+	struct vd_plan_cand *plan;  /* in the order they are tried */
+};
+
+/* The headers of one perform's GETs and POSTs, and its Idempotency-Key. */
+struct vd_requests {
+	struct curl_slist *get;
+	struct curl_slist *post;
+	char key[40];
 };
 
 vd_call_t *
@@ -84,6 +111,7 @@ clear_results(vd_call_t *call)
 	call->reply_len = 0;
 	call->status = 0;
 	call->version[0] = '\0';
+	call->host[0] = '\0';
 	call->attempts = 0;
 }
 
@@ -335,15 +363,17 @@ endpoints_allowed(vd_client_t *client, const vd_entry_t *entry, char *why,
 	return true;
 }
 
-/* Tries one version: each of its endpoints, merging their replies. On
- * success or 4xx the reply is left in call; otherwise a->reason says why
- * the version failed. */
+/* Tries one candidate (a version at a host): each of its endpoints,
+ * merging their replies. On success or 4xx the reply is left in call;
+ * otherwise a->reason says why the candidate failed. */
 static void
-try_version(vd_call_t *call, const vd_entry_t *entry, const char *version,
-    struct curl_slist *get_headers, struct curl_slist *post_headers,
-    int64_t deadline_at, bool fallback, struct vd_attempt *a)
+try_version(vd_call_t *call, const struct vd_cand *c,
+    const struct vd_requests *rq, int64_t deadline_at, bool fallback,
+    struct vd_attempt *a)
 {
 	vd_client_t *client = call->client;
+	const vd_entry_t *entry = c->entry;
+	const char *version = c->label;
 	vd_http_response_t resp = { .retry_after_s = -1 };
 	cJSON *merged = NULL;
 	char step[64] = "";
@@ -366,7 +396,7 @@ try_version(vd_call_t *call, const vd_entry_t *entry, const char *version,
 			.url = ep->url,
 			.body = post ? call->body : NULL,
 			.body_len = post ? call->body_len : 0,
-			.headers = post ? post_headers : get_headers,
+			.headers = post ? rq->post : rq->get,
 		};
 		cJSON *json = NULL;
 
@@ -408,12 +438,13 @@ try_version(vd_call_t *call, const vd_entry_t *entry, const char *version,
 			vd_observation_t obs = {
 				.kind = VD_OBSERVE_ATTEMPT,
 				.service = call->name,
-				.version = version,
+				.version = c->version,
 				.code = a->code,
 				.http_status = resp.status,
 				.elapsed_ms = (long)(vd_mono_ms() - started),
 				.fallback = fallback,
 				.state = "",
+				.host = c->host,
 			};
 
 			vd_observe(client, &obs);
@@ -454,7 +485,9 @@ try_version(vd_call_t *call, const vd_entry_t *entry, const char *version,
 	cJSON_Delete(merged);
 	vd_http_response_clear(&resp);
 	if (a->code == VD_OK || a->code == VD_ECLIENT) {
-		snprintf(call->version, sizeof call->version, "%s", version);
+		snprintf(call->version, sizeof call->version, "%s",
+		    c->version);
+		snprintf(call->host, sizeof call->host, "%s", c->host);
 		call->status = a->status;
 	}
 }
@@ -475,274 +508,319 @@ add_tried(char *buf, size_t size, const char *version, const char *reason)
 }
 
 /* Tells the logger and the observer that the breaker of name at version
- * went from one state to another. */
+ * (its label) went from one state to another. */
 static void
-breaker_changed(vd_client_t *client, const char *name, const char *version,
-    const vd_breaker_t *b, vd_breaker_state_t from, const char *why)
+breaker_changed(vd_client_t *client, const char *name,
+    const struct vd_cand *c, vd_breaker_state_t from, vd_breaker_state_t to,
+    const char *why)
 {
+	const vd_breaker_t *b = c->plan->breaker;
 	vd_observation_t obs = {
 		.kind = VD_OBSERVE_BREAKER,
 		.service = name,
-		.version = version,
-		.state = vd_breaker_state_name(b->state),
+		.version = c->version,
+		.state = vd_breaker_state_name(to),
+		.host = c->host,
 	};
 
-	if (b->state == from)
+	if (b == NULL || to == from)
 		return;
-	switch (b->state) {
+	switch (to) {
 	case VD_BREAKER_OPEN:
 		vd_log(client, VD_LOG_WARN, "circuit of %s %s open for %.1f s: "
-		    "%s", name, version, (double)b->open_ms / 1000, why);
+		    "%s", name, c->label, (double)b->open_ms / 1000, why);
 		break;
 	case VD_BREAKER_HALF_OPEN:
 		vd_log(client, VD_LOG_INFO, "circuit of %s %s half-open: one "
-		    "trial call", name, version);
+		    "trial call", name, c->label);
 		break;
 	case VD_BREAKER_CLOSED:
 		vd_log(client, VD_LOG_INFO, "circuit of %s %s closed: %s",
-		    name, version, why);
+		    name, c->label, why);
 		break;
 	}
 	vd_observe(client, &obs);
 }
 
-/* Whether an attempt that ended with code counts for the breaker: a
- * failure is what makes a call fall back (connection error, timeout, 5xx,
- * unreadable reply); 2xx and 4xx are successes (the version answered);
- * running out of the call's deadline or of memory says nothing of it. */
-static bool
-counts_for_breaker(const struct vd_attempt *a)
+static void
+cands_free(struct vd_cands *cs)
 {
-	return a->code != VD_ENOMEM && !(a->code == VD_ETIMEOUT &&
-	    a->made == 0);
+	vd_entries_free(cs->entries, cs->n);
+	free(cs->c);
+	free(cs->plan);
+	memset(cs, 0, sizeof *cs);
 }
 
-/* The version whose breaker is open and closes soonest, when every
- * candidate's breaker is open; SIZE_MAX when one at least may be called. */
-static size_t
-all_open(struct vd_breaker_entry **br, size_t n, int64_t now)
+/* Step 2 of a call: what the plan needs of each candidate (its breaker,
+ * whether its URLs are allowed), in the order they are tried. */
+static vd_code_t
+cands_prepare(vd_call_t *call, struct vd_cands *cs, vd_error_t *error)
 {
-	int64_t soonest = INT64_MAX, remaining;
-	size_t i, pick = SIZE_MAX;
+	vd_client_t *client = call->client;
+	char why[VD_ERROR_SIZE], where[VD_HOST_SIZE + 256];
+	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (br[i] == NULL || vd_breaker_peek(&br[i]->breaker, now,
-		    &remaining) != VD_BREAKER_OPEN)
-			return SIZE_MAX;
-		if (remaining < soonest) {
-			soonest = remaining;
-			pick = i;
-		}
+	if ((cs->c = calloc(cs->n, sizeof *cs->c)) == NULL ||
+	    (cs->plan = calloc(cs->n, sizeof *cs->plan)) == NULL)
+		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
+	for (i = 0; i < cs->n; i++) {
+		struct vd_cand *c = &cs->c[i];
+		struct vd_plan_cand *p = &cs->plan[i];
+		struct vd_breaker_entry *br;
+
+		c->entry = &cs->entries[i];
+		vd_version_format(&c->entry->version, c->version,
+		    sizeof c->version);
+		vd_entry_host(c->entry, c->host, sizeof c->host);
+		/* One breaker per version, host and entry. */
+		snprintf(where, sizeof where, "%s %s", c->host, c->entry->url);
+		br = vd_client_breaker(client, call->name, c->version, where);
+		p->version = c->entry->version;
+		p->host = c->host;
+		p->breaker = br != NULL ? &br->breaker : NULL;
+		p->allowed = endpoints_allowed(client, c->entry, why,
+		    sizeof why);
+		p->entry = i;
 	}
-	return pick;
+	if (!client->turn_set) {
+		/* Processes that make one call each must not all start on
+		 * the same host. */
+		if (RAND_bytes((unsigned char *)&client->turn,
+		    sizeof client->turn) != 1)
+			client->turn = (unsigned)vd_mono_ms();
+		client->turn_set = true;
+	}
+	vd_plan_order(cs->plan, cs->n, client->turn++);
+	for (i = 0; i < cs->n; i++) {
+		struct vd_cand *c = &cs->c[cs->plan[i].entry];
+
+		c->plan = &cs->plan[i];
+		if (c->plan->shared)
+			snprintf(c->label, sizeof c->label, "%s at %s",
+			    c->version, c->host[0] != '\0' ? c->host : "?");
+		else
+			snprintf(c->label, sizeof c->label, "%s", c->version);
+	}
+	return VD_OK;
+}
+
+/* Step 3: the headers of the requests the candidates may send, no
+ * others; one key per perform, the same for every candidate tried. */
+static vd_code_t
+requests_prepare(const vd_call_t *call, const struct vd_cands *cs,
+    struct vd_requests *rq, vd_error_t *error)
+{
+	bool ok_get = true, ok_post = true;
+
+	if (any_endpoint(cs->entries, cs->n, "http-post")) {
+		if (find_header(call, "Idempotency-Key") == NULL &&
+		    !make_key(rq->key, sizeof rq->key))
+			return vd_error_set(error, VD_ENOMEM, 0,
+			    "Cannot make an Idempotency-Key: no random bytes");
+		rq->post = build_headers(call, true, rq->key, &ok_post);
+	}
+	if (any_endpoint(cs->entries, cs->n, "http-get"))
+		rq->get = build_headers(call, false, rq->key, &ok_get);
+	if (!ok_get || !ok_post)
+		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
+	return VD_OK;
+}
+
+static void
+requests_free(struct vd_requests *rq)
+{
+	curl_slist_free_all(rq->get);
+	curl_slist_free_all(rq->post);
+	rq->get = rq->post = NULL;
+}
+
+/* Tells why a candidate is not called, and adds it to the tried list. */
+static void
+tell_skip(vd_call_t *call, const struct vd_cand *c, const vd_step_t *s,
+    char *tried, size_t size)
+{
+	vd_client_t *client = call->client;
+	char why[VD_ERROR_SIZE];
+
+	if (s->why == VD_SKIP_URL) {
+		endpoints_allowed(client, c->entry, why, sizeof why);
+		vd_log(client, VD_LOG_WARN, "not calling %s %s: %s",
+		    call->name, c->label, why);
+		add_tried(tried, size, c->label, "URL not allowed");
+		return;
+	}
+	if (s->remaining_ms > 0)
+		vd_log(client, VD_LOG_INFO, "skipping %s %s: circuit open for "
+		    "%.1f s more", call->name, c->label,
+		    (double)s->remaining_ms / 1000);
+	else
+		vd_log(client, VD_LOG_INFO, "skipping %s %s: circuit "
+		    "half-open, its trial call is out", call->name, c->label);
+	vd_observe(client, &(vd_observation_t){
+		.kind = VD_OBSERVE_SKIPPED,
+		.service = call->name,
+		.version = c->version,
+		.state = "open",
+		.host = c->host,
+	});
+	add_tried(tried, size, c->label, "skipped: circuit open");
+}
+
+/* What a perform found, for its error text. */
+struct vd_outcome {
+	struct vd_attempt a;        /* the last attempt */
+	int last_status;            /* the last HTTP status seen */
+	char tried[VD_ERROR_SIZE];  /* "1.0.1 (HTTP 500), 1.0.0 (...)" */
+	char last_failed[160];      /* the last failure, for the budget */
+};
+
+/* Step 5: the call's result, and its error text when it failed. */
+static vd_code_t
+finish(vd_call_t *call, const struct vd_plan *plan,
+    const struct vd_cands *cs, const struct vd_outcome *o,
+    int64_t deadline_at, vd_error_t *error)
+{
+	vd_client_t *client = call->client;
+	const char *spec = *vd_range_spec(call->range) != '\0' ?
+	    vd_range_spec(call->range) : "*";
+
+	switch (plan->end) {
+	case VD_END_ANSWERED:
+		if (o->a.code == VD_ECLIENT) {
+			char detail[160];
+
+			vd_json_error_text(call->reply, call->reply_len,
+			    detail, sizeof detail);
+			return vd_error_set(error, VD_ECLIENT, o->a.status,
+			    "%s %s answered HTTP %d%s%s", call->name,
+			    call->version, o->a.status,
+			    detail[0] != '\0' ? ": " : "", detail);
+		}
+		return o->a.code;
+	case VD_END_NOMEM:
+		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
+	case VD_END_BUDGET:
+		return vd_error_set(error, VD_EBUDGET, o->last_status,
+		    "retry budget exhausted: %s %s failed at %s; fallback to "
+		    "%s refused (budget: %g%% of calls plus %g a second, over "
+		    "%d s)", call->name, spec, o->last_failed,
+		    cs->c[plan->cands[plan->next - 1].entry].label,
+		    client->budget.percent, client->budget.per_second,
+		    client->budget.window_s);
+	}
+	/* Out of time if the deadline left candidates untried or cut the
+	 * last one short. */
+	if (plan->end == VD_END_DEADLINE || (o->a.timed_out &&
+	    deadline_at - vd_mono_ms() <= 0))
+		return vd_error_set(error, VD_ETIMEOUT, o->last_status,
+		    "Deadline of %ld ms passed calling %s %s: tried %s",
+		    client->deadline_ms, call->name, spec,
+		    o->tried[0] != '\0' ? o->tried : "nothing");
+	return vd_error_set(error, VD_ENOSERVICE, o->last_status,
+	    "No service available for %s %s: tried %s", call->name, spec,
+	    o->tried);
+}
+
+/* When every candidate's circuit is open the plan tries one anyway; said
+ * once until that circuit closes, not on every call. */
+static void
+tell_forced(vd_call_t *call, const struct vd_plan *plan,
+    const struct vd_cands *cs)
+{
+	const struct vd_plan_cand *p;
+	const char *spec = *vd_range_spec(call->range) != '\0' ?
+	    vd_range_spec(call->range) : "*";
+
+	if (plan->forced == SIZE_MAX)
+		return;
+	p = &plan->cands[plan->forced];
+	vd_log(call->client, p->breaker->panic_told ? VD_LOG_DEBUG :
+	    VD_LOG_WARN, "every version of %s in %s has its circuit open: "
+	    "trying %s anyway (open for %.1f s more)", call->name, spec,
+	    cs->c[p->entry].label, (double)plan->forced_ms / 1000);
+	p->breaker->panic_told = true;
 }
 
 vd_code_t
 vd_call_perform(vd_call_t *call, vd_error_t *error)
 {
+	struct vd_cands cs = { 0 };
+	struct vd_requests rq = { .get = NULL };
+	struct vd_outcome o = { .a.code = VD_ENOSERVICE };
+	struct vd_plan plan;
+	struct vd_plan_change change;
 	vd_client_t *client;
-	vd_entry_t *cands = NULL;
-	struct vd_breaker_entry **br = NULL;
-	char (*versions)[128] = NULL;       /* each candidate's, formatted */
-	size_t n = 0, i, forced = SIZE_MAX;
-	struct curl_slist *get_headers = NULL, *post_headers = NULL;
-	struct vd_attempt a = { .code = VD_ENOSERVICE };
-	const char *spec;
-	char why[200], key[40] = "", tried[VD_ERROR_SIZE] = "";
-	char last_failed[160] = "";
-	const char *version = "";
-	int64_t deadline_at, now;
-	int last_status = 0;
-	bool ok_get = true, ok_post = true, out_of_time = false;
-	bool tried_one = false;
-	bool refused = false;
+	vd_step_t s;
+	char why[200];
+	int64_t deadline_at;
 	vd_code_t code;
+	bool going;
 
 	if (call == NULL)
 		return vd_error_set(error, VD_EINVAL, 0,
 		    "vd_call_perform: NULL call");
 	client = call->client;
-	spec = *vd_range_spec(call->range) != '\0' ?
-	    vd_range_spec(call->range) : "*";
 	clear_results(call);
-	now = vd_mono_ms();
-	deadline_at = now + client->deadline_ms;
-	code = vd_registry_candidates(client, call->name, call->range, &cands,
-	    &n, why, sizeof why, error);
+	deadline_at = vd_mono_ms() + client->deadline_ms;
+
+	/* 1. The live entries in range, from the client's registry copy. */
+	code = vd_registry_candidates(client, call->name, call->range,
+	    &cs.entries, &cs.n, why, sizeof why, error);
 	if (code != VD_OK)
 		return code;
-	if (n == 0)
+	if (cs.n == 0)
 		return vd_error_set(error, VD_ENOSERVICE, 0,
-		    "No service available for %s %s: %s", call->name, spec,
-		    why);
-	if (any_endpoint(cands, n, "http-post")) {
-		/* One key per perform, the same for every version tried. */
-		if (find_header(call, "Idempotency-Key") == NULL &&
-		    !make_key(key, sizeof key)) {
-			vd_entries_free(cands, n);
-			return vd_error_set(error, VD_ENOMEM, 0,
-			    "Cannot make an Idempotency-Key: no random bytes");
-		}
-		post_headers = build_headers(call, true, key, &ok_post);
-	}
-	if (any_endpoint(cands, n, "http-get"))
-		get_headers = build_headers(call, false, key, &ok_get);
-	if (!ok_get || !ok_post || (br = calloc(n, sizeof *br)) == NULL ||
-	    (versions = malloc(n * sizeof *versions)) == NULL) {
-		code = vd_error_set(error, VD_ENOMEM, 0, "out of memory");
+		    "No service available for %s %s: %s", call->name,
+		    *vd_range_spec(call->range) != '\0' ?
+		    vd_range_spec(call->range) : "*", why);
+	/* 2, 3. Their order, breakers and allow-list; the requests. */
+	if ((code = cands_prepare(call, &cs, error)) != VD_OK ||
+	    (code = requests_prepare(call, &cs, &rq, error)) != VD_OK)
 		goto out;
-	}
-	/* Each call is one deposit in the retry budget; each fallback (a
-	 * version tried after another was) one withdrawal. */
-	vd_budget_deposit(&client->budget, now);
-	for (i = 0; i < n; i++) {
-		vd_version_format(&cands[i].version, versions[i],
-		    sizeof versions[i]);
-		br[i] = vd_client_breaker(client, call->name, versions[i],
-		    cands[i].url);
-	}
-	/* A breaker must not turn a degraded service into an outage: when
-	 * every candidate's circuit is open, the one that closes soonest is
-	 * tried anyway, as its trial (Envoy's panic threshold). */
-	if ((forced = all_open(br, n, now)) != SIZE_MAX) {
-		vd_breaker_t *b = &br[forced]->breaker;
-		int64_t remaining;
+	/* 4. Each step the plan decides, until one answers or none is
+	 * left. */
+	vd_plan_init(&plan, cs.plan, cs.n, &client->breaker_cfg,
+	    &client->budget, vd_mono_ms(), deadline_at);
+	tell_forced(call, &plan, &cs);
+	while ((s = vd_plan_next(&plan, vd_mono_ms())).kind != VD_STEP_END) {
+		struct vd_cand *c = &cs.c[cs.plan[s.index].entry];
 
-		vd_breaker_peek(b, now, &remaining);
-		/* Told once until the circuit closes, not on every call. */
-		vd_log(client, b->panic_told ? VD_LOG_DEBUG : VD_LOG_WARN,
-		    "every version of %s in %s has its circuit open: trying "
-		    "%s anyway (open for %.1f s more)", call->name, spec,
-		    versions[forced], (double)remaining / 1000);
-		b->panic_told = true;
-	}
-	for (i = 0; i < n; i++) {
-		vd_breaker_t *b = br[i] != NULL ? &br[i]->breaker : NULL;
-		vd_breaker_state_t from, to;
-		int64_t remaining;
-		char change[96];
-
-		now = vd_mono_ms();
-		if (deadline_at - now <= 0) {
-			out_of_time = true;
-			break;
-		}
-		version = versions[i];
-		if (!endpoints_allowed(client, &cands[i], why, sizeof why)) {
-			vd_log(client, VD_LOG_WARN, "not calling %s %s: %s",
-			    call->name, version, why);
-			add_tried(tried, sizeof tried, version,
-			    "URL not allowed");
+		if (s.kind == VD_STEP_SKIP) {
+			tell_skip(call, c, &s, o.tried, sizeof o.tried);
 			continue;
 		}
-		if (b != NULL && i != forced && vd_breaker_peek(b, now,
-		    &remaining) == VD_BREAKER_OPEN) {
-			vd_observation_t obs = {
-				.kind = VD_OBSERVE_SKIPPED,
-				.service = call->name,
-				.version = version,
-				.state = "open",
-			};
-
-			if (remaining > 0)
-				vd_log(client, VD_LOG_INFO, "skipping %s %s: "
-				    "circuit open for %.1f s more",
-				    call->name, version,
-				    (double)remaining / 1000);
-			else
-				vd_log(client, VD_LOG_INFO, "skipping %s %s: "
-				    "circuit half-open, its trial call is out",
-				    call->name, version);
-			vd_observe(client, &obs);
-			add_tried(tried, sizeof tried, version,
-			    "skipped: circuit open");
-			continue;
-		}
-		if (tried_one && !vd_budget_withdraw(&client->budget, now)) {
-			vd_observation_t obs = {
-				.kind = VD_OBSERVE_BUDGET,
-				.service = call->name,
-				.version = version,
-			};
-
-			vd_observe(client, &obs);
-			vd_log(client, VD_LOG_WARN, "not falling back to %s "
-			    "%s: retry budget exhausted", call->name, version);
-			refused = true;
+		breaker_changed(client, call->name, c, s.from, s.to, "");
+		memset(&o.a, 0, sizeof o.a);
+		try_version(call, c, &rq, deadline_at, plan.tried_one, &o.a);
+		if (o.a.status != 0)
+			o.last_status = o.a.status;
+		going = vd_plan_record(&plan, &s, o.a.code, o.a.made,
+		    vd_mono_ms(), &change);
+		breaker_changed(client, call->name, c, change.from, change.to,
+		    change.why);
+		if (!going)
 			break;
-		}
-		from = b != NULL ? b->state : VD_BREAKER_CLOSED;
-		if (b != NULL) {
-			vd_breaker_begin(b, now, i == forced);
-			breaker_changed(client, call->name, version, b, from,
-			    "");
-			from = b->state;
-		}
-		memset(&a, 0, sizeof a);
-		try_version(call, &cands[i], version, get_headers,
-		    post_headers, deadline_at, tried_one, &a);
-		if (a.made > 0)
-			tried_one = true;
-		if (b != NULL && counts_for_breaker(&a)) {
-			to = vd_breaker_record(b, &client->breaker_cfg,
-			    vd_mono_ms(), a.code == VD_OK ||
-			    a.code == VD_ECLIENT, change, sizeof change);
-			if (to != from)
-				breaker_changed(client, call->name, version,
-				    b, from, change);
-		} else if (b != NULL) {
-			vd_breaker_cancel(b);
-		}
-		if (a.status != 0)
-			last_status = a.status;
-		if (a.code == VD_OK || a.code == VD_ENOMEM)
-			break;
-		if (a.code == VD_ECLIENT) {
-			char detail[160];
-
-			vd_json_error_text(call->reply, call->reply_len,
-			    detail, sizeof detail);
-			vd_error_set(error, VD_ECLIENT, a.status,
-			    "%s %s answered HTTP %d%s%s", call->name,
-			    call->version, a.status,
-			    detail[0] != '\0' ? ": " : "", detail);
-			break;
-		}
-		snprintf(last_failed, sizeof last_failed, "%.30s (%.120s)",
-		    version, a.reason);
-		add_tried(tried, sizeof tried, version, a.reason);
+		snprintf(o.last_failed, sizeof o.last_failed, "%.30s (%.120s)",
+		    c->label, o.a.reason);
+		add_tried(o.tried, sizeof o.tried, c->label, o.a.reason);
 	}
-	code = a.code;
-	if (refused) {
-		code = vd_error_set(error, VD_EBUDGET, last_status,
-		    "retry budget exhausted: %s %s failed at %s; fallback to "
-		    "%s refused (budget: %g%% of calls plus %g a second, over "
-		    "%d s)", call->name, spec, last_failed, version,
-		    client->budget.percent, client->budget.per_second,
-		    client->budget.window_s);
-	} else if (code == VD_ENOMEM) {
-		vd_error_set(error, code, 0, "out of memory");
-	} else if (code != VD_OK && code != VD_ECLIENT) {
-		/* Out of time if the deadline left versions untried or cut
-		 * the last one short. */
-		if (out_of_time || (a.timed_out &&
-		    deadline_at - vd_mono_ms() <= 0)) {
-			code = vd_error_set(error, VD_ETIMEOUT, last_status,
-			    "Deadline of %ld ms passed calling %s %s: tried %s",
-			    client->deadline_ms, call->name, spec,
-			    tried[0] != '\0' ? tried : "nothing");
-		} else {
-			code = vd_error_set(error, VD_ENOSERVICE, last_status,
-			    "No service available for %s %s: tried %s",
-			    call->name, spec, tried);
-		}
+	if (s.kind == VD_STEP_END && s.why == VD_END_BUDGET) {
+		struct vd_cand *c = &cs.c[cs.plan[s.index].entry];
+
+		vd_observe(client, &(vd_observation_t){
+			.kind = VD_OBSERVE_BUDGET,
+			.service = call->name,
+			.version = c->version,
+			.host = c->host,
+		});
+		vd_log(client, VD_LOG_WARN, "not falling back to %s %s: retry "
+		    "budget exhausted", call->name, c->label);
 	}
+	/* 5. The result. */
+	code = finish(call, &plan, &cs, &o, deadline_at, error);
 out:
-	free(versions);
-	free(br);
-	curl_slist_free_all(get_headers);
-	curl_slist_free_all(post_headers);
-	vd_entries_free(cands, n);
+	requests_free(&rq);
+	cands_free(&cs);
 	return code;
 }
 
@@ -764,6 +842,12 @@ const char *
 vd_call_version(const vd_call_t *call)
 {
 	return call != NULL ? call->version : "";
+}
+
+const char *
+vd_call_host(const vd_call_t *call)
+{
+	return call != NULL ? call->host : "";
 }
 
 size_t

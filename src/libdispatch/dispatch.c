@@ -74,13 +74,15 @@ static const char usage_text[] =
 "                              even if its Content-Type says it is (by\n"
 "                              default that header is trusted)\n"
 "  list [NAME]\n"
-"      Print the registry (of NAME only, if given).\n"
+"      Print the registry (of NAME only, if given): each entry's version,\n"
+"      host (scheme://host:port of its endpoints), state and endpoints.\n"
 "  register [--get URL]... [--post URL]... [--url PATH] [--role ROLE]...\n"
 "           NAME VERSION\n"
 "      Register (or refresh) an entry of NAME at VERSION with the given\n"
-"      endpoints; it goes stale unless registered again within 30 s.\n"
-"  unregister NAME VERSION\n"
-"      Remove the entries of NAME at exactly VERSION.\n"
+"      endpoints; it goes stale unless registered again within 30 s. One\n"
+"      entry per host: the host is where the first endpoint is.\n"
+"  unregister [--host SCHEME://HOST:PORT] NAME VERSION\n"
+"      Remove the entries of NAME at exactly VERSION (of that host only).\n"
 "  token [--secret-file FILE] [--ttl SECONDS] [--sub NAME] ROLE...\n"
 "      Print a bearer token (HS256 JWT) with ROLEs (tickets.read,\n"
 "      tickets.write, subscriptions.manage, operator), valid for SECONDS\n"
@@ -1067,13 +1069,13 @@ static int
 cmd_list(struct options *opts, int argc, char **argv)
 {
 	static const char *const head[] = {
-		"NAME", "VERSION", "STATE", "LAST SEEN", "ENDPOINTS",
+		"NAME", "VERSION", "HOST", "STATE", "LAST SEEN", "ENDPOINTS",
 	};
 	vd_client_t *client;
 	vd_entry_t *entries;
 	vd_error_t error;
-	size_t count, i, j, col, width[4];
-	char version[128], age[32];
+	size_t count, i, j, col, width[5];
+	char version[128], age[32], host[VD_HOST_SIZE];
 	int status;
 
 	if (argc > 2)
@@ -1086,29 +1088,34 @@ cmd_list(struct options *opts, int argc, char **argv)
 		vd_client_destroy(client);
 		return EXIT_FAILED;
 	}
-	for (col = 0; col < 4; col++)
+	for (col = 0; col < 5; col++)
 		width[col] = strlen(head[col]);
 	for (i = 0; i < count; i++) {
+		const char *cell[5] = { entries[i].name, version, host, "stale",
+		    age };
+
 		vd_version_format(&entries[i].version, version, sizeof version);
+		if (vd_entry_host(&entries[i], host, sizeof host) == 0)
+			strcpy(host, "-");
 		format_age(entries[i].last_seen_ms, age, sizeof age);
-		if (strlen(entries[i].name) > width[0])
-			width[0] = strlen(entries[i].name);
-		if (strlen(version) > width[1])
-			width[1] = strlen(version);
-		if (strlen(age) > width[3])
-			width[3] = strlen(age);
+		for (col = 0; col < 5; col++)
+			if (strlen(cell[col]) > width[col])
+				width[col] = strlen(cell[col]);
 	}
-	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)width[0], head[0],
+	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)width[0], head[0],
 	    (int)width[1], head[1], (int)width[2], head[2], (int)width[3],
-	    head[3], head[4]);
+	    head[3], (int)width[4], head[4], head[5]);
 	for (i = 0; i < count; i++) {
 		const vd_entry_t *e = &entries[i];
 
 		vd_version_format(&e->version, version, sizeof version);
+		if (vd_entry_host(e, host, sizeof host) == 0)
+			strcpy(host, "-");
 		format_age(e->last_seen_ms, age, sizeof age);
-		printf("%-*s  %-*s  %-*s  %-*s ", (int)width[0], e->name,
-		    (int)width[1], version, (int)width[2],
-		    e->stale ? "stale" : "live", (int)width[3], age);
+		printf("%-*s  %-*s  %-*s  %-*s  %-*s ", (int)width[0], e->name,
+		    (int)width[1], version, (int)width[2], host,
+		    (int)width[3], e->stale ? "stale" : "live",
+		    (int)width[4], age);
 		for (j = 0; j < e->n_endpoints; j++) {
 			const char *type = e->endpoints[j].type;
 
@@ -1133,21 +1140,34 @@ cmd_list(struct options *opts, int argc, char **argv)
 static int
 cmd_unregister(struct options *opts, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *host = NULL;
 	vd_client_t *client;
 	vd_error_t error;
 	vd_code_t code;
-	int status;
+	int c, status;
 
-	if (argc != 3)
-		return usage_error("%s", "usage: dispatch unregister NAME "
-		    "VERSION");
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (c != 'H')
+			return EXIT_USAGE;
+		host = optarg;
+	}
+	if (argc - optind != 2)
+		return usage_error("%s", "usage: dispatch unregister [--host "
+		    "SCHEME://HOST:PORT] NAME VERSION");
 	if ((client = open_client(opts, &status)) == NULL)
 		return status;
-	code = vd_unregister(client, argv[1], argv[2], &error);
+	code = vd_unregister_host(client, argv[optind], argv[optind + 1], host,
+	    &error);
 	vd_client_destroy(client);
 	if (code != VD_OK) {
 		fprintf(stderr, "dispatch: %s\n", error.message);
-		return code == VD_EVERSION ? EXIT_USAGE : EXIT_FAILED;
+		return code == VD_EVERSION || code == VD_EINVAL ? EXIT_USAGE :
+		    EXIT_FAILED;
 	}
 	return EXIT_SUCCESS;
 }

@@ -1,6 +1,9 @@
 /*
- * registry.c - the service registry: one document per (name, version, url)
- * in the article's schema, plus lastSeen (the heartbeat) and registeredAt.
+ * registry.c - the service registry: one document per (name, version,
+ * url, host) in the article's schema, plus our fields: version (the full
+ * text), host (where the entry's endpoints are: "scheme://host[:port]",
+ * each host registering its own), lastSeen (the heartbeat) and
+ * registeredAt.
  *
  * Only what MongoDB and FerretDB v1.24 both do atomically is relied on:
  * registering is an insert guarded by a unique index, and a heartbeat is a
@@ -16,7 +19,11 @@
 
 #include "vd-private.h"
 
-#define INDEX_NAME "name_1_versionMajor_1_versionMinor_1_versionPatch_1_url_1"
+#define INDEX_NAME \
+	"name_1_versionMajor_1_versionMinor_1_versionPatch_1_url_1_host_1"
+/* The unique index before entries had a host: it would refuse a second
+ * host of one version, so it is dropped where it is found. */
+#define OLD_INDEX_NAME "name_1_versionMajor_1_versionMinor_1_versionPatch_1_url_1"
 #define DUPLICATE_KEY 11000
 #define PRUNE_AFTER_MS (60 * 60 * 1000)        /* unseen this long: gone */
 #define PRUNE_EVERY_MS (5 * 60 * 1000)
@@ -32,10 +39,11 @@ append_number(bson_t *doc, const char *key, uint64_t n)
 		bson_append_int64(doc, key, -1, (int64_t)n);
 }
 
-/* The fields that identify an entry, as the unique index has them. */
+/* The fields that identify an entry, as the unique index has them; url
+ * and host NULL: any. */
 static void
 append_identity(bson_t *doc, const char *name, const vd_version_t *v,
-    const char *url)
+    const char *url, const char *host)
 {
 	BSON_APPEND_UTF8(doc, "name", name);
 	append_number(doc, "versionMajor", v->major);
@@ -43,6 +51,8 @@ append_identity(bson_t *doc, const char *name, const vd_version_t *v,
 	append_number(doc, "versionPatch", v->patch);
 	if (url != NULL)
 		BSON_APPEND_UTF8(doc, "url", url);
+	if (host != NULL)
+		BSON_APPEND_UTF8(doc, "host", host);
 }
 
 /* The fields a heartbeat refreshes: a restarted service may come back
@@ -75,6 +85,19 @@ append_details(bson_t *doc, const vd_service_t *service, const char *version,
 	BSON_APPEND_DATE_TIME(doc, "lastSeen", now_ms);
 }
 
+/* Drops the unique index of a registry written before entries had a
+ * host, if it is there (IndexNotFound, code 27, when it is not). */
+static void
+drop_old_index(vd_client_t *client, mongoc_collection_t *coll)
+{
+	bson_error_t berr;
+
+	if (!mongoc_collection_drop_index(coll, OLD_INDEX_NAME, &berr) &&
+	    berr.code != 27)
+		vd_log(client, VD_LOG_DEBUG, "registry: the index %s stays: "
+		    "%s", OLD_INDEX_NAME, berr.message);
+}
+
 /* Creates the unique index once per client: it is what makes a second
  * insert of one entry fail, so that registering stays idempotent. */
 static vd_code_t
@@ -95,6 +118,7 @@ ensure_index(vd_client_t *client, mongoc_collection_t *coll,
 	            "versionMinor", BCON_INT32(1),
 	            "versionPatch", BCON_INT32(1),
 	            "url", BCON_INT32(1),
+	            "host", BCON_INT32(1),
 	        "}",
 	        "name", BCON_UTF8(INDEX_NAME),
 	        "unique", BCON_BOOL(true),
@@ -112,6 +136,7 @@ ensure_index(vd_client_t *client, mongoc_collection_t *coll,
 	if (!ok)
 		return vd_error_set(error, VD_EREGISTRY, 0,
 		    "Registry unavailable: %s", berr.message);
+	drop_old_index(client, coll);
 	client->index_ready = true;
 	return VD_OK;
 }
@@ -181,14 +206,14 @@ check_service(const vd_service_t *service, vd_version_t *v,
 static bool
 heartbeat(mongoc_collection_t *coll, const vd_service_t *service,
     const vd_version_t *v, const char *version, const char *url,
-    int64_t now_ms, bool *matched, bson_error_t *berr)
+    const char *host, int64_t now_ms, bool *matched, bson_error_t *berr)
 {
 	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
 	bson_t reply;
 	bson_iter_t it;
 	bool ok;
 
-	append_identity(&filter, service->name, v, url);
+	append_identity(&filter, service->name, v, url, host);
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 	append_details(&set, service, version, now_ms);
 	bson_append_document_end(&update, &set);
@@ -205,17 +230,37 @@ heartbeat(mongoc_collection_t *coll, const vd_service_t *service,
 static bool
 insert(mongoc_collection_t *coll, const vd_service_t *service,
     const vd_version_t *v, const char *version, const char *url,
-    int64_t now_ms, bson_error_t *berr)
+    const char *host, int64_t now_ms, bson_error_t *berr)
 {
 	bson_t doc = BSON_INITIALIZER;
 	bool ok;
 
-	append_identity(&doc, service->name, v, url);
+	append_identity(&doc, service->name, v, url, host);
 	append_details(&doc, service, version, now_ms);
 	BSON_APPEND_DATE_TIME(&doc, "registeredAt", now_ms);
 	ok = mongoc_collection_insert_one(coll, &doc, NULL, NULL, berr);
 	bson_destroy(&doc);
 	return ok;
+}
+
+/* Deletes the entry that this one replaces when the registry was written
+ * before entries had a host (the same identity, no host field): it names
+ * the same endpoints, and would be tried twice until it went stale. */
+static void
+forget_hostless(vd_client_t *client, mongoc_collection_t *coll,
+    const char *name, const vd_version_t *v, const char *url)
+{
+	bson_t filter = BSON_INITIALIZER, exists;
+	bson_error_t berr;
+
+	append_identity(&filter, name, v, url, NULL);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "host", &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", false);
+	bson_append_document_end(&filter, &exists);
+	if (!mongoc_collection_delete_many(coll, &filter, NULL, NULL, &berr))
+		vd_log(client, VD_LOG_DEBUG, "registry: an entry without a "
+		    "host stays: %s", berr.message);
+	bson_destroy(&filter);
 }
 
 vd_code_t
@@ -224,7 +269,7 @@ vd_register(vd_client_t *client, const vd_service_t *service,
 {
 	mongoc_collection_t *coll;
 	vd_version_t v;
-	char version[128];
+	char version[128], host[VD_HOST_SIZE];
 	const char *url;
 	bson_error_t berr;
 	int64_t now_ms = vd_now_ms();
@@ -239,16 +284,21 @@ vd_register(vd_client_t *client, const vd_service_t *service,
 		return code;
 	url = service->url != NULL ? service->url : "";
 	vd_version_format(&v, version, sizeof version);
+	/* The host is where the endpoints are: one entry per host. */
+	vd_url_origin(service->endpoints[0].url, host, sizeof host);
 	coll = vd_client_collection(client);
 	if ((code = ensure_index(client, coll, error)) != VD_OK)
 		goto out;
 	/* Insert; if the entry exists, refresh it; if it went away in
 	 * between (pruned, unregistered), insert again, once. */
 	for (tries = 0; tries < 2 && !matched; tries++) {
-		if (insert(coll, service, &v, version, url, now_ms, &berr))
+		if (insert(coll, service, &v, version, url, host, now_ms,
+		    &berr)) {
+			forget_hostless(client, coll, service->name, &v, url);
 			break;
+		}
 		if (berr.code != DUPLICATE_KEY ||
-		    !heartbeat(coll, service, &v, version, url, now_ms,
+		    !heartbeat(coll, service, &v, version, url, host, now_ms,
 		    &matched, &berr)) {
 			code = vd_error_set(error, VD_EREGISTRY, 0,
 			    "Registry unavailable: %s", berr.message);
@@ -267,9 +317,16 @@ vd_code_t
 vd_unregister(vd_client_t *client, const char *name, const char *version,
     vd_error_t *error)
 {
+	return vd_unregister_host(client, name, version, NULL, error);
+}
+
+vd_code_t
+vd_unregister_host(vd_client_t *client, const char *name,
+    const char *version, const char *host, vd_error_t *error)
+{
 	mongoc_collection_t *coll;
 	vd_version_t v;
-	char text[128];
+	char text[128], origin[VD_HOST_SIZE];
 	bson_t filter = BSON_INITIALIZER, or, alt;
 	bson_error_t berr;
 	vd_code_t code = VD_OK;
@@ -277,10 +334,13 @@ vd_unregister(vd_client_t *client, const char *name, const char *version,
 	if (client == NULL || name == NULL || *name == '\0')
 		return vd_error_set(error, VD_EINVAL, 0,
 		    "vd_unregister: a name is needed");
+	if (host != NULL && vd_url_origin(host, origin, sizeof origin) == 0)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_unregister_host: not a URL: %.100s", host);
 	if (vd_version_parse(version, &v, error) != VD_OK)
 		return VD_EVERSION;
 	vd_version_format(&v, text, sizeof text);
-	append_identity(&filter, name, &v, NULL);
+	append_identity(&filter, name, &v, NULL, host != NULL ? origin : NULL);
 	/* Our entries say their whole version (1.0.0-rc.1 is not 1.0.0);
 	 * entries written by the article's tools have no "version". */
 	BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
@@ -305,6 +365,13 @@ vd_unregister(vd_client_t *client, const char *name, const char *version,
 	bson_destroy(&filter);
 	vd_cache_invalidate(client);
 	return code;
+}
+
+size_t
+vd_entry_host(const vd_entry_t *entry, char *buf, size_t size)
+{
+	return vd_url_origin(entry != NULL && entry->n_endpoints > 0 ?
+	    entry->endpoints[0].url : NULL, buf, size);
 }
 
 void
@@ -525,6 +592,14 @@ vd_registry_read_all(mongoc_client_t *mongo, const char *db,
 	return code;
 }
 
+/* The first endpoint's URL, whose origin is the entry's host: sorting by
+ * it puts the entries of one host together. */
+static const char *
+entry_host(const vd_entry_t *e)
+{
+	return e->n_endpoints > 0 ? e->endpoints[0].url : "";
+}
+
 static int
 entry_order(const void *pa, const void *pb)
 {
@@ -534,6 +609,8 @@ entry_order(const void *pa, const void *pb)
 	if ((c = strcmp(a->name, b->name)) != 0)
 		return c;
 	if ((c = vd_version_compare(&b->version, &a->version)) != 0)
+		return c;
+	if ((c = strcmp(entry_host(a), entry_host(b))) != 0)
 		return c;
 	if (a->last_seen_ms != b->last_seen_ms)
 		return a->last_seen_ms < b->last_seen_ms ? 1 : -1;

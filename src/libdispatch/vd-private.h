@@ -55,6 +55,11 @@ bool vd_url_loopback(const char *host);
 bool vd_urls_match_parts(const vd_urls_t *urls, const struct vd_url_parts *p,
     bool loopback_as_one);
 
+/* The origin of url, "scheme://host[:port]" as written there (lowercase),
+ * into buf: what names a host in the registry. Its length; 0 (and "")
+ * when url has no "://" or the origin does not fit in size. */
+size_t vd_url_origin(const char *url, char *buf, size_t size);
+
 /* The text the list was made from. Owned by urls; "" for NULL. */
 const char *vd_urls_spec(const vd_urls_t *urls);
 
@@ -175,6 +180,92 @@ bool vd_budget_withdraw(vd_budget_t *b, int64_t now_ms);
 /* Fallbacks still allowed at now_ms (may be fractional or negative). */
 double vd_budget_balance(const vd_budget_t *b, int64_t now_ms);
 
+/* plan.c: the decisions of a call, without its I/O (see plan.c). */
+
+/* One candidate of a call as the plan sees it. */
+struct vd_plan_cand {
+	vd_version_t version;
+	const char *host;           /* "scheme://host[:port]"; not owned */
+	vd_breaker_t *breaker;      /* not owned; NULL: none (no memory) */
+	bool allowed;               /* every endpoint on the allow-list */
+	size_t entry;               /* the caller's index of the candidate */
+	bool shared;                /* set by vd_plan_order: its version has
+	                               other hosts (logs then name its host) */
+};
+
+/* Orders cands for trying: newest version first, the hosts of a version
+ * together and before the next version, each version's hosts starting at
+ * the host turn picks (turn % hosts). */
+void vd_plan_order(struct vd_plan_cand *cands, size_t n, unsigned turn);
+
+typedef enum vd_step_kind {
+	VD_STEP_TRY = 0,            /* call cands[index] */
+	VD_STEP_SKIP = 1,           /* cands[index] is not called: why */
+	VD_STEP_END = 2             /* no more attempts: why */
+} vd_step_kind_t;
+
+enum {
+	VD_SKIP_URL = 1,            /* an endpoint is off the allow-list */
+	VD_SKIP_OPEN,               /* its circuit is open (remaining_ms) */
+	VD_END_EXHAUSTED,           /* every candidate was considered */
+	VD_END_DEADLINE,            /* the call's deadline passed */
+	VD_END_BUDGET,              /* the budget refused cands[index] */
+	VD_END_ANSWERED,            /* 2xx or 4xx: the call has its answer */
+	VD_END_NOMEM                /* out of memory */
+};
+
+typedef struct vd_step {
+	vd_step_kind_t kind;
+	int why;                    /* SKIP, END: VD_SKIP_*, VD_END_* */
+	size_t index;               /* the candidate concerned */
+	bool forced;                /* TRY: its circuit is open, but every
+	                               candidate's is: a probe */
+	vd_breaker_state_t from;    /* TRY: its breaker before ... */
+	vd_breaker_state_t to;      /* ... and as it goes (a trial: half-open) */
+	int64_t remaining_ms;       /* SKIP_OPEN: open for this long yet; 0
+	                               when half-open with its trial out */
+} vd_step_t;
+
+struct vd_plan {
+	struct vd_plan_cand *cands;
+	size_t n;
+	size_t next;                /* the next candidate to consider */
+	size_t forced;              /* tried despite its open circuit, or
+	                               SIZE_MAX */
+	int64_t forced_ms;          /* ... which stays open this long yet */
+	bool tried_one;             /* a request went: the rest are fallbacks */
+	bool ended;
+	int end;                    /* VD_END_* once ended */
+	int64_t deadline_at;
+	const vd_breaker_config_t *cfg;
+	vd_budget_t *budget;
+};
+
+/* What an outcome did to a candidate's breaker; why is "" when it did
+ * not change. */
+struct vd_plan_change {
+	vd_breaker_state_t from;
+	vd_breaker_state_t to;
+	char why[96];
+};
+
+/* Starts a call over cands (ordered) at now: counts it in the budget and
+ * picks the probe when every circuit is open. */
+void vd_plan_init(struct vd_plan *p, struct vd_plan_cand *cands, size_t n,
+    const vd_breaker_config_t *cfg, vd_budget_t *budget, int64_t now,
+    int64_t deadline_at);
+
+/* The next step at now. A TRY has begun its breaker (an open one whose
+ * time is up becomes half-open with this attempt as its trial) and, when
+ * it is a fallback, withdrawn from the budget. */
+vd_step_t vd_plan_next(struct vd_plan *p, int64_t now);
+
+/* Records the outcome of a TRY step s (code, requests made) at now in its
+ * breaker; returns whether the call goes on (it failed in a way that
+ * falls back). */
+bool vd_plan_record(struct vd_plan *p, const vd_step_t *s, vd_code_t code,
+    size_t made, int64_t now, struct vd_plan_change *change);
+
 /* cache.c: the client's copy of the whole registry (see cache.c). */
 
 /* One read of the registry: every entry, sorted. Shared by the calls that
@@ -237,12 +328,12 @@ vd_code_t vd_cache_lookup_file(vd_client_t *client, const char *name,
 
 /* client.c */
 
-/* The breaker of one service version at one URL, and what the client
- * last told of it. */
+/* The breaker of one service version at one place (host and entry url),
+ * and what the client last told of it. */
 struct vd_breaker_entry {
 	char *name;
 	char *version;
-	char *url;
+	char *url;                  /* where: "HOST URL" of the entry */
 	vd_breaker_t breaker;
 	int64_t used_ms;            /* last use (monotonic), for pruning */
 	struct vd_breaker_entry *next;
@@ -274,6 +365,8 @@ struct vd_client {
 	struct vd_breaker_entry *breakers;
 	size_t n_breakers;
 	vd_budget_t budget;
+	unsigned turn;              /* the host a call starts at (plan.c) */
+	bool turn_set;              /* turn was seeded */
 
 	/* The registry copy (cache.c). reg_lock guards what the refresher
 	 * thread shares with the calling thread: everything below. */
@@ -335,8 +428,9 @@ void vd_observe(const vd_client_t *client, const vd_observation_t *obs);
 mongoc_client_t *vd_client_mongo_new(const vd_client_t *client,
     vd_error_t *error);
 
-/* The breaker of name at version and url, made (closed) if there is none;
- * NULL when out of memory. */
+/* The breaker of name at version and url (whatever names the place: call.c
+ * passes "HOST URL"), made (closed) if there is none; NULL when out of
+ * memory. */
 struct vd_breaker_entry *vd_client_breaker(vd_client_t *client,
     const char *name, const char *version, const char *url);
 
@@ -345,7 +439,9 @@ mongoc_collection_t *vd_client_collection(vd_client_t *client);
 
 /* registry.c */
 
-/* Sorts by name, then newest version first, then most recently seen. */
+/* Sorts by name, then newest version first, then by the URL of the first
+ * endpoint (so the entries of a host are together), then most recently
+ * seen. */
 void vd_entries_sort(vd_entry_t *entries, size_t count);
 
 /* Sets each entry's stale flag: not seen for more than stale_after_ms
