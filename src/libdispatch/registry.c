@@ -1,6 +1,6 @@
 /*
- * registry.c - the service registry: one document per (name, version,
- * url, host) in the article's schema, plus our fields: version (the full
+ * registry.c - the registry's documents in the database: one per (name,
+ * version, url, host) in the article's schema, plus our fields: version (the full
  * text), host (where the entry's endpoints are: "scheme://host[:port]",
  * each host registering its own), lastSeen (the heartbeat) and
  * registeredAt.
@@ -11,6 +11,10 @@
  * (harmless). Versions are ordered here, in C, by semver precedence: the
  * database would order "1.10.0" before "1.9.0" by text, or ignore
  * pre-releases by number.
+ *
+ * This file only reads and writes the database; the client's copy of the
+ * registry (cache.c) and the public calls over both (lookup.c) sit above
+ * it, and it calls neither.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,6 +31,15 @@
 #define DUPLICATE_KEY 11000
 #define PRUNE_AFTER_MS (60 * 60 * 1000)        /* unseen this long: gone */
 #define PRUNE_EVERY_MS (5 * 60 * 1000)
+
+/* The registry collection of client; caller frees with
+ * mongoc_collection_destroy(). */
+static mongoc_collection_t *
+collection(vd_client_t *client)
+{
+	return mongoc_client_get_collection(client->mongo, client->database,
+	    client->collection);
+}
 
 /* Numbers are stored as int32 when they fit, as the article's services
  * (JavaScript) did, so that its tools can read our entries. */
@@ -264,7 +277,7 @@ forget_hostless(vd_client_t *client, mongoc_collection_t *coll,
 }
 
 vd_code_t
-vd_register(vd_client_t *client, const vd_service_t *service,
+vd_registry_put(vd_client_t *client, const vd_service_t *service,
     vd_error_t *error)
 {
 	mongoc_collection_t *coll;
@@ -286,7 +299,7 @@ vd_register(vd_client_t *client, const vd_service_t *service,
 	vd_version_format(&v, version, sizeof version);
 	/* The host is where the endpoints are: one entry per host. */
 	vd_url_origin(service->endpoints[0].url, host, sizeof host);
-	coll = vd_client_collection(client);
+	coll = collection(client);
 	if ((code = ensure_index(client, coll, error)) != VD_OK)
 		goto out;
 	/* Insert; if the entry exists, refresh it; if it went away in
@@ -306,22 +319,13 @@ vd_register(vd_client_t *client, const vd_service_t *service,
 		}
 	}
 	prune(client, coll, now_ms);
-	/* A call through this client must see the change at once. */
-	vd_cache_invalidate(client);
 out:
 	mongoc_collection_destroy(coll);
 	return code;
 }
 
 vd_code_t
-vd_unregister(vd_client_t *client, const char *name, const char *version,
-    vd_error_t *error)
-{
-	return vd_unregister_host(client, name, version, NULL, error);
-}
-
-vd_code_t
-vd_unregister_host(vd_client_t *client, const char *name,
+vd_registry_delete(vd_client_t *client, const char *name,
     const char *version, const char *host, vd_error_t *error)
 {
 	mongoc_collection_t *coll;
@@ -357,51 +361,13 @@ vd_unregister_host(vd_client_t *client, const char *name,
 		bson_append_document_end(&or, &alt);
 	}
 	bson_append_array_end(&filter, &or);
-	coll = vd_client_collection(client);
+	coll = collection(client);
 	if (!mongoc_collection_delete_many(coll, &filter, NULL, NULL, &berr))
 		code = vd_error_set(error, VD_EREGISTRY, 0,
 		    "Registry unavailable: %s", berr.message);
 	mongoc_collection_destroy(coll);
 	bson_destroy(&filter);
-	vd_cache_invalidate(client);
 	return code;
-}
-
-size_t
-vd_entry_host(const vd_entry_t *entry, char *buf, size_t size)
-{
-	return vd_url_origin(entry != NULL && entry->n_endpoints > 0 ?
-	    entry->endpoints[0].url : NULL, buf, size);
-}
-
-void
-vd_entry_clear(vd_entry_t *e)
-{
-	size_t i;
-
-	free(e->name);
-	free(e->url);
-	for (i = 0; i < e->n_endpoints; i++) {
-		free((char *)e->endpoints[i].type);
-		free((char *)e->endpoints[i].url);
-	}
-	free(e->endpoints);
-	for (i = 0; i < e->n_roles; i++)
-		free(e->roles[i]);
-	free(e->roles);
-	memset(e, 0, sizeof *e);
-}
-
-void
-vd_entries_free(vd_entry_t *entries, size_t count)
-{
-	size_t i;
-
-	if (entries == NULL)
-		return;
-	for (i = 0; i < count; i++)
-		vd_entry_clear(&entries[i]);
-	free(entries);
 }
 
 static bool
@@ -568,11 +534,11 @@ read_collection(mongoc_collection_t *coll, const char *name,
 	return VD_OK;
 }
 
-static vd_code_t
-read_entries(vd_client_t *client, const char *name, vd_entry_t **entries,
-    size_t *count, vd_error_t *error)
+vd_code_t
+vd_registry_read(vd_client_t *client, const char *name,
+    vd_entry_t **entries, size_t *count, vd_error_t *error)
 {
-	mongoc_collection_t *coll = vd_client_collection(client);
+	mongoc_collection_t *coll = collection(client);
 	vd_code_t code = read_collection(coll, name, entries, count, error);
 
 	mongoc_collection_destroy(coll);
@@ -592,248 +558,3 @@ vd_registry_read_all(mongoc_client_t *mongo, const char *db,
 	return code;
 }
 
-/* The first endpoint's URL, whose origin is the entry's host: sorting by
- * it puts the entries of one host together. */
-static const char *
-entry_host(const vd_entry_t *e)
-{
-	return e->n_endpoints > 0 ? e->endpoints[0].url : "";
-}
-
-static int
-entry_order(const void *pa, const void *pb)
-{
-	const vd_entry_t *a = pa, *b = pb;
-	int c;
-
-	if ((c = strcmp(a->name, b->name)) != 0)
-		return c;
-	if ((c = vd_version_compare(&b->version, &a->version)) != 0)
-		return c;
-	if ((c = strcmp(entry_host(a), entry_host(b))) != 0)
-		return c;
-	if (a->last_seen_ms != b->last_seen_ms)
-		return a->last_seen_ms < b->last_seen_ms ? 1 : -1;
-	return strcmp(a->url, b->url);
-}
-
-void
-vd_entries_sort(vd_entry_t *entries, size_t count)
-{
-	if (count > 1)
-		qsort(entries, count, sizeof *entries, entry_order);
-}
-
-void
-vd_entries_mark_stale(vd_entry_t *entries, size_t count, int64_t now_ms,
-    int64_t stale_after_ms)
-{
-	size_t i;
-
-	for (i = 0; i < count; i++)
-		entries[i].stale = entries[i].last_seen_ms == 0 ||
-		    now_ms - entries[i].last_seen_ms > stale_after_ms;
-}
-
-size_t
-vd_entries_filter(vd_entry_t *entries, size_t count, const vd_range_t *range,
-    bool live_only)
-{
-	size_t i, kept = 0;
-
-	for (i = 0; i < count; i++) {
-		if ((range == NULL ||
-		    vd_range_match(range, &entries[i].version)) &&
-		    !(live_only && entries[i].stale))
-			entries[kept++] = entries[i];
-		else
-			vd_entry_clear(&entries[i]);
-	}
-	return kept;
-}
-
-static char *
-strdup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
-vd_entry_t *
-vd_entries_copy(const vd_entry_t *entries, size_t count)
-{
-	vd_entry_t *copy = calloc(count > 0 ? count : 1, sizeof *copy);
-	size_t i, j;
-
-	if (copy == NULL)
-		return NULL;
-	for (i = 0; i < count; i++) {
-		const vd_entry_t *e = &entries[i];
-		vd_entry_t *c = &copy[i];
-
-		*c = *e;
-		c->name = strdup_or_null(e->name);
-		c->url = strdup_or_null(e->url);
-		c->endpoints = NULL;
-		c->roles = NULL;
-		c->n_endpoints = c->n_roles = 0;
-		if (c->name == NULL || c->url == NULL)
-			goto nomem;
-		if (e->n_endpoints > 0 && (c->endpoints =
-		    calloc(e->n_endpoints, sizeof *c->endpoints)) == NULL)
-			goto nomem;
-		for (j = 0; j < e->n_endpoints; j++) {
-			c->endpoints[j].type = strdup(e->endpoints[j].type);
-			c->endpoints[j].url = strdup(e->endpoints[j].url);
-			c->n_endpoints++;
-			if (c->endpoints[j].type == NULL ||
-			    c->endpoints[j].url == NULL)
-				goto nomem;
-		}
-		if (e->n_roles > 0 && (c->roles =
-		    calloc(e->n_roles, sizeof *c->roles)) == NULL)
-			goto nomem;
-		for (j = 0; j < e->n_roles; j++)
-			if ((c->roles[c->n_roles++] = strdup(e->roles[j])) ==
-			    NULL)
-				goto nomem;
-	}
-	return copy;
-nomem:
-	vd_entries_free(copy, i + 1);
-	return NULL;
-}
-
-void
-vd_entries_describe(const vd_entry_t *entries, size_t count, char *buf,
-    size_t size)
-{
-	size_t i, used = 0;
-
-	if (size == 0)
-		return;
-	buf[0] = '\0';
-	for (i = 0; i < count; ) {
-		char version[128];
-		bool stale = true;
-		size_t j;
-		int n;
-
-		/* Sorted, so entries of one version (several URLs) are
-		 * together; the version is live if any of them is. */
-		for (j = i; j < count && strcmp(entries[j].name,
-		    entries[i].name) == 0 && vd_version_compare(
-		    &entries[j].version, &entries[i].version) == 0; j++)
-			stale = stale && entries[j].stale;
-		vd_version_format(&entries[i].version, version, sizeof version);
-		n = snprintf(buf + used, size - used, "%s%s%s",
-		    used > 0 ? ", " : "", version, stale ? " (stale)" : "");
-		if (n < 0 || (size_t)n >= size - used) {
-			/* Out of room: say so, as well as it fits. */
-			if (used > 0 && used + 6 <= size)
-				strcpy(buf + used, ", ...");
-			else if (size >= 4)
-				strcpy(buf + (used + 4 <= size ? used :
-				    size - 4), "...");
-			else
-				buf[used < size ? used : size - 1] = '\0';
-			return;
-		}
-		used += (size_t)n;
-		i = j;
-	}
-}
-
-vd_code_t
-vd_lookup(vd_client_t *client, const char *name, const char *range,
-    vd_entry_t **entries, size_t *count, vd_error_t *error)
-{
-	vd_range_t *r = NULL;
-	vd_entry_t *list;
-	vd_error_t err;
-	size_t n;
-	vd_code_t code;
-
-	if (entries != NULL)
-		*entries = NULL;
-	if (count != NULL)
-		*count = 0;
-	if (client == NULL || entries == NULL || count == NULL)
-		return vd_error_set(error, VD_EINVAL, 0,
-		    "vd_lookup: NULL argument");
-	if (range != NULL && (r = vd_range_new(range, error)) == NULL)
-		return error != NULL ? error->code : VD_EVERSION;
-	code = read_entries(client, name, &list, &n, &err);
-	if (code == VD_OK && name == NULL)
-		vd_cache_keep(client, list, n);
-	else if (code == VD_EREGISTRY && vd_cache_lookup_file(client, name,
-	    err.message, &list, &n) == VD_OK)
-		code = VD_OK;        /* the registry is down: the saved copy */
-	if (code != VD_OK && error != NULL)
-		*error = err;
-	if (code == VD_OK) {
-		vd_entries_mark_stale(list, n, vd_now_ms(),
-		    (int64_t)client->stale_after_s * 1000);
-		n = vd_entries_filter(list, n, r, false);
-		vd_entries_sort(list, n);
-		*entries = list;
-		*count = n;
-	}
-	vd_range_destroy(r);
-	return code;
-}
-
-vd_code_t
-vd_registry_candidates(vd_client_t *client, const char *name,
-    const vd_range_t *range, vd_entry_t **entries, size_t *count,
-    char *why, size_t why_size, vd_error_t *error)
-{
-	struct vd_snapshot *snap;
-	vd_entry_t *list;
-	size_t first, n, i, matching, live;
-	vd_code_t code;
-	char registered[192];
-
-	*entries = NULL;
-	*count = 0;
-	if (why != NULL && why_size > 0)
-		why[0] = '\0';
-	if ((code = vd_cache_acquire(client, &snap, error)) != VD_OK)
-		return code;
-	/* Sorted by name: the entries of name are together. */
-	for (first = 0; first < snap->count &&
-	    strcmp(snap->entries[first].name, name) != 0; first++)
-		;
-	for (n = 0; first + n < snap->count &&
-	    strcmp(snap->entries[first + n].name, name) == 0; n++)
-		;
-	list = vd_entries_copy(snap->entries + first, n);
-	/* Live or stale as of the read: while the registry cannot be read,
-	 * responders cannot heartbeat either. */
-	if (list != NULL)
-		vd_entries_mark_stale(list, n, snap->fetched_ms,
-		    (int64_t)client->stale_after_s * 1000);
-	vd_cache_release(client, snap);
-	if (list == NULL)
-		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
-	for (i = 0, matching = 0, live = 0; i < n; i++) {
-		if (!vd_range_match(range, &list[i].version))
-			continue;
-		matching++;
-		live += !list[i].stale;
-	}
-	if (live == 0) {
-		/* Said only when it is needed: it formats every version. */
-		vd_entries_describe(list, n, registered, sizeof registered);
-		if (why != NULL && registered[0] == '\0')
-			snprintf(why, why_size, "none registered");
-		else if (why != NULL)
-			snprintf(why, why_size, "%s; registered: %s",
-			    matching > 0 ? "none live" : "none matches",
-			    registered);
-		vd_entries_free(list, n);
-		return VD_OK;
-	}
-	*entries = list;
-	*count = vd_entries_filter(list, n, range, true);
-	return VD_OK;
-}

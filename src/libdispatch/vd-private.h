@@ -28,6 +28,23 @@
 vd_code_t vd_error_set(vd_error_t *error, vd_code_t code, int http_status,
     const char *fmt, ...) VD_PRINTF(4, 5);
 
+/* runtime.c: what every file may use; it calls nothing of the library. */
+
+/* mongoc_init() and curl_global_init(), once per process. */
+void vd_global_init(void);
+
+/* Wall-clock time (for lastSeen) and a monotonic clock (for deadlines), in
+ * milliseconds. */
+int64_t vd_now_ms(void);
+int64_t vd_mono_ms(void);
+
+/* Sends one formatted line to the client's logger, if it has one. */
+void vd_log(const vd_client_t *client, vd_log_level_t level,
+    const char *fmt, ...) VD_PRINTF(3, 4);
+
+/* Sends obs to the client's observer, if it has one. */
+void vd_observe(const vd_client_t *client, const vd_observation_t *obs);
+
 /* urls.c: URL allow-lists. */
 
 /* A URL as the server behind it routes it: scheme and host lowercase
@@ -326,7 +343,47 @@ void vd_cache_keep(vd_client_t *client, const vd_entry_t *entries,
 vd_code_t vd_cache_lookup_file(vd_client_t *client, const char *name,
     const char *why, vd_entry_t **entries, size_t *count);
 
-/* client.c */
+/* call.c: the call as its caller builds it. */
+
+struct vd_header {
+	char *name;
+	char *value;
+};
+
+struct vd_call {
+	vd_client_t *client;
+	char *name;
+	vd_range_t *range;
+	char *body;                 /* NULL: none */
+	size_t body_len;
+	struct vd_header *headers;
+	size_t n_headers;
+
+	/* What the last perform found. */
+	char *reply;
+	size_t reply_len;
+	int status;
+	char version[128];
+	char host[VD_HOST_SIZE];
+	size_t attempts;
+};
+
+/* Forgets what the last perform found. */
+void vd_call_clear_results(vd_call_t *call);
+
+/* The caller's header called name (any case), or NULL. */
+struct vd_header *vd_call_find_header(const vd_call_t *call,
+    const char *name);
+
+/* The headers of every GET (post false) or every POST of one perform:
+ * the caller's, then ours where the caller set none (Accept, the client's
+ * Authorization, and for a POST Content-Type, Idempotency-Key: key, no
+ * Expect). *ok is false when out of memory; caller frees the list with
+ * curl_slist_free_all(). */
+struct curl_slist *vd_call_headers(const vd_call_t *call, bool post,
+    const char *key, bool *ok);
+
+/* client.c: the client handle (it calls cache.c to stop its refresher). */
 
 /* The breaker of one service version at one place (host and entry url),
  * and what the client last told of it. */
@@ -408,36 +465,13 @@ struct vd_client {
 bool vd_client_url_allowed(vd_client_t *client, const char *url, char *why,
     size_t size);
 
-/* mongoc_init() and curl_global_init(), once per process. */
-void vd_global_init(void);
-
-/* Wall-clock time (for lastSeen) and a monotonic clock (for deadlines), in
- * milliseconds. */
-int64_t vd_now_ms(void);
-int64_t vd_mono_ms(void);
-
-/* Sends one formatted line to the client's logger, if it has one. */
-void vd_log(const vd_client_t *client, vd_log_level_t level,
-    const char *fmt, ...) VD_PRINTF(3, 4);
-
-/* Sends obs to the client's observer, if it has one. */
-void vd_observe(const vd_client_t *client, const vd_observation_t *obs);
-
-/* A new connection to the client's registry (for the refresher thread);
- * caller frees with mongoc_client_destroy(). */
-mongoc_client_t *vd_client_mongo_new(const vd_client_t *client,
-    vd_error_t *error);
-
 /* The breaker of name at version and url (whatever names the place: call.c
  * passes "HOST URL"), made (closed) if there is none; NULL when out of
  * memory. */
 struct vd_breaker_entry *vd_client_breaker(vd_client_t *client,
     const char *name, const char *version, const char *url);
 
-/* The registry collection; caller frees with mongoc_collection_destroy(). */
-mongoc_collection_t *vd_client_collection(vd_client_t *client);
-
-/* registry.c */
+/* entries.c: entries as the library holds them (pure). */
 
 /* Sorts by name, then newest version first, then by the URL of the first
  * endpoint (so the entries of a host are together), then most recently
@@ -466,11 +500,34 @@ void vd_entries_describe(const vd_entry_t *entries, size_t count, char *buf,
 /* Frees what e holds and zeroes it. */
 void vd_entry_clear(vd_entry_t *e);
 
-/* Reads every entry of the collection db.coll through mongo, unsorted.
- * *entries: caller frees with vd_entries_free(). */
+/* registry.c: the registry's documents in the database. It uses the
+ * client's settings (database, collection, its index made) but calls
+ * neither cache.c nor lookup.c. */
+
+/* Inserts or refreshes the entry of service at its host (vd_register
+ * without the client's copy). */
+vd_code_t vd_registry_put(vd_client_t *client, const vd_service_t *service,
+    vd_error_t *error);
+
+/* Deletes the entries of name at exactly version, of host (any URL of
+ * it; NULL: every host). */
+vd_code_t vd_registry_delete(vd_client_t *client, const char *name,
+    const char *version, const char *host, vd_error_t *error);
+
+/* Reads the entries of name (NULL: all), unsorted. *entries: caller
+ * frees with vd_entries_free(). */
+vd_code_t vd_registry_read(vd_client_t *client, const char *name,
+    vd_entry_t **entries, size_t *count, vd_error_t *error);
+
+/* Reads every entry of the collection db.coll through mongo (the
+ * refresher's own connection), unsorted. *entries: caller frees with
+ * vd_entries_free(). */
 vd_code_t vd_registry_read_all(mongoc_client_t *mongo, const char *db,
     const char *coll, vd_entry_t **entries, size_t *count,
     vd_error_t *error);
+
+/* lookup.c: the registry as a client uses it (over registry.c and
+ * cache.c), besides the public vd_register, vd_unregister, vd_lookup. */
 
 /* The entries a call of name at range may use: matching and not stale,
  * newest first, from the client's copy of the registry (cache.c). When

@@ -90,6 +90,8 @@ def test_calls_spread_over_the_hosts_of_a_version(hosts):
     res = dispatch("call", "--count", "40", "--json", name, "1.0.1")
     s = summary(res)
     assert s["outcomes"] == {"ok 1.0.1": 40}, s
+    # One client turns from host to host: 20 calls each.
+    assert s["hosts"] == {a.base: 20, b.base: 20}, s
     # Each process starts at a host of its own, then turns: both serve.
     res2 = [dispatch("call", name, "1.0.1") for _ in range(12)]
     answered = {json.loads(r.stdout)[0] for r in res2 if r.returncode == 0}
