@@ -3,8 +3,8 @@
  * database being slow or down never stops a call.
  *
  * Calls choose their versions from an in-memory copy of every entry (one
- * query reads the whole collection: it is small, and FerretDB scans it
- * whole for any query anyway). The copy is refreshed in the background:
+ * query reads the whole collection: it is small, a few entries per
+ * service, version and host). The copy is refreshed in the background:
  * a call that finds it older than the refresh interval wakes the client's
  * refresher thread and goes on with the copy it has, so that no call
  * waits for the registry once there is a copy. Only the first call (or

@@ -356,9 +356,9 @@ vd_client_set_registry_refresh(vd_client_t *client, long refresh_ms)
 	pthread_mutex_unlock(&client->reg_lock);
 }
 
-/* Breakers of versions not called for an hour are forgotten when new
- * ones are made, so that a long-lived client does not keep every version
- * it ever saw. */
+/* Breakers of versions (at a host) not called for an hour are forgotten
+ * when new ones are made, so that a long-lived client does not keep every
+ * version and host it ever saw. */
 #define BREAKER_FORGET_MS (60 * 60 * 1000)
 
 struct vd_breaker_entry *

@@ -2,6 +2,16 @@
  * vd-private.h - what the files of libvdispatch share with each other and
  * with the unit tests. Nothing here is exported: the library is built with
  * -fvisibility=hidden and only VD_EXPORT functions are visible outside it.
+ *
+ * The files call each other in layers, never in a circle (make check's
+ * tests/unit/layers.py reads the objects and fails on one):
+ *   error, runtime (init, clocks, logger), semver, urls, json, webhook,
+ *   breaker, budget, entries: pure or nearly, under everything;
+ *   http (one request), sender (event POSTs); plan (a call's decisions);
+ *   registry (the database's documents);
+ *   cache, cachefile (the client's copy of the registry and its file);
+ *   client (the handle); lookup (vd_register, vd_lookup, candidates);
+ *   call (the call object); perform (vd_call_perform, vd_call_json).
  */
 #ifndef VD_PRIVATE_H
 #define VD_PRIVATE_H
@@ -80,7 +90,8 @@ size_t vd_url_origin(const char *url, char *buf, size_t size);
 /* The text the list was made from. Owned by urls; "" for NULL. */
 const char *vd_urls_spec(const vd_urls_t *urls);
 
-/* breaker.c: one circuit breaker per service version (see breaker.c). */
+/* breaker.c: a circuit breaker (see breaker.c); one per service version
+ * and host. */
 
 /* Defaults, in line with Hystrix (20 calls, 50 %, 10 s window, 5 s sleep
  * window) and Envoy's outlier detection (5 consecutive 5xx; an ejection
@@ -139,7 +150,7 @@ vd_breaker_state_t vd_breaker_peek(const vd_breaker_t *b, int64_t now,
 /* A call is about to go: an open breaker whose time is up becomes
  * half-open with this call as its trial. Returns the state the call goes
  * in: CLOSED, HALF_OPEN (a trial), or OPEN: it must not go, unless force
- * (every version of the call is open) made it a probe, whose success
+ * (every candidate of the call is open) made it a probe, whose success
  * closes the breaker and whose failure changes nothing. */
 vd_breaker_state_t vd_breaker_begin(vd_breaker_t *b, int64_t now,
     bool force);
@@ -417,7 +428,7 @@ struct vd_client {
 	bool index_ready;          /* unique index made by this client */
 	int64_t last_prune_ms;
 
-	/* Resilience: breakers per version, the retry budget. */
+	/* Resilience: breakers per version and host, the retry budget. */
 	vd_breaker_config_t breaker_cfg;
 	struct vd_breaker_entry *breakers;
 	size_t n_breakers;
@@ -465,9 +476,9 @@ struct vd_client {
 bool vd_client_url_allowed(vd_client_t *client, const char *url, char *why,
     size_t size);
 
-/* The breaker of name at version and url (whatever names the place: call.c
- * passes "HOST URL"), made (closed) if there is none; NULL when out of
- * memory. */
+/* The breaker of name at version and url (whatever names the place:
+ * perform.c passes "HOST URL"), made (closed) if there is none; NULL when
+ * out of memory. */
 struct vd_breaker_entry *vd_client_breaker(vd_client_t *client,
     const char *name, const char *version, const char *url);
 

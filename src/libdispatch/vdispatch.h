@@ -279,7 +279,7 @@ typedef struct vd_observation {
 	bool fallback;               /* ATTEMPT: not the first version tried */
 	const char *state;           /* BREAKER: "closed", "open", "half-open" */
 	const char *host;            /* the host concerned ("scheme://host:port",
-	                                see vd_entry_host); added in 1.1 */
+	                                see vd_entry_host); "" for none */
 } vd_observation_t;
 
 /* Receives observations during vd_call_perform(); obs and its strings are
@@ -288,9 +288,10 @@ typedef void (*vd_observe_fn)(const vd_observation_t *obs, void *userdata);
 
 /* Installs the observer (NULL: none, the default). It is called in the
  * thread that performs the call, never from a library thread: per HTTP
- * request (ATTEMPT; fallback is true from the second version tried on),
- * per version skipped (SKIPPED, state "open"), per breaker change
- * (BREAKER), per fallback refused (BUDGET, version = the one not tried). */
+ * request (ATTEMPT; fallback is true from the second candidate tried on),
+ * per version at a host skipped (SKIPPED, state "open"), per breaker
+ * change (BREAKER), per fallback refused (BUDGET, version and host = the
+ * one not tried). */
 VD_EXPORT void vd_client_set_observer(vd_client_t *client, vd_observe_fn fn,
     void *userdata);
 
