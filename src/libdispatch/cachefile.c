@@ -207,12 +207,14 @@ vd_cache_parse(const char *text, size_t len, vd_entry_t **entries,
 	return VD_OK;
 }
 
-/* FNV-1a of what makes the entries differ, lastSeen aside: the file is
- * rewritten when this changes. */
+/* FNV-1a, 64 bits (offset basis 14695981039346656037, prime
+ * 1099511628211), of what makes the entries differ, lastSeen aside, each
+ * string ended by 0xff: the file is rewritten when this changes. The
+ * value never leaves the process. */
 uint64_t
 vd_cache_hash(const vd_entry_t *entries, size_t count)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = 14695981039346656037ULL;
 	char version[128];
 	size_t i, j;
 

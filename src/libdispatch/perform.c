@@ -508,6 +508,47 @@ tell_forced(vd_call_t *call, const struct vd_plan *plan,
 	p->breaker->panic_told = true;
 }
 
+/* A TRY step: the attempt, its outcome told to the plan (and so to the
+ * breaker) and to the logger; returns whether the call goes on. */
+static bool
+attempt(vd_call_t *call, struct vd_plan *plan, const vd_step_t *s,
+    const struct vd_cand *c, const struct vd_requests *rq,
+    struct vd_outcome *o)
+{
+	struct vd_plan_change change;
+	bool going;
+
+	breaker_changed(call->client, call->name, c, s->from, s->to, "");
+	memset(&o->a, 0, sizeof o->a);
+	try_version(call, c, rq, plan->deadline_at, plan->tried_one, &o->a);
+	if (o->a.status != 0)
+		o->last_status = o->a.status;
+	going = vd_plan_record(plan, s, o->a.code, o->a.made, vd_mono_ms(),
+	    &change);
+	breaker_changed(call->client, call->name, c, change.from, change.to,
+	    change.why);
+	if (going) {
+		snprintf(o->last_failed, sizeof o->last_failed,
+		    "%.30s (%.120s)", c->label, o->a.reason);
+		add_tried(o->tried, sizeof o->tried, c->label, o->a.reason);
+	}
+	return going;
+}
+
+/* The budget refused to fall back to c. */
+static void
+tell_refused(vd_call_t *call, const struct vd_cand *c)
+{
+	vd_observe(call->client, &(vd_observation_t){
+		.kind = VD_OBSERVE_BUDGET,
+		.service = call->name,
+		.version = c->version,
+		.host = c->host,
+	});
+	vd_log(call->client, VD_LOG_WARN, "not falling back to %s %s: retry "
+	    "budget exhausted", call->name, c->label);
+}
+
 vd_code_t
 vd_call_perform(vd_call_t *call, vd_error_t *error)
 {
@@ -515,13 +556,11 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 	struct vd_requests rq = { .get = NULL };
 	struct vd_outcome o = { .a.code = VD_ENOSERVICE };
 	struct vd_plan plan;
-	struct vd_plan_change change;
 	vd_client_t *client;
 	vd_step_t s;
 	char why[200];
 	int64_t deadline_at;
 	vd_code_t code;
-	bool going;
 
 	if (call == NULL)
 		return vd_error_set(error, VD_EINVAL, 0,
@@ -552,37 +591,13 @@ vd_call_perform(vd_call_t *call, vd_error_t *error)
 	while ((s = vd_plan_next(&plan, vd_mono_ms())).kind != VD_STEP_END) {
 		struct vd_cand *c = &cs.c[cs.plan[s.index].entry];
 
-		if (s.kind == VD_STEP_SKIP) {
+		if (s.kind == VD_STEP_SKIP)
 			tell_skip(call, c, &s, o.tried, sizeof o.tried);
-			continue;
-		}
-		breaker_changed(client, call->name, c, s.from, s.to, "");
-		memset(&o.a, 0, sizeof o.a);
-		try_version(call, c, &rq, deadline_at, plan.tried_one, &o.a);
-		if (o.a.status != 0)
-			o.last_status = o.a.status;
-		going = vd_plan_record(&plan, &s, o.a.code, o.a.made,
-		    vd_mono_ms(), &change);
-		breaker_changed(client, call->name, c, change.from, change.to,
-		    change.why);
-		if (!going)
+		else if (!attempt(call, &plan, &s, c, &rq, &o))
 			break;
-		snprintf(o.last_failed, sizeof o.last_failed, "%.30s (%.120s)",
-		    c->label, o.a.reason);
-		add_tried(o.tried, sizeof o.tried, c->label, o.a.reason);
 	}
-	if (s.kind == VD_STEP_END && s.why == VD_END_BUDGET) {
-		struct vd_cand *c = &cs.c[cs.plan[s.index].entry];
-
-		vd_observe(client, &(vd_observation_t){
-			.kind = VD_OBSERVE_BUDGET,
-			.service = call->name,
-			.version = c->version,
-			.host = c->host,
-		});
-		vd_log(client, VD_LOG_WARN, "not falling back to %s %s: retry "
-		    "budget exhausted", call->name, c->label);
-	}
+	if (s.kind == VD_STEP_END && s.why == VD_END_BUDGET)
+		tell_refused(call, &cs.c[cs.plan[s.index].entry]);
 	/* 5. The result. */
 	code = finish(call, &plan, &cs, &o, deadline_at, error);
 out:

@@ -260,12 +260,12 @@ VD_EXPORT void vd_client_set_logger(vd_client_t *client, vd_log_fn fn,
     void *userdata);
 
 /* What a client observed, for metrics: one report per call attempt, per
- * version skipped because its circuit breaker is open, per breaker state
- * change, and per fallback refused by the retry budget. */
+ * version (at a host) skipped because its circuit breaker is open, per
+ * breaker state change, and per fallback refused by the retry budget. */
 typedef enum vd_observation_kind {
 	VD_OBSERVE_ATTEMPT = 0,      /* an attempt ended: code, status, ms */
-	VD_OBSERVE_SKIPPED = 1,      /* version skipped: its breaker is open */
-	VD_OBSERVE_BREAKER = 2,      /* version's breaker changed to state */
+	VD_OBSERVE_SKIPPED = 1,      /* skipped: its breaker is open */
+	VD_OBSERVE_BREAKER = 2,      /* its breaker changed to state */
 	VD_OBSERVE_BUDGET = 3        /* a fallback refused by the budget */
 } vd_observation_kind_t;
 
