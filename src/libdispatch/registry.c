@@ -287,7 +287,7 @@ vd_registry_put(vd_client_t *client, const vd_service_t *service,
 	bson_error_t berr;
 	int64_t now_ms = vd_now_ms();
 	vd_code_t code;
-	bool matched = false;
+	bool matched = false, inserted = false;
 	int tries;
 
 	if (client == NULL)
@@ -304,9 +304,9 @@ vd_registry_put(vd_client_t *client, const vd_service_t *service,
 		goto out;
 	/* Insert; if the entry exists, refresh it; if it went away in
 	 * between (pruned, unregistered), insert again, once. */
-	for (tries = 0; tries < 2 && !matched; tries++) {
-		if (insert(coll, service, &v, version, url, host, now_ms,
-		    &berr)) {
+	for (tries = 0; tries < 2 && !matched && !inserted; tries++) {
+		if ((inserted = insert(coll, service, &v, version, url, host,
+		    now_ms, &berr))) {
 			forget_hostless(client, coll, service->name, &v, url);
 			break;
 		}
@@ -317,6 +317,15 @@ vd_registry_put(vd_client_t *client, const vd_service_t *service,
 			    "Registry unavailable: %s", berr.message);
 			goto out;
 		}
+	}
+	/* A duplicate each time, yet nothing to refresh: another unique
+	 * index (one that leaves the host out) refuses this entry. */
+	if (!inserted && !matched) {
+		code = vd_error_set(error, VD_EREGISTRY, 0, "Registry refused "
+		    "%s %s at %s: a unique index of %s.%s other than %s "
+		    "holds another host's entry", service->name, version,
+		    host, client->database, client->collection, INDEX_NAME);
+		goto out;
 	}
 	prune(client, coll, now_ms);
 out:
