@@ -131,3 +131,24 @@ def test_a_killed_supervisor_is_reported_and_start_restores_it(stack):
     for pid in workers:
         wait_until(lambda: not os.path.exists("/proc/%d" % pid), 10,
                    what="the unsupervised worker %d gone" % pid)
+
+
+def test_stop_lets_every_worker_finish(stack):
+    """stop: multiwatch passes its workers a signal they stop on, so each
+    returns from main (its threads stopped, its memory freed: what the
+    sanitized build's leak check needs) and says so in its log. Debian's
+    multiwatch 1.0.0 reads `-s TERM` as SIGQUIT, which killed them."""
+    part = "tickets@%s" % VERSION
+    log = STATE / "logs" / ("tickets-%s.log" % VERSION)
+    workers = worker_pids(part)
+    assert len(workers) == workers_wanted(), workers
+    try:
+        res = stack("stop", part)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "killing" not in res.stderr, res.stderr
+        text = log.read_text(errors="replace")
+        for pid in workers:
+            assert "[%d] info stopping" % pid in text, pid
+    finally:
+        res = stack("start", part)
+        assert res.returncode == 0, res.stdout + res.stderr
