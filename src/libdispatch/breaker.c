@@ -1,19 +1,20 @@
 /*
- * breaker.c - a circuit breaker per service version, as Hystrix and
- * Envoy's outlier detection have them.
+ * breaker.c - a circuit breaker, as Hystrix and Envoy's outlier detection
+ * have them; the client keeps one per service version and host.
  *
  *   closed     every call goes; outcomes are counted. It opens after
  *              `consecutive` failures in a row, or when at least
  *              `rate_percent` of at least `min_calls` calls failed in the
  *              last `window_ms` (ten buckets, as Hystrix's rolling window).
- *   open       calls skip the version until the open period ends. The
+ *   open       calls skip the version (at that host) until the open
+ *              period ends. The
  *              first period is `base_open_ms`; each re-opening doubles it,
  *              up to `max_open_ms` (Envoy's growing ejection time). The
  *              growth is forgotten once the version has stayed closed for
  *              `max_open_ms`.
  *   half-open  one trial call goes: success closes, failure re-opens.
  *
- * When every version of a call is open, the caller forces a probe of the
+ * When every candidate of a call is open, the caller forces a probe of the
  * one that closes soonest (vd_breaker_begin with force): its success
  * closes the circuit, its failure changes nothing.
  *

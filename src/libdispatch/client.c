@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -16,63 +15,6 @@
 #define DEFAULT_URI "mongodb://127.0.0.1:27017"
 /* Calls stay on this machine unless told otherwise. */
 #define DEFAULT_ALLOWED "localhost,127.0.0.1,[::1]"
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-
-static void
-global_init_once(void)
-{
-	mongoc_init();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* Both libraries want one initialisation per process, before any thread
- * uses them; neither is ever cleaned up, since the library cannot know
- * that its host is done with them. */
-void
-vd_global_init(void)
-{
-	pthread_once(&global_once, global_init_once);
-}
-
-int64_t
-vd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-vd_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-vd_log(const vd_client_t *client, vd_log_level_t level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (client == NULL || client->log_fn == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	client->log_fn(level, line, client->log_userdata);
-}
-
-void
-vd_observe(const vd_client_t *client, const vd_observation_t *obs)
-{
-	if (client != NULL && client->observe_fn != NULL)
-		client->observe_fn(obs, client->observe_userdata);
-}
 
 /* Sets a URI option unless the user's URI chose it already. */
 static void
@@ -281,29 +223,6 @@ vd_client_set_logger(vd_client_t *client, vd_log_fn fn, void *userdata)
 	client->log_userdata = userdata;
 }
 
-mongoc_collection_t *
-vd_client_collection(vd_client_t *client)
-{
-	return mongoc_client_get_collection(client->mongo, client->database,
-	    client->collection);
-}
-
-mongoc_client_t *
-vd_client_mongo_new(const vd_client_t *client, vd_error_t *error)
-{
-	mongoc_client_t *mongo;
-	bson_error_t berr;
-
-	mongo = mongoc_client_new_from_uri_with_error(client->uri, &berr);
-	if (mongo == NULL) {
-		vd_error_set(error, VD_EREGISTRY, 0, "Registry unavailable: %s",
-		    berr.message);
-		return NULL;
-	}
-	mongoc_client_set_error_api(mongo, MONGOC_ERROR_API_VERSION_2);
-	return mongo;
-}
-
 void
 vd_client_set_observer(vd_client_t *client, vd_observe_fn fn, void *userdata)
 {
@@ -437,9 +356,9 @@ vd_client_set_registry_refresh(vd_client_t *client, long refresh_ms)
 	pthread_mutex_unlock(&client->reg_lock);
 }
 
-/* Breakers of versions not called for an hour are forgotten when new
- * ones are made, so that a long-lived client does not keep every version
- * it ever saw. */
+/* Breakers of versions (at a host) not called for an hour are forgotten
+ * when new ones are made, so that a long-lived client does not keep every
+ * version and host it ever saw. */
 #define BREAKER_FORGET_MS (60 * 60 * 1000)
 
 struct vd_breaker_entry *

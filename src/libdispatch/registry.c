@@ -1,6 +1,9 @@
 /*
- * registry.c - the service registry: one document per (name, version, url)
- * in the article's schema, plus lastSeen (the heartbeat) and registeredAt.
+ * registry.c - the registry's documents in the database: one per (name,
+ * version, url, host) in the article's schema, plus our fields: version (the full
+ * text), host (where the entry's endpoints are: "scheme://host[:port]",
+ * each host registering its own), lastSeen (the heartbeat) and
+ * registeredAt.
  *
  * Only what MongoDB and FerretDB v1.24 both do atomically is relied on:
  * registering is an insert guarded by a unique index, and a heartbeat is a
@@ -8,6 +11,10 @@
  * (harmless). Versions are ordered here, in C, by semver precedence: the
  * database would order "1.10.0" before "1.9.0" by text, or ignore
  * pre-releases by number.
+ *
+ * This file only reads and writes the database; the client's copy of the
+ * registry (cache.c) and the public calls over both (lookup.c) sit above
+ * it, and it calls neither.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,10 +23,23 @@
 
 #include "vd-private.h"
 
-#define INDEX_NAME "name_1_versionMajor_1_versionMinor_1_versionPatch_1_url_1"
+#define INDEX_NAME \
+	"name_1_versionMajor_1_versionMinor_1_versionPatch_1_url_1_host_1"
+/* The unique index before entries had a host: it would refuse a second
+ * host of one version, so it is dropped where it is found. */
+#define OLD_INDEX_NAME "name_1_versionMajor_1_versionMinor_1_versionPatch_1_url_1"
 #define DUPLICATE_KEY 11000
 #define PRUNE_AFTER_MS (60 * 60 * 1000)        /* unseen this long: gone */
 #define PRUNE_EVERY_MS (5 * 60 * 1000)
+
+/* The registry collection of client; caller frees with
+ * mongoc_collection_destroy(). */
+static mongoc_collection_t *
+collection(vd_client_t *client)
+{
+	return mongoc_client_get_collection(client->mongo, client->database,
+	    client->collection);
+}
 
 /* Numbers are stored as int32 when they fit, as the article's services
  * (JavaScript) did, so that its tools can read our entries. */
@@ -32,10 +52,11 @@ append_number(bson_t *doc, const char *key, uint64_t n)
 		bson_append_int64(doc, key, -1, (int64_t)n);
 }
 
-/* The fields that identify an entry, as the unique index has them. */
+/* The fields that identify an entry, as the unique index has them; url
+ * and host NULL: any. */
 static void
 append_identity(bson_t *doc, const char *name, const vd_version_t *v,
-    const char *url)
+    const char *url, const char *host)
 {
 	BSON_APPEND_UTF8(doc, "name", name);
 	append_number(doc, "versionMajor", v->major);
@@ -43,6 +64,8 @@ append_identity(bson_t *doc, const char *name, const vd_version_t *v,
 	append_number(doc, "versionPatch", v->patch);
 	if (url != NULL)
 		BSON_APPEND_UTF8(doc, "url", url);
+	if (host != NULL)
+		BSON_APPEND_UTF8(doc, "host", host);
 }
 
 /* The fields a heartbeat refreshes: a restarted service may come back
@@ -75,6 +98,19 @@ append_details(bson_t *doc, const vd_service_t *service, const char *version,
 	BSON_APPEND_DATE_TIME(doc, "lastSeen", now_ms);
 }
 
+/* Drops the unique index of a registry written before entries had a
+ * host, if it is there (IndexNotFound, code 27, when it is not). */
+static void
+drop_old_index(vd_client_t *client, mongoc_collection_t *coll)
+{
+	bson_error_t berr;
+
+	if (!mongoc_collection_drop_index(coll, OLD_INDEX_NAME, &berr) &&
+	    berr.code != 27)
+		vd_log(client, VD_LOG_DEBUG, "registry: the index %s stays: "
+		    "%s", OLD_INDEX_NAME, berr.message);
+}
+
 /* Creates the unique index once per client: it is what makes a second
  * insert of one entry fail, so that registering stays idempotent. */
 static vd_code_t
@@ -95,6 +131,7 @@ ensure_index(vd_client_t *client, mongoc_collection_t *coll,
 	            "versionMinor", BCON_INT32(1),
 	            "versionPatch", BCON_INT32(1),
 	            "url", BCON_INT32(1),
+	            "host", BCON_INT32(1),
 	        "}",
 	        "name", BCON_UTF8(INDEX_NAME),
 	        "unique", BCON_BOOL(true),
@@ -112,6 +149,7 @@ ensure_index(vd_client_t *client, mongoc_collection_t *coll,
 	if (!ok)
 		return vd_error_set(error, VD_EREGISTRY, 0,
 		    "Registry unavailable: %s", berr.message);
+	drop_old_index(client, coll);
 	client->index_ready = true;
 	return VD_OK;
 }
@@ -181,14 +219,14 @@ check_service(const vd_service_t *service, vd_version_t *v,
 static bool
 heartbeat(mongoc_collection_t *coll, const vd_service_t *service,
     const vd_version_t *v, const char *version, const char *url,
-    int64_t now_ms, bool *matched, bson_error_t *berr)
+    const char *host, int64_t now_ms, bool *matched, bson_error_t *berr)
 {
 	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
 	bson_t reply;
 	bson_iter_t it;
 	bool ok;
 
-	append_identity(&filter, service->name, v, url);
+	append_identity(&filter, service->name, v, url, host);
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 	append_details(&set, service, version, now_ms);
 	bson_append_document_end(&update, &set);
@@ -205,12 +243,12 @@ heartbeat(mongoc_collection_t *coll, const vd_service_t *service,
 static bool
 insert(mongoc_collection_t *coll, const vd_service_t *service,
     const vd_version_t *v, const char *version, const char *url,
-    int64_t now_ms, bson_error_t *berr)
+    const char *host, int64_t now_ms, bson_error_t *berr)
 {
 	bson_t doc = BSON_INITIALIZER;
 	bool ok;
 
-	append_identity(&doc, service->name, v, url);
+	append_identity(&doc, service->name, v, url, host);
 	append_details(&doc, service, version, now_ms);
 	BSON_APPEND_DATE_TIME(&doc, "registeredAt", now_ms);
 	ok = mongoc_collection_insert_one(coll, &doc, NULL, NULL, berr);
@@ -218,18 +256,38 @@ insert(mongoc_collection_t *coll, const vd_service_t *service,
 	return ok;
 }
 
+/* Deletes the entry that this one replaces when the registry was written
+ * before entries had a host (the same identity, no host field): it names
+ * the same endpoints, and would be tried twice until it went stale. */
+static void
+forget_hostless(vd_client_t *client, mongoc_collection_t *coll,
+    const char *name, const vd_version_t *v, const char *url)
+{
+	bson_t filter = BSON_INITIALIZER, exists;
+	bson_error_t berr;
+
+	append_identity(&filter, name, v, url, NULL);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "host", &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", false);
+	bson_append_document_end(&filter, &exists);
+	if (!mongoc_collection_delete_many(coll, &filter, NULL, NULL, &berr))
+		vd_log(client, VD_LOG_DEBUG, "registry: an entry without a "
+		    "host stays: %s", berr.message);
+	bson_destroy(&filter);
+}
+
 vd_code_t
-vd_register(vd_client_t *client, const vd_service_t *service,
+vd_registry_put(vd_client_t *client, const vd_service_t *service,
     vd_error_t *error)
 {
 	mongoc_collection_t *coll;
 	vd_version_t v;
-	char version[128];
+	char version[128], host[VD_HOST_SIZE];
 	const char *url;
 	bson_error_t berr;
 	int64_t now_ms = vd_now_ms();
 	vd_code_t code;
-	bool matched = false;
+	bool matched = false, inserted = false;
 	int tries;
 
 	if (client == NULL)
@@ -239,37 +297,49 @@ vd_register(vd_client_t *client, const vd_service_t *service,
 		return code;
 	url = service->url != NULL ? service->url : "";
 	vd_version_format(&v, version, sizeof version);
-	coll = vd_client_collection(client);
+	/* The host is where the endpoints are: one entry per host. */
+	vd_url_origin(service->endpoints[0].url, host, sizeof host);
+	coll = collection(client);
 	if ((code = ensure_index(client, coll, error)) != VD_OK)
 		goto out;
 	/* Insert; if the entry exists, refresh it; if it went away in
 	 * between (pruned, unregistered), insert again, once. */
-	for (tries = 0; tries < 2 && !matched; tries++) {
-		if (insert(coll, service, &v, version, url, now_ms, &berr))
+	for (tries = 0; tries < 2 && !matched && !inserted; tries++) {
+		if ((inserted = insert(coll, service, &v, version, url, host,
+		    now_ms, &berr))) {
+			forget_hostless(client, coll, service->name, &v, url);
 			break;
+		}
 		if (berr.code != DUPLICATE_KEY ||
-		    !heartbeat(coll, service, &v, version, url, now_ms,
+		    !heartbeat(coll, service, &v, version, url, host, now_ms,
 		    &matched, &berr)) {
 			code = vd_error_set(error, VD_EREGISTRY, 0,
 			    "Registry unavailable: %s", berr.message);
 			goto out;
 		}
 	}
+	/* A duplicate each time, yet nothing to refresh: another unique
+	 * index (one that leaves the host out) refuses this entry. */
+	if (!inserted && !matched) {
+		code = vd_error_set(error, VD_EREGISTRY, 0, "Registry refused "
+		    "%s %s at %s: a unique index of %s.%s other than %s "
+		    "holds another host's entry", service->name, version,
+		    host, client->database, client->collection, INDEX_NAME);
+		goto out;
+	}
 	prune(client, coll, now_ms);
-	/* A call through this client must see the change at once. */
-	vd_cache_invalidate(client);
 out:
 	mongoc_collection_destroy(coll);
 	return code;
 }
 
 vd_code_t
-vd_unregister(vd_client_t *client, const char *name, const char *version,
-    vd_error_t *error)
+vd_registry_delete(vd_client_t *client, const char *name,
+    const char *version, const char *host, vd_error_t *error)
 {
 	mongoc_collection_t *coll;
 	vd_version_t v;
-	char text[128];
+	char text[128], origin[VD_HOST_SIZE];
 	bson_t filter = BSON_INITIALIZER, or, alt;
 	bson_error_t berr;
 	vd_code_t code = VD_OK;
@@ -277,10 +347,13 @@ vd_unregister(vd_client_t *client, const char *name, const char *version,
 	if (client == NULL || name == NULL || *name == '\0')
 		return vd_error_set(error, VD_EINVAL, 0,
 		    "vd_unregister: a name is needed");
+	if (host != NULL && vd_url_origin(host, origin, sizeof origin) == 0)
+		return vd_error_set(error, VD_EINVAL, 0,
+		    "vd_unregister_host: not a URL: %.100s", host);
 	if (vd_version_parse(version, &v, error) != VD_OK)
 		return VD_EVERSION;
 	vd_version_format(&v, text, sizeof text);
-	append_identity(&filter, name, &v, NULL);
+	append_identity(&filter, name, &v, NULL, host != NULL ? origin : NULL);
 	/* Our entries say their whole version (1.0.0-rc.1 is not 1.0.0);
 	 * entries written by the article's tools have no "version". */
 	BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
@@ -297,44 +370,13 @@ vd_unregister(vd_client_t *client, const char *name, const char *version,
 		bson_append_document_end(&or, &alt);
 	}
 	bson_append_array_end(&filter, &or);
-	coll = vd_client_collection(client);
+	coll = collection(client);
 	if (!mongoc_collection_delete_many(coll, &filter, NULL, NULL, &berr))
 		code = vd_error_set(error, VD_EREGISTRY, 0,
 		    "Registry unavailable: %s", berr.message);
 	mongoc_collection_destroy(coll);
 	bson_destroy(&filter);
-	vd_cache_invalidate(client);
 	return code;
-}
-
-void
-vd_entry_clear(vd_entry_t *e)
-{
-	size_t i;
-
-	free(e->name);
-	free(e->url);
-	for (i = 0; i < e->n_endpoints; i++) {
-		free((char *)e->endpoints[i].type);
-		free((char *)e->endpoints[i].url);
-	}
-	free(e->endpoints);
-	for (i = 0; i < e->n_roles; i++)
-		free(e->roles[i]);
-	free(e->roles);
-	memset(e, 0, sizeof *e);
-}
-
-void
-vd_entries_free(vd_entry_t *entries, size_t count)
-{
-	size_t i;
-
-	if (entries == NULL)
-		return;
-	for (i = 0; i < count; i++)
-		vd_entry_clear(&entries[i]);
-	free(entries);
 }
 
 static bool
@@ -501,11 +543,11 @@ read_collection(mongoc_collection_t *coll, const char *name,
 	return VD_OK;
 }
 
-static vd_code_t
-read_entries(vd_client_t *client, const char *name, vd_entry_t **entries,
-    size_t *count, vd_error_t *error)
+vd_code_t
+vd_registry_read(vd_client_t *client, const char *name,
+    vd_entry_t **entries, size_t *count, vd_error_t *error)
 {
-	mongoc_collection_t *coll = vd_client_collection(client);
+	mongoc_collection_t *coll = collection(client);
 	vd_code_t code = read_collection(coll, name, entries, count, error);
 
 	mongoc_collection_destroy(coll);
@@ -525,238 +567,3 @@ vd_registry_read_all(mongoc_client_t *mongo, const char *db,
 	return code;
 }
 
-static int
-entry_order(const void *pa, const void *pb)
-{
-	const vd_entry_t *a = pa, *b = pb;
-	int c;
-
-	if ((c = strcmp(a->name, b->name)) != 0)
-		return c;
-	if ((c = vd_version_compare(&b->version, &a->version)) != 0)
-		return c;
-	if (a->last_seen_ms != b->last_seen_ms)
-		return a->last_seen_ms < b->last_seen_ms ? 1 : -1;
-	return strcmp(a->url, b->url);
-}
-
-void
-vd_entries_sort(vd_entry_t *entries, size_t count)
-{
-	if (count > 1)
-		qsort(entries, count, sizeof *entries, entry_order);
-}
-
-void
-vd_entries_mark_stale(vd_entry_t *entries, size_t count, int64_t now_ms,
-    int64_t stale_after_ms)
-{
-	size_t i;
-
-	for (i = 0; i < count; i++)
-		entries[i].stale = entries[i].last_seen_ms == 0 ||
-		    now_ms - entries[i].last_seen_ms > stale_after_ms;
-}
-
-size_t
-vd_entries_filter(vd_entry_t *entries, size_t count, const vd_range_t *range,
-    bool live_only)
-{
-	size_t i, kept = 0;
-
-	for (i = 0; i < count; i++) {
-		if ((range == NULL ||
-		    vd_range_match(range, &entries[i].version)) &&
-		    !(live_only && entries[i].stale))
-			entries[kept++] = entries[i];
-		else
-			vd_entry_clear(&entries[i]);
-	}
-	return kept;
-}
-
-static char *
-strdup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
-vd_entry_t *
-vd_entries_copy(const vd_entry_t *entries, size_t count)
-{
-	vd_entry_t *copy = calloc(count > 0 ? count : 1, sizeof *copy);
-	size_t i, j;
-
-	if (copy == NULL)
-		return NULL;
-	for (i = 0; i < count; i++) {
-		const vd_entry_t *e = &entries[i];
-		vd_entry_t *c = &copy[i];
-
-		*c = *e;
-		c->name = strdup_or_null(e->name);
-		c->url = strdup_or_null(e->url);
-		c->endpoints = NULL;
-		c->roles = NULL;
-		c->n_endpoints = c->n_roles = 0;
-		if (c->name == NULL || c->url == NULL)
-			goto nomem;
-		if (e->n_endpoints > 0 && (c->endpoints =
-		    calloc(e->n_endpoints, sizeof *c->endpoints)) == NULL)
-			goto nomem;
-		for (j = 0; j < e->n_endpoints; j++) {
-			c->endpoints[j].type = strdup(e->endpoints[j].type);
-			c->endpoints[j].url = strdup(e->endpoints[j].url);
-			c->n_endpoints++;
-			if (c->endpoints[j].type == NULL ||
-			    c->endpoints[j].url == NULL)
-				goto nomem;
-		}
-		if (e->n_roles > 0 && (c->roles =
-		    calloc(e->n_roles, sizeof *c->roles)) == NULL)
-			goto nomem;
-		for (j = 0; j < e->n_roles; j++)
-			if ((c->roles[c->n_roles++] = strdup(e->roles[j])) ==
-			    NULL)
-				goto nomem;
-	}
-	return copy;
-nomem:
-	vd_entries_free(copy, i + 1);
-	return NULL;
-}
-
-void
-vd_entries_describe(const vd_entry_t *entries, size_t count, char *buf,
-    size_t size)
-{
-	size_t i, used = 0;
-
-	if (size == 0)
-		return;
-	buf[0] = '\0';
-	for (i = 0; i < count; ) {
-		char version[128];
-		bool stale = true;
-		size_t j;
-		int n;
-
-		/* Sorted, so entries of one version (several URLs) are
-		 * together; the version is live if any of them is. */
-		for (j = i; j < count && strcmp(entries[j].name,
-		    entries[i].name) == 0 && vd_version_compare(
-		    &entries[j].version, &entries[i].version) == 0; j++)
-			stale = stale && entries[j].stale;
-		vd_version_format(&entries[i].version, version, sizeof version);
-		n = snprintf(buf + used, size - used, "%s%s%s",
-		    used > 0 ? ", " : "", version, stale ? " (stale)" : "");
-		if (n < 0 || (size_t)n >= size - used) {
-			/* Out of room: say so, as well as it fits. */
-			if (used > 0 && used + 6 <= size)
-				strcpy(buf + used, ", ...");
-			else if (size >= 4)
-				strcpy(buf + (used + 4 <= size ? used :
-				    size - 4), "...");
-			else
-				buf[used < size ? used : size - 1] = '\0';
-			return;
-		}
-		used += (size_t)n;
-		i = j;
-	}
-}
-
-vd_code_t
-vd_lookup(vd_client_t *client, const char *name, const char *range,
-    vd_entry_t **entries, size_t *count, vd_error_t *error)
-{
-	vd_range_t *r = NULL;
-	vd_entry_t *list;
-	vd_error_t err;
-	size_t n;
-	vd_code_t code;
-
-	if (entries != NULL)
-		*entries = NULL;
-	if (count != NULL)
-		*count = 0;
-	if (client == NULL || entries == NULL || count == NULL)
-		return vd_error_set(error, VD_EINVAL, 0,
-		    "vd_lookup: NULL argument");
-	if (range != NULL && (r = vd_range_new(range, error)) == NULL)
-		return error != NULL ? error->code : VD_EVERSION;
-	code = read_entries(client, name, &list, &n, &err);
-	if (code == VD_OK && name == NULL)
-		vd_cache_keep(client, list, n);
-	else if (code == VD_EREGISTRY && vd_cache_lookup_file(client, name,
-	    err.message, &list, &n) == VD_OK)
-		code = VD_OK;        /* the registry is down: the saved copy */
-	if (code != VD_OK && error != NULL)
-		*error = err;
-	if (code == VD_OK) {
-		vd_entries_mark_stale(list, n, vd_now_ms(),
-		    (int64_t)client->stale_after_s * 1000);
-		n = vd_entries_filter(list, n, r, false);
-		vd_entries_sort(list, n);
-		*entries = list;
-		*count = n;
-	}
-	vd_range_destroy(r);
-	return code;
-}
-
-vd_code_t
-vd_registry_candidates(vd_client_t *client, const char *name,
-    const vd_range_t *range, vd_entry_t **entries, size_t *count,
-    char *why, size_t why_size, vd_error_t *error)
-{
-	struct vd_snapshot *snap;
-	vd_entry_t *list;
-	size_t first, n, i, matching, live;
-	vd_code_t code;
-	char registered[192];
-
-	*entries = NULL;
-	*count = 0;
-	if (why != NULL && why_size > 0)
-		why[0] = '\0';
-	if ((code = vd_cache_acquire(client, &snap, error)) != VD_OK)
-		return code;
-	/* Sorted by name: the entries of name are together. */
-	for (first = 0; first < snap->count &&
-	    strcmp(snap->entries[first].name, name) != 0; first++)
-		;
-	for (n = 0; first + n < snap->count &&
-	    strcmp(snap->entries[first + n].name, name) == 0; n++)
-		;
-	list = vd_entries_copy(snap->entries + first, n);
-	/* Live or stale as of the read: while the registry cannot be read,
-	 * responders cannot heartbeat either. */
-	if (list != NULL)
-		vd_entries_mark_stale(list, n, snap->fetched_ms,
-		    (int64_t)client->stale_after_s * 1000);
-	vd_cache_release(client, snap);
-	if (list == NULL)
-		return vd_error_set(error, VD_ENOMEM, 0, "out of memory");
-	for (i = 0, matching = 0, live = 0; i < n; i++) {
-		if (!vd_range_match(range, &list[i].version))
-			continue;
-		matching++;
-		live += !list[i].stale;
-	}
-	if (live == 0) {
-		/* Said only when it is needed: it formats every version. */
-		vd_entries_describe(list, n, registered, sizeof registered);
-		if (why != NULL && registered[0] == '\0')
-			snprintf(why, why_size, "none registered");
-		else if (why != NULL)
-			snprintf(why, why_size, "%s; registered: %s",
-			    matching > 0 ? "none live" : "none matches",
-			    registered);
-		vd_entries_free(list, n);
-		return VD_OK;
-	}
-	*entries = list;
-	*count = vd_entries_filter(list, n, range, true);
-	return VD_OK;
-}

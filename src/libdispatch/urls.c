@@ -347,3 +347,26 @@ vd_urls_reaches(const vd_urls_t *urls, const char *url)
 	vd_url_parts_clear(&p);
 	return ok;
 }
+
+size_t
+vd_url_origin(const char *url, char *buf, size_t size)
+{
+	const char *sep = url != NULL ? strstr(url, "://") : NULL;
+	size_t len, i;
+
+	if (sep == NULL) {
+		if (size > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	len = (size_t)(sep - url) + 3 + strcspn(sep + 3, "/?#");
+	if (len >= size) {
+		if (size > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	for (i = 0; i < len; i++)
+		buf[i] = (char)tolower((unsigned char)url[i]);
+	buf[len] = '\0';
+	return len;
+}

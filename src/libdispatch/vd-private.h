@@ -2,6 +2,16 @@
  * vd-private.h - what the files of libvdispatch share with each other and
  * with the unit tests. Nothing here is exported: the library is built with
  * -fvisibility=hidden and only VD_EXPORT functions are visible outside it.
+ *
+ * The files call each other in layers, never in a circle (make check's
+ * tests/unit/layers.py reads the objects and fails on one):
+ *   error, runtime (init, clocks, logger), semver, urls, json, webhook,
+ *   breaker, budget, entries: pure or nearly, under everything;
+ *   http (one request), sender (event POSTs); plan (a call's decisions);
+ *   registry (the database's documents);
+ *   cache, cachefile (the client's copy of the registry and its file);
+ *   client (the handle); lookup (vd_register, vd_lookup, candidates);
+ *   call (the call object); perform (vd_call_perform, vd_call_json).
  */
 #ifndef VD_PRIVATE_H
 #define VD_PRIVATE_H
@@ -27,6 +37,23 @@
  * with "return vd_error_set(...)". */
 vd_code_t vd_error_set(vd_error_t *error, vd_code_t code, int http_status,
     const char *fmt, ...) VD_PRINTF(4, 5);
+
+/* runtime.c: what every file may use; it calls nothing of the library. */
+
+/* mongoc_init() and curl_global_init(), once per process. */
+void vd_global_init(void);
+
+/* Wall-clock time (for lastSeen) and a monotonic clock (for deadlines), in
+ * milliseconds. */
+int64_t vd_now_ms(void);
+int64_t vd_mono_ms(void);
+
+/* Sends one formatted line to the client's logger, if it has one. */
+void vd_log(const vd_client_t *client, vd_log_level_t level,
+    const char *fmt, ...) VD_PRINTF(3, 4);
+
+/* Sends obs to the client's observer, if it has one. */
+void vd_observe(const vd_client_t *client, const vd_observation_t *obs);
 
 /* urls.c: URL allow-lists. */
 
@@ -55,10 +82,16 @@ bool vd_url_loopback(const char *host);
 bool vd_urls_match_parts(const vd_urls_t *urls, const struct vd_url_parts *p,
     bool loopback_as_one);
 
+/* The origin of url, "scheme://host[:port]" as written there (lowercase),
+ * into buf: what names a host in the registry. Its length; 0 (and "")
+ * when url has no "://" or the origin does not fit in size. */
+size_t vd_url_origin(const char *url, char *buf, size_t size);
+
 /* The text the list was made from. Owned by urls; "" for NULL. */
 const char *vd_urls_spec(const vd_urls_t *urls);
 
-/* breaker.c: one circuit breaker per service version (see breaker.c). */
+/* breaker.c: a circuit breaker (see breaker.c); one per service version
+ * and host. */
 
 /* Defaults, in line with Hystrix (20 calls, 50 %, 10 s window, 5 s sleep
  * window) and Envoy's outlier detection (5 consecutive 5xx; an ejection
@@ -117,7 +150,7 @@ vd_breaker_state_t vd_breaker_peek(const vd_breaker_t *b, int64_t now,
 /* A call is about to go: an open breaker whose time is up becomes
  * half-open with this call as its trial. Returns the state the call goes
  * in: CLOSED, HALF_OPEN (a trial), or OPEN: it must not go, unless force
- * (every version of the call is open) made it a probe, whose success
+ * (every candidate of the call is open) made it a probe, whose success
  * closes the breaker and whose failure changes nothing. */
 vd_breaker_state_t vd_breaker_begin(vd_breaker_t *b, int64_t now,
     bool force);
@@ -174,6 +207,92 @@ bool vd_budget_withdraw(vd_budget_t *b, int64_t now_ms);
 
 /* Fallbacks still allowed at now_ms (may be fractional or negative). */
 double vd_budget_balance(const vd_budget_t *b, int64_t now_ms);
+
+/* plan.c: the decisions of a call, without its I/O (see plan.c). */
+
+/* One candidate of a call as the plan sees it. */
+struct vd_plan_cand {
+	vd_version_t version;
+	const char *host;           /* "scheme://host[:port]"; not owned */
+	vd_breaker_t *breaker;      /* not owned; NULL: none (no memory) */
+	bool allowed;               /* every endpoint on the allow-list */
+	size_t entry;               /* the caller's index of the candidate */
+	bool shared;                /* set by vd_plan_order: its version has
+	                               other hosts (logs then name its host) */
+};
+
+/* Orders cands for trying: newest version first, the hosts of a version
+ * together and before the next version, each version's hosts starting at
+ * the host turn picks (turn % hosts). */
+void vd_plan_order(struct vd_plan_cand *cands, size_t n, unsigned turn);
+
+typedef enum vd_step_kind {
+	VD_STEP_TRY = 0,            /* call cands[index] */
+	VD_STEP_SKIP = 1,           /* cands[index] is not called: why */
+	VD_STEP_END = 2             /* no more attempts: why */
+} vd_step_kind_t;
+
+enum {
+	VD_SKIP_URL = 1,            /* an endpoint is off the allow-list */
+	VD_SKIP_OPEN,               /* its circuit is open (remaining_ms) */
+	VD_END_EXHAUSTED,           /* every candidate was considered */
+	VD_END_DEADLINE,            /* the call's deadline passed */
+	VD_END_BUDGET,              /* the budget refused cands[index] */
+	VD_END_ANSWERED,            /* 2xx or 4xx: the call has its answer */
+	VD_END_NOMEM                /* out of memory */
+};
+
+typedef struct vd_step {
+	vd_step_kind_t kind;
+	int why;                    /* SKIP, END: VD_SKIP_*, VD_END_* */
+	size_t index;               /* the candidate concerned */
+	bool forced;                /* TRY: its circuit is open, but every
+	                               candidate's is: a probe */
+	vd_breaker_state_t from;    /* TRY: its breaker before ... */
+	vd_breaker_state_t to;      /* ... and as it goes (a trial: half-open) */
+	int64_t remaining_ms;       /* SKIP_OPEN: open for this long yet; 0
+	                               when half-open with its trial out */
+} vd_step_t;
+
+struct vd_plan {
+	struct vd_plan_cand *cands;
+	size_t n;
+	size_t next;                /* the next candidate to consider */
+	size_t forced;              /* tried despite its open circuit, or
+	                               SIZE_MAX */
+	int64_t forced_ms;          /* ... which stays open this long yet */
+	bool tried_one;             /* a request went: the rest are fallbacks */
+	bool ended;
+	int end;                    /* VD_END_* once ended */
+	int64_t deadline_at;
+	const vd_breaker_config_t *cfg;
+	vd_budget_t *budget;
+};
+
+/* What an outcome did to a candidate's breaker; why is "" when it did
+ * not change. */
+struct vd_plan_change {
+	vd_breaker_state_t from;
+	vd_breaker_state_t to;
+	char why[96];
+};
+
+/* Starts a call over cands (ordered) at now: counts it in the budget and
+ * picks the probe when every circuit is open. */
+void vd_plan_init(struct vd_plan *p, struct vd_plan_cand *cands, size_t n,
+    const vd_breaker_config_t *cfg, vd_budget_t *budget, int64_t now,
+    int64_t deadline_at);
+
+/* The next step at now. A TRY has begun its breaker (an open one whose
+ * time is up becomes half-open with this attempt as its trial) and, when
+ * it is a fallback, withdrawn from the budget. */
+vd_step_t vd_plan_next(struct vd_plan *p, int64_t now);
+
+/* Records the outcome of a TRY step s (code, requests made) at now in its
+ * breaker; returns whether the call goes on (it failed in a way that
+ * falls back). */
+bool vd_plan_record(struct vd_plan *p, const vd_step_t *s, vd_code_t code,
+    size_t made, int64_t now, struct vd_plan_change *change);
 
 /* cache.c: the client's copy of the whole registry (see cache.c). */
 
@@ -235,14 +354,54 @@ void vd_cache_keep(vd_client_t *client, const vd_entry_t *entries,
 vd_code_t vd_cache_lookup_file(vd_client_t *client, const char *name,
     const char *why, vd_entry_t **entries, size_t *count);
 
-/* client.c */
+/* call.c: the call as its caller builds it. */
 
-/* The breaker of one service version at one URL, and what the client
- * last told of it. */
+struct vd_header {
+	char *name;
+	char *value;
+};
+
+struct vd_call {
+	vd_client_t *client;
+	char *name;
+	vd_range_t *range;
+	char *body;                 /* NULL: none */
+	size_t body_len;
+	struct vd_header *headers;
+	size_t n_headers;
+
+	/* What the last perform found. */
+	char *reply;
+	size_t reply_len;
+	int status;
+	char version[128];
+	char host[VD_HOST_SIZE];
+	size_t attempts;
+};
+
+/* Forgets what the last perform found. */
+void vd_call_clear_results(vd_call_t *call);
+
+/* The caller's header called name (any case), or NULL. */
+struct vd_header *vd_call_find_header(const vd_call_t *call,
+    const char *name);
+
+/* The headers of every GET (post false) or every POST of one perform:
+ * the caller's, then ours where the caller set none (Accept, the client's
+ * Authorization, and for a POST Content-Type, Idempotency-Key: key, no
+ * Expect). *ok is false when out of memory; caller frees the list with
+ * curl_slist_free_all(). */
+struct curl_slist *vd_call_headers(const vd_call_t *call, bool post,
+    const char *key, bool *ok);
+
+/* client.c: the client handle (it calls cache.c to stop its refresher). */
+
+/* The breaker of one service version at one place (host and entry url),
+ * and what the client last told of it. */
 struct vd_breaker_entry {
 	char *name;
 	char *version;
-	char *url;
+	char *url;                  /* where: "HOST URL" of the entry */
 	vd_breaker_t breaker;
 	int64_t used_ms;            /* last use (monotonic), for pruning */
 	struct vd_breaker_entry *next;
@@ -269,11 +428,13 @@ struct vd_client {
 	bool index_ready;          /* unique index made by this client */
 	int64_t last_prune_ms;
 
-	/* Resilience: breakers per version, the retry budget. */
+	/* Resilience: breakers per version and host, the retry budget. */
 	vd_breaker_config_t breaker_cfg;
 	struct vd_breaker_entry *breakers;
 	size_t n_breakers;
 	vd_budget_t budget;
+	unsigned turn;              /* the host a call starts at (plan.c) */
+	bool turn_set;              /* turn was seeded */
 
 	/* The registry copy (cache.c). reg_lock guards what the refresher
 	 * thread shares with the calling thread: everything below. */
@@ -315,37 +476,17 @@ struct vd_client {
 bool vd_client_url_allowed(vd_client_t *client, const char *url, char *why,
     size_t size);
 
-/* mongoc_init() and curl_global_init(), once per process. */
-void vd_global_init(void);
-
-/* Wall-clock time (for lastSeen) and a monotonic clock (for deadlines), in
- * milliseconds. */
-int64_t vd_now_ms(void);
-int64_t vd_mono_ms(void);
-
-/* Sends one formatted line to the client's logger, if it has one. */
-void vd_log(const vd_client_t *client, vd_log_level_t level,
-    const char *fmt, ...) VD_PRINTF(3, 4);
-
-/* Sends obs to the client's observer, if it has one. */
-void vd_observe(const vd_client_t *client, const vd_observation_t *obs);
-
-/* A new connection to the client's registry (for the refresher thread);
- * caller frees with mongoc_client_destroy(). */
-mongoc_client_t *vd_client_mongo_new(const vd_client_t *client,
-    vd_error_t *error);
-
-/* The breaker of name at version and url, made (closed) if there is none;
- * NULL when out of memory. */
+/* The breaker of name at version and url (whatever names the place:
+ * perform.c passes "HOST URL"), made (closed) if there is none; NULL when
+ * out of memory. */
 struct vd_breaker_entry *vd_client_breaker(vd_client_t *client,
     const char *name, const char *version, const char *url);
 
-/* The registry collection; caller frees with mongoc_collection_destroy(). */
-mongoc_collection_t *vd_client_collection(vd_client_t *client);
+/* entries.c: entries as the library holds them (pure). */
 
-/* registry.c */
-
-/* Sorts by name, then newest version first, then most recently seen. */
+/* Sorts by name, then newest version first, then by the URL of the first
+ * endpoint (so the entries of a host are together), then most recently
+ * seen. */
 void vd_entries_sort(vd_entry_t *entries, size_t count);
 
 /* Sets each entry's stale flag: not seen for more than stale_after_ms
@@ -370,11 +511,34 @@ void vd_entries_describe(const vd_entry_t *entries, size_t count, char *buf,
 /* Frees what e holds and zeroes it. */
 void vd_entry_clear(vd_entry_t *e);
 
-/* Reads every entry of the collection db.coll through mongo, unsorted.
- * *entries: caller frees with vd_entries_free(). */
+/* registry.c: the registry's documents in the database. It uses the
+ * client's settings (database, collection, its index made) but calls
+ * neither cache.c nor lookup.c. */
+
+/* Inserts or refreshes the entry of service at its host (vd_register
+ * without the client's copy). */
+vd_code_t vd_registry_put(vd_client_t *client, const vd_service_t *service,
+    vd_error_t *error);
+
+/* Deletes the entries of name at exactly version, of host (any URL of
+ * it; NULL: every host). */
+vd_code_t vd_registry_delete(vd_client_t *client, const char *name,
+    const char *version, const char *host, vd_error_t *error);
+
+/* Reads the entries of name (NULL: all), unsorted. *entries: caller
+ * frees with vd_entries_free(). */
+vd_code_t vd_registry_read(vd_client_t *client, const char *name,
+    vd_entry_t **entries, size_t *count, vd_error_t *error);
+
+/* Reads every entry of the collection db.coll through mongo (the
+ * refresher's own connection), unsorted. *entries: caller frees with
+ * vd_entries_free(). */
 vd_code_t vd_registry_read_all(mongoc_client_t *mongo, const char *db,
     const char *coll, vd_entry_t **entries, size_t *count,
     vd_error_t *error);
+
+/* lookup.c: the registry as a client uses it (over registry.c and
+ * cache.c), besides the public vd_register, vd_unregister, vd_lookup. */
 
 /* The entries a call of name at range may use: matching and not stale,
  * newest first, from the client's copy of the registry (cache.c). When

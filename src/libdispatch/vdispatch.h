@@ -260,12 +260,12 @@ VD_EXPORT void vd_client_set_logger(vd_client_t *client, vd_log_fn fn,
     void *userdata);
 
 /* What a client observed, for metrics: one report per call attempt, per
- * version skipped because its circuit breaker is open, per breaker state
- * change, and per fallback refused by the retry budget. */
+ * version (at a host) skipped because its circuit breaker is open, per
+ * breaker state change, and per fallback refused by the retry budget. */
 typedef enum vd_observation_kind {
 	VD_OBSERVE_ATTEMPT = 0,      /* an attempt ended: code, status, ms */
-	VD_OBSERVE_SKIPPED = 1,      /* version skipped: its breaker is open */
-	VD_OBSERVE_BREAKER = 2,      /* version's breaker changed to state */
+	VD_OBSERVE_SKIPPED = 1,      /* skipped: its breaker is open */
+	VD_OBSERVE_BREAKER = 2,      /* its breaker changed to state */
 	VD_OBSERVE_BUDGET = 3        /* a fallback refused by the budget */
 } vd_observation_kind_t;
 
@@ -278,6 +278,8 @@ typedef struct vd_observation {
 	long elapsed_ms;             /* ATTEMPT */
 	bool fallback;               /* ATTEMPT: not the first version tried */
 	const char *state;           /* BREAKER: "closed", "open", "half-open" */
+	const char *host;            /* the host concerned ("scheme://host:port",
+	                                see vd_entry_host); "" for none */
 } vd_observation_t;
 
 /* Receives observations during vd_call_perform(); obs and its strings are
@@ -286,15 +288,18 @@ typedef void (*vd_observe_fn)(const vd_observation_t *obs, void *userdata);
 
 /* Installs the observer (NULL: none, the default). It is called in the
  * thread that performs the call, never from a library thread: per HTTP
- * request (ATTEMPT; fallback is true from the second version tried on),
- * per version skipped (SKIPPED, state "open"), per breaker change
- * (BREAKER), per fallback refused (BUDGET, version = the one not tried). */
+ * request (ATTEMPT; fallback is true from the second candidate tried on),
+ * per version at a host skipped (SKIPPED, state "open"), per breaker
+ * change (BREAKER), per fallback refused (BUDGET, version and host = the
+ * one not tried). */
 VD_EXPORT void vd_client_set_observer(vd_client_t *client, vd_observe_fn fn,
     void *userdata);
 
-/* Circuit breakers. The client keeps one per service version (name,
- * version and url of the entry); calls skip a version whose circuit is
- * open ("skipping Ticket Query 1.0.1: circuit open for 4.2 s more").
+/* Circuit breakers. The client keeps one per service version and host
+ * (name, version, host and url of the entry); calls skip a version at a
+ * host whose circuit is open ("skipping Ticket Query 1.0.1: circuit open
+ * for 4.2 s more"; "... 1.0.1 at http://10.0.0.2:8080: ..." when the
+ * version has several hosts), and go on to its other hosts.
  * A failure is what makes a call fall back (connection error, timeout,
  * 5xx, unreadable reply); a 2xx or a 4xx is a success.
  *   closed     calls go. It opens after `consecutive` failures in a row
@@ -411,16 +416,29 @@ typedef struct vd_service {
 /* Registers service, or refreshes its lastSeen when it is registered
  * already: call it again periodically as the heartbeat. Idempotent, and
  * never fails because an entry exists (a restart after a crash works). An
- * entry is identified by name, MAJOR.MINOR.PATCH and url (the article's
- * unique key); a refresh also rewrites its endpoints, roles and full
- * version text. Entries not seen for an hour are deleted now and then. */
+ * entry is identified by name, MAJOR.MINOR.PATCH, url (the article's
+ * unique key) and host: the origin, "scheme://host[:port]", of its first
+ * endpoint, stored as the entry's "host". Each host of a deployment
+ * registers its own endpoints (the services take theirs from their public
+ * URL), so one version has one entry per host. A refresh also rewrites
+ * its endpoints, roles and full version text. Entries not seen for an
+ * hour are deleted now and then. */
 VD_EXPORT vd_code_t vd_register(vd_client_t *client,
     const vd_service_t *service, vd_error_t *error);
 
-/* Removes the entries of name at exactly version (every URL). Removing
- * what is not there is not an error. */
+/* Removes the entries of name at exactly version (every URL and host).
+ * Removing what is not there is not an error. */
 VD_EXPORT vd_code_t vd_unregister(vd_client_t *client, const char *name,
     const char *version, vd_error_t *error);
+
+/* As vd_unregister, for the entries of one host only (NULL: every host):
+ * a host leaving a deployment takes its own entries away, not the
+ * others'. host is any absolute URL of it, of which the origin
+ * ("scheme://host[:port]", as vd_entry_host writes it) is taken: its
+ * public URL will do. VD_EINVAL when it has no "scheme://". */
+VD_EXPORT vd_code_t vd_unregister_host(vd_client_t *client,
+    const char *name, const char *version, const char *host,
+    vd_error_t *error);
 
 /* A registry entry as looked up. */
 typedef struct vd_entry {
@@ -435,9 +453,19 @@ typedef struct vd_entry {
 	bool stale;                    /* not seen within the stale limit */
 } vd_entry_t;
 
+/* The size of a buffer that holds any host vd_entry_host writes. */
+#define VD_HOST_SIZE 256
+
+/* The host an entry is served from: the origin ("scheme://host[:port]",
+ * lowercase) of its first endpoint's URL, written into buf. Returns its
+ * length; 0, and "", when the entry has no endpoint with an absolute URL
+ * or the host does not fit in size. */
+VD_EXPORT size_t vd_entry_host(const vd_entry_t *entry, char *buf,
+    size_t size);
+
 /* The entries whose name is name (NULL: all) and whose version is in range
- * (NULL: any), sorted by name, then newest version first; stale entries
- * included and marked. *entries is a new array, caller frees with
+ * (NULL: any), sorted by name, then newest version first, then by host;
+ * stale entries included and marked. *entries is a new array, caller frees with
  * vd_entries_free(*entries, *count); both are set (NULL, 0) on failure. */
 VD_EXPORT vd_code_t vd_lookup(vd_client_t *client, const char *name,
     const char *range, vd_entry_t **entries, size_t *count,
@@ -451,8 +479,11 @@ VD_EXPORT void vd_entries_free(vd_entry_t *entries, size_t count);
 /* A call of the service name at a version in range (see vd_range_new; a
  * bare "1.0.1" prefers 1.0.1 and newer of major 1, then older patches of
  * 1.0). Performing it tries the
- * matching registered versions newest first and falls back to the next
- * when one fails by connection error, timeout, 5xx or an unreadable reply.
+ * matching registered versions newest first, and each version at each of
+ * its hosts (see vd_register) before an older version, and falls back to
+ * the next when one fails by connection error, timeout, 5xx or an
+ * unreadable reply. The hosts of a version are tried starting at one that
+ * turns from call to call, so that a client's calls spread over them.
  * A 4xx ends the call (VD_ECLIENT) with that reply. A POST moves on only
  * where it cannot apply twice: every POST carries an Idempotency-Key (one
  * is made per call unless set), which the services honour. A service with
@@ -495,6 +526,10 @@ VD_EXPORT int vd_call_status(const vd_call_t *call);
 
 /* After perform: the version that answered ("" if none). Owned by call. */
 VD_EXPORT const char *vd_call_version(const vd_call_t *call);
+
+/* After perform: the host of the version that answered (see
+ * vd_entry_host; "" if none). Owned by call. */
+VD_EXPORT const char *vd_call_host(const vd_call_t *call);
 
 /* After perform: how many attempts were made (each endpoint counts). */
 VD_EXPORT size_t vd_call_attempts(const vd_call_t *call);

@@ -361,7 +361,9 @@ subscription_decommission(const struct replyfeed_config *cfg)
 		    cfg->event_url, err.message);
 		rc = 1;
 	}
-	if (vd_unregister(client, LATEST, cfg->version, &err) == VD_OK)
+	/* This host's entries only: the other hosts' stay. */
+	if (vd_unregister_host(client, LATEST, cfg->version, cfg->public_url,
+	    &err) == VD_OK)
 		printf("unregistered %s %s\n", LATEST, cfg->version);
 	else {
 		fprintf(stderr, "replyfeed.fcgi: cannot unregister %s %s: %s\n",

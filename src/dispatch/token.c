@@ -1,5 +1,5 @@
 /*
- * dispatch-token.c - `dispatch token [--secret-file FILE] [--ttl SECONDS]
+ * token.c - `dispatch token [--secret-file FILE] [--ttl SECONDS]
  * [--sub NAME] ROLE...`: an HS256 JWT (RFC 7519) with sub, iat, exp, roles
  * (and iss, aud from VD_AUTH_ISSUER, VD_AUTH_AUDIENCE), signed with the
  * responders' secret, as they check it (src/service/authconfig.c). It is
@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "dispatch-token.h"
+#include "token.h"
 
 #define EXIT_FAILED 2
 #define EXIT_USAGE 64

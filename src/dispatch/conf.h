@@ -1,4 +1,4 @@
-/* dispatch-conf.h - the dispatch command's settings files and cache. */
+/* conf.h - the dispatch command's settings files and cache. */
 #ifndef DISPATCH_CONF_H
 #define DISPATCH_CONF_H
 

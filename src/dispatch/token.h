@@ -1,4 +1,4 @@
-/* dispatch-token.h - `dispatch token`: mint a bearer token. */
+/* token.h - `dispatch token`: mint a bearer token. */
 #ifndef DISPATCH_TOKEN_H
 #define DISPATCH_TOKEN_H
 

@@ -1,5 +1,5 @@
 /*
- * events.c - event POSTs, many at once, through one libcurl multi handle.
+ * sender.c - event POSTs, many at once, through one libcurl multi handle.
  *
  * POSTs wait in our own queue until they may start: libcurl would queue
  * them too (CURLMOPT_MAX_HOST_CONNECTIONS), but its per-transfer timeout

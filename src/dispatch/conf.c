@@ -1,5 +1,5 @@
 /*
- * dispatch-conf.c - where the dispatch command finds its settings when the
+ * conf.c - where the dispatch command finds its settings when the
  * command line and the environment do not give them: the per-user file
  * $XDG_CONFIG_HOME/vdispatch/vdispatch.env (else ~/.config/...), then the
  * system's SYSCONFDIR/vdispatch/vdispatch.env, the file the units read
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dispatch-conf.h"
+#include "conf.h"
 
 /* The settings dispatch takes from the files; the others there are the
  * services' own. */
