@@ -111,6 +111,8 @@ server_unavailable(const bson_error_t *error)
 		"conn closed",          /* a pooled connection of before */
 		"write failed",         /* a restart: broken pipe, reset */
 		"unexpected EOF",
+		"connection timed out", /* the kernel gave up: a cut link */
+		"connection reset by peer",
 	};
 	size_t i;
 
