@@ -425,6 +425,7 @@ main(int argc, char **argv)
 	for (i = 0; i < app.n_titles; i++)
 		bson_free(app.titles[i].title);
 	bson_free(app.titles);
+	vd_client_destroy(app.registry);
 	mongoc_cleanup();
 	vd_urls_destroy(cfg.allowed_urls);
 	vd_urls_destroy(cfg.own_paths);

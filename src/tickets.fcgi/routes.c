@@ -26,6 +26,9 @@ const struct svc_route tickets_routes[] = {
 	    SVC_ROLE_OPERATOR },
 	{ "GET", "/tickets/*", tickets_query_one, SVC_ROLE_READ },
 	{ "GET", "/health", tickets_health, NULL },
+	/* What the registry holds, read as the ticket list is (README,
+	 * "The registry over HTTP"). */
+	{ "GET", "/registry", tickets_registry, SVC_ROLE_READ },
 	{ "GET", "/metrics", tickets_metrics, SVC_ROLE_OPERATOR },
 };
 

@@ -390,10 +390,12 @@ struct tickets_app {
 	struct tickets_title *titles;
 	size_t n_titles;
 	struct svc_metrics *metrics; /* the version's metrics (metrics.c) */
+	vd_client_t *registry;      /* GET /registry's reader (registry.c);
+	                               NULL until the first */
 };
 
-/* Handlers (query.c, comment.c, subscribe.c, operator.c, health.c; the
- * metrics' in main.c). */
+/* Handlers (query.c, comment.c, subscribe.c, operator.c, health.c,
+ * registry.c; the metrics' in main.c). */
 void tickets_query(const struct svc_request *, struct svc_response *, void *);
 void tickets_query_one(const struct svc_request *, struct svc_response *,
     void *);
@@ -415,6 +417,8 @@ void tickets_replay_event(const struct svc_request *, struct svc_response *,
 void tickets_deadletters(const struct svc_request *, struct svc_response *,
     void *);
 void tickets_health(const struct svc_request *, struct svc_response *,
+    void *);
+void tickets_registry(const struct svc_request *, struct svc_response *,
     void *);
 void tickets_metrics(const struct svc_request *, struct svc_response *,
     void *);

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import (BASE, SERVICES_CONF, STATE, Subscriber, find_reply,
+from conftest import (BASE, LISTEN, SERVICES_CONF, STATE, Subscriber, find_reply,
                       get_tickets, mint_token, request, unique, wait_until)
 
 try:
@@ -188,6 +188,20 @@ def health_of(d, service, version):
     return cells[-1].text if cells else ""
 
 
+def version_row(d, service, version, host=BASE):
+    """The versions panel's row of SERVICE VERSION at HOST, as
+    {"class", "host", "health", "names"}; None when there is none."""
+    for tr in d.find_elements(By.CSS_SELECTOR, '#versions tr[data-service="%s"][data-version="%s"]'
+                              % (service, version)):
+        if tr.get_attribute("data-host") == host:
+            th = tr.find_element(By.CSS_SELECTOR, "th")
+            return {"class": tr.get_attribute("class"),
+                    "host": th.find_element(By.CSS_SELECTOR, ".host").text,
+                    "health": tr.find_elements(By.CSS_SELECTOR, "td")[-1].text,
+                    "names": th.get_attribute("title")}
+    return None
+
+
 # --- what nginx serves ----------------------------------------------------------
 
 def test_root_is_the_page_and_json_is_kept():
@@ -203,6 +217,7 @@ def test_root_is_the_page_and_json_is_kept():
         assert status == 200, (path, body)
         assert headers["Content-Type"].startswith("application/json")
         assert "/tickets/vX.Y.Z/tickets" in body["paths"]
+        assert "/tickets/vX.Y.Z/registry" in body["paths"]
         assert sorted(body["versions"]) == sorted(want)
         for name, versions in want.items():
             assert sorted(body["versions"][name]) == sorted(versions)
@@ -216,6 +231,48 @@ def test_root_is_the_page_and_json_is_kept():
         assert headers.get("ETag")
     status, headers, body = request("GET", "/ui/missing.js")
     assert status == 404 and body["error"] == "not found"
+
+
+# --- the versions, from the registry ---------------------------------------------------
+
+def test_the_versions_panel_shows_the_registry(page, dispatch):
+    """Each running version as registered, with its host, its heartbeat and
+    its health; a version registered by hand appears with its host, and
+    shows as skipped by calls once it has not been seen for 30 s."""
+    d = page
+    for service, versions in services_versions().items():
+        for version in versions:
+            row = wait_until(lambda: (version_row(d, service, version) or {}).get("health")
+                             == "healthy" and version_row(d, service, version), 15,
+                             what="%s %s healthy, at %s" % (service, version, BASE))
+            assert row["class"] == "ok"
+            assert re.fullmatch(re.escape(LISTEN) + r"\s+seen \d+ s ago", row["host"]), row
+    assert "Ticket Query" in version_row(d, "tickets", "1.0.1")["names"]
+    assert "Ticket Latest Replies" in version_row(d, "replyfeed", "1.0.0")["names"]
+    assert "The versions in the registry" in text_of(d, "#versions-source")
+
+    name = unique("Page Probe")
+    res = dispatch("register", "--get", "http://127.0.0.1:9/probe", "--url", "/probe",
+                   name, "7.8.9")
+    assert res.returncode == 0, res.stderr
+    try:
+        row = wait_until(lambda: version_row(d, name, "7.8.9", "http://127.0.0.1:9"), 15,
+                         what="the entry registered by hand")
+        assert row["class"] == "ok" and "in the registry" in row["health"], row
+        # Never refreshed: stale after 30 s, which calls skip.
+        row = wait_until(lambda: (version_row(d, name, "7.8.9", "http://127.0.0.1:9") or {})
+                         .get("class") == "down" and version_row(d, name, "7.8.9",
+                                                                  "http://127.0.0.1:9"),
+                         45, interval=1, what="the entry stale")
+        assert "not seen in the registry for" in row["health"], row
+        assert "calls skip it" in row["health"], row
+        # This host's versions are still told apart and healthy.
+        assert version_row(d, "tickets", "1.0.0")["health"] == "healthy"
+    finally:
+        res = dispatch("unregister", name, "7.8.9")
+        assert res.returncode == 0, res.stderr
+    wait_until(lambda: version_row(d, name, "7.8.9", "http://127.0.0.1:9") is None, 15,
+               what="the entry gone")
 
 
 # --- the tickets ----------------------------------------------------------------------
@@ -493,9 +550,13 @@ def test_a_version_fails_over_and_the_page_says_so(page, stack):
         assert "version 1.0.0 answered" in notice, notice
         calls = text_of(d, "#calls")
         assert "1.0.1 failed (HTTP 502" in calls and "1.0.0 answered" in calls, calls
-        wait_until(lambda: health_of(d, "tickets", "1.0.1") == "not running", 10,
-                   what="1.0.1 not running")
-        assert health_of(d, "tickets", "1.0.0") == "healthy"
+        # Still in the registry (its heartbeat stopped seconds ago), but
+        # its responders are stopped: not healthy.
+        row = wait_until(lambda: (version_row(d, "tickets", "1.0.1") or {}).get("health")
+                         == "not running" and version_row(d, "tickets", "1.0.1"), 10,
+                         what="1.0.1 not running")
+        assert row["class"] == "down" and "seen" in row["host"], row
+        assert version_row(d, "tickets", "1.0.0")["health"] == "healthy"
         shot(d, "failover")
     finally:
         res = stack("start", "tickets@1.0.1")
@@ -519,6 +580,11 @@ def test_the_database_down_is_told_and_the_page_comes_back(page, stack):
         assert rows(d), "the tickets last read stay on the page"
         wait_until(lambda: health_of(d, "tickets", "1.0.0") == "running, database unavailable",
                    15, what="the health of 1.0.0")
+        # The registry is in the database too: the versions nginx routes
+        # to, said so.
+        source = wait_until(lambda: "cannot be read" in text_of(d, "#versions-source")
+                            and text_of(d, "#versions-source"), 15, what="the registry unread")
+        assert "the registry database is unavailable" in source and "/index.json" in source, source
         shot(d, "database-down")
     finally:
         res = stack("start", "db")

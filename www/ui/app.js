@@ -1173,33 +1173,147 @@
       }, function () { /* keep the defaults: the page still works */ });
   }
 
-  function pollHealth() {
-    var rows = [];
-    Object.keys(state.versions).sort().forEach(function (name) {
-      state.versions[name].forEach(function (v) { rows.push({ name: name, version: v }); });
+  // The registry as the tickets service lists it (GET .../registry, with
+  // the queries' fallback; not listed in the page's calls: it is polled).
+  // Resolves to {entries, staleAfter} or {why: the reason, in words}.
+  function loadRegistry() {
+    return call('tickets', QUERY_VERSION, '/registry').then(function (res) {
+      if (res.ok && res.body && Array.isArray(res.body.entries)) return res.body;
+      if (res.failed.some(function (f) { return f.status === 503; }) || res.status === 503) {
+        return { why: 'the registry database is unavailable' };
+      }
+      if (res.version) return { why: 'the tickets service answered HTTP ' + res.status };
+      if (res.tried.length === 0) return { why: 'no version of the tickets service is deployed' };
+      return { why: failedText('tickets', res.failed) };
     });
-    Promise.all(rows.map(function (row) {
-      return fetchWithTimeout('/' + row.name + '/v' + row.version + '/health', { cache: 'no-store' })
-        .then(function (r) {
-          return r.text().then(function (text) {
-            var b = null;
-            try { b = JSON.parse(text); } catch (e) { /* not JSON: said below */ }
-            if (r.status === 200) return ['ok', 'healthy'];
-            if (r.status === 503 && b && b.database === 'unavailable') return ['bad', 'running, database unavailable'];
-            if (r.status === 502) return ['down', 'not running'];
-            if (r.status === 404) return ['down', 'not deployed'];
-            return ['bad', 'unhealthy (HTTP ' + r.status + ')'];
-          });
-        }, function () { return ['down', 'unreachable']; })
-        .then(function (h) { row.kind = h[0]; row.text = h[1]; return row; });
-    })).then(function (done) {
+  }
+
+  function age(s) {
+    if (s < 120) return s + ' s';
+    if (s < 7200) return Math.floor(s / 60) + ' min';
+    return Math.floor(s / 3600) + ' h';
+  }
+
+  // One row per service version and host: the responder (and version) is
+  // read from the entry's path, /NAME/vX.Y.Z/..., which nginx routes, so
+  // that its /health can be asked; an entry of another shape stands alone
+  // under its registered name. Deployed versions (/index.json) that are not
+  // registered get a row of their own.
+  function registryRows(reg) {
+    var rows = {}, hosts = {};
+    reg.entries.forEach(function (e) {
+      var m = /^\/([a-z][a-z0-9-]*)\/v([^/]+)\//.exec(e.url || '');
+      var name = m && m[2] === e.version ? m[1] : e.name;
+      var key = name + ' ' + e.version + ' ' + e.host;
+      var row = rows[key] || (rows[key] = { name: name, version: e.version, host: e.host,
+                                            routed: !!m && m[2] === e.version,
+                                            names: [], ago: null, stale: true });
+      row.names.push(e.name);
+      if (e.lastSeenAgo !== null && (row.ago === null || e.lastSeenAgo < row.ago)) row.ago = e.lastSeenAgo;
+      row.stale = row.stale && e.stale;
+      if (e.host) hosts[e.host] = true;
+    });
+    var list = Object.keys(rows).map(function (k) { return rows[k]; });
+    Object.keys(state.versions).forEach(function (name) {
+      state.versions[name].forEach(function (v) {
+        var known = list.some(function (r) { return r.name === name && r.version === v; });
+        if (!known) list.push({ name: name, version: v, host: '', routed: true, names: [], unregistered: true });
+      });
+    });
+    // This page's nginx reaches one host's responders: the host that is
+    // this page's origin, or the only one there is.
+    var only = Object.keys(hosts).length === 1;
+    list.forEach(function (r) {
+      r.local = r.routed && (r.unregistered || r.host === location.origin || only);
+    });
+    list.sort(function (a, b) {
+      return a.name < b.name ? -1 : a.name > b.name ? 1 :
+        compareVersions(b.version, a.version) || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
+    });
+    return list;
+  }
+
+  // What this page's nginx says of NAME VERSION's /health: [class, words].
+  function health(name, version) {
+    return fetchWithTimeout('/' + name + '/v' + version + '/health', { cache: 'no-store' })
+      .then(function (r) {
+        return r.text().then(function (text) {
+          var b = null;
+          try { b = JSON.parse(text); } catch (e) { /* not JSON: said below */ }
+          if (r.status === 200) return ['ok', 'healthy'];
+          if (r.status === 503 && b && b.database === 'unavailable') return ['bad', 'running, database unavailable'];
+          if (r.status === 502) return ['down', 'not running'];
+          if (r.status === 404) return ['down', 'not deployed'];
+          return ['bad', 'unhealthy (HTTP ' + r.status + ')'];
+        });
+      }, function () { return ['down', 'unreachable']; });
+  }
+
+  // A row's health: its /health when this page can ask it, and its
+  // heartbeat in the registry (an entry not seen for staleAfter seconds
+  // is skipped by calls).
+  function rowHealth(row, staleAfter) {
+    var asked = row.local ? health(row.name, row.version) : Promise.resolve(null);
+    return asked.then(function (h) {
+      if (!row.registry) return h;
+      if (row.unregistered) {
+        return h[0] === 'ok' ? ['bad', 'running, but not in the registry: calls do not find it'] : h;
+      }
+      if (row.stale) {
+        var why = 'not seen in the registry for ' + (row.ago === null ? 'ever' : age(row.ago)) +
+          ' (over ' + staleAfter + ' s): calls skip it';
+        if (!h) return ['down', why];
+        return h[0] === 'ok' ? ['bad', 'running, but ' + why] : [h[0], h[1] + '; ' + why];
+      }
+      return h || ['ok', 'in the registry (its health is asked on its own host)'];
+    }).then(function (h) { row.kind = h[0]; row.text = h[1]; return row; });
+  }
+
+  // The host and heartbeat of a row, below its service's name (the panel
+  // is narrow): without its scheme when it is http, whole in its title.
+  function hostLine(row) {
+    if (!row.registry) return null;
+    if (row.unregistered) return el('span', { class: 'host', text: 'not registered' });
+    return el('span', { class: 'host', title: row.host || null },
+      el('span', { class: 'origin', text: row.host ? row.host.replace(/^http:\/\//, '') : '(no URL)' }), ' ',
+      el('span', { class: 'seen', text: row.ago === null ? 'never seen' : 'seen ' + age(row.ago) + ' ago' }));
+  }
+
+  function pollHealth() {
+    loadRegistry().then(function (reg) {
+      var rows = [];
+      if (reg.entries) {
+        rows = registryRows(reg);
+        rows.forEach(function (r) { r.registry = true; });
+      } else {
+        Object.keys(state.versions).sort().forEach(function (name) {
+          state.versions[name].forEach(function (v) { rows.push({ name: name, version: v, local: true }); });
+        });
+      }
+      return Promise.all(rows.map(function (row) { return rowHealth(row, reg.staleAfter); }))
+        .then(function (done) { return [reg, done]; });
+    }).then(function (both) {
+      var reg = both[0];
       var body = clear($('versions'));
-      done.forEach(function (row) {
-        body.appendChild(el('tr', { 'data-service': row.name, 'data-version': row.version, class: row.kind },
-          el('td', { text: row.name }),
+      both[1].forEach(function (row) {
+        body.appendChild(el('tr', { 'data-service': row.name, 'data-version': row.version,
+                                    'data-host': row.host || '', class: row.kind },
+          el('th', { scope: 'row', title: row.names && row.names.length ? row.names.join(', ') : null },
+            el('span', { class: 'name', text: row.name }), hostLine(row)),
           el('td', { text: row.version }),
           el('td', null, el('span', { class: 'dot', 'aria-hidden': 'true' }), ' ', row.text)));
       });
+      var source = clear($('versions-source'));
+      if (reg.entries) {
+        source.appendChild(document.createTextNode('The versions in the registry, each with its host and ' +
+          'its last heartbeat (an entry not seen for ' + reg.staleAfter + ' s is skipped by calls); ' +
+          'this host\'s versions are also asked for their health.'));
+      } else {
+        source.appendChild(document.createTextNode('The registry cannot be read (' + reg.why + '), so this ' +
+          'shows the versions nginx routes to ('));
+        source.appendChild(el('a', { href: '/index.json', text: '/index.json' }));
+        source.appendChild(document.createTextNode('), each asked for its health.'));
+      }
       $('versions-state').textContent = 'Checked ' + clock(new Date()) + ', every ' + HEALTH_POLL_MS / 1000 + ' seconds.';
       setTimeout(pollHealth, HEALTH_POLL_MS);
     });
