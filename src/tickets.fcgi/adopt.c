@@ -6,7 +6,7 @@
  * this host whose process is gone (its pid runs no more, or runs another
  * process, started at another time), is dead; the live instance with the
  * smallest name adopts its pending events and its backlogs (one adopter,
- * without a lock: delivery_adopts decides), when an instance died, at
+ * without a lock: tk_delivery_adopts decides), when an instance died, at
  * start, and every minute. Adopted events go out as this process's;
  * should it die too, they still name an owner that is dead, and the next
  * adopter takes them.
@@ -36,7 +36,7 @@ process_start(long pid, char *buf, size_t size)
 }
 
 void
-tickets_owner_name(char *buf, size_t size)
+tk_owner_name(char *buf, size_t size)
 {
 	char host[256] = "localhost", start[32];
 
@@ -64,7 +64,8 @@ owner_alive(const char *owner)
 }
 
 bool
-outbox_event_input(const bson_t *doc, struct delivery_input *in, char **body)
+tk_outbox_event_input(const bson_t *doc, struct tk_delivery_input *in,
+    char **body)
 {
 	bson_iter_t it;
 	char hex[25];
@@ -75,7 +76,7 @@ outbox_event_input(const bson_t *doc, struct delivery_input *in, char **body)
 	bson_oid_copy(bson_iter_oid(&it), &in->id);
 	if (body == NULL)
 		return true;
-	if ((*body = store_event_json(doc)) == NULL)
+	if ((*body = tk_store_event_json(doc)) == NULL)
 		return false;
 	in->body = *body;
 	in->len = strlen(*body);
@@ -100,15 +101,15 @@ outbox_event_input(const bson_t *doc, struct delivery_input *in, char **body)
 static void
 adopt_one(const bson_t *reply, void *arg)
 {
-	struct outbox *o = arg;
-	struct delivery_input in;
+	struct tk_outbox *o = arg;
+	struct tk_delivery_input in;
 	char *body = NULL;
 
-	if (!outbox_event_input(reply, &in, NULL) ||
-	    delivery_knows(o->machine, &in.id) ||
-	    !outbox_event_input(reply, &in, &body))
+	if (!tk_outbox_event_input(reply, &in, NULL) ||
+	    tk_delivery_knows(o->machine, &in.id) ||
+	    !tk_outbox_event_input(reply, &in, &body))
 		return;
-	delivery_add(o->machine, &in, DELIVERY_ADOPTED, NULL, svc_now_ms());
+	tk_delivery_add(o->machine, &in, DELIVERY_ADOPTED, NULL, svc_now_ms());
 	cJSON_free(body);
 }
 
@@ -117,9 +118,9 @@ adopt_one(const bson_t *reply, void *arg)
 static void
 adopt_parked(const bson_t *doc, void *arg)
 {
-	struct outbox *o = arg;
+	struct tk_outbox *o = arg;
 	const char *event_id = NULL, *sub = NULL, *rid = "";
-	struct delivery_input in;
+	struct tk_delivery_input in;
 	int attempts = 0;
 	bool replay = false;
 	bson_iter_t it;
@@ -157,21 +158,21 @@ adopt_parked(const bson_t *doc, void *arg)
 	bson_oid_init_from_string(&in.id, event_id + 4);
 	in.len = len;
 	snprintf(in.rid, sizeof in.rid, "%s", rid);
-	delivery_adopt_parked(o->machine, &in, sub, attempts, replay,
+	tk_delivery_adopt_parked(o->machine, &in, sub, attempts, replay,
 	    svc_now_ms());
 }
 
 /* The live owners: those that beat lately, less those of this host whose
  * process is gone. NULL on error. */
 static char **
-live_owners(struct outbox *o)
+live_owners(struct tk_outbox *o)
 {
 	char **live = NULL;
 	bson_error_t error;
 	size_t i, j;
 
-	if (!store_instances(o->store, STALE_MS, &live, &error)) {
-		outbox_db_warn(o, "reading instances", &error);
+	if (!tk_store_instances(o->store, STALE_MS, &live, &error)) {
+		tk_outbox_db_warn(o, "reading instances", &error);
 		bson_strfreev(live);
 		return NULL;
 	}
@@ -187,7 +188,7 @@ live_owners(struct outbox *o)
 }
 
 void
-outbox_sweep(struct outbox *o, bool full)
+tk_outbox_sweep(struct tk_outbox *o, bool full)
 {
 	char **live, **names = NULL, **p;
 	bson_error_t error;
@@ -195,32 +196,33 @@ outbox_sweep(struct outbox *o, bool full)
 
 	if ((live = live_owners(o)) == NULL)
 		return;
-	adopter = delivery_adopts(o->owner, live, o->live, full);
+	adopter = tk_delivery_adopts(o->owner, live, o->live, full);
 	bson_strfreev(o->live);
 	o->live = live;
 	if (!adopter)
 		return;
-	if (!store_orphans(o->store, live, adopt_one, o, &error))
-		outbox_db_warn(o, "adopting the events of stopped processes",
+	if (!tk_store_orphans(o->store, live, adopt_one, o, &error))
+		tk_outbox_db_warn(o, "adopting the events of stopped processes",
 		    &error);
-	if (!store_orphan_backlogs(o->store, live, &names, &error)) {
-		outbox_db_warn(o, "looking for backlogs of stopped processes",
-		    &error);
+	if (!tk_store_orphan_backlogs(o->store, live, &names, &error)) {
+		tk_outbox_db_warn(o,
+		    "looking for backlogs of stopped processes", &error);
 		bson_strfreev(names);
 		return;
 	}
 	for (p = names; *p != NULL; p++) {
-		if (!store_backlog_each(o->store, *p, adopt_parked, o,
+		if (!tk_store_backlog_each(o->store, *p, adopt_parked, o,
 		    &error)) {
-			outbox_db_warn(o, "adopting a backlog", &error);
+			tk_outbox_db_warn(o, "adopting a backlog", &error);
 			break;
 		}
 		/* In this process's backlog before theirs goes. */
-		outbox_flush(o, true);
+		tk_outbox_flush(o, true);
 		if (o->n_parks > 0)
 			break;
-		if (!store_unpark(o->store, *p, &error)) {
-			outbox_db_warn(o, "dropping an adopted backlog", &error);
+		if (!tk_store_unpark(o->store, *p, &error)) {
+			tk_outbox_db_warn(o, "dropping an adopted backlog",
+			    &error);
 			break;
 		}
 		svc_log(SVC_INFO, "outbox: adopted backlog %s", *p);

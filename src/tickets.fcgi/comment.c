@@ -66,10 +66,10 @@ answer(struct svc_response *resp, const bson_t *doc)
  * app) when the ticket exists, 0 when it does not, -1 on a database
  * error. */
 static int
-ticket_title(struct tickets_app *app, const bson_oid_t *id,
+ticket_title(struct tk_app *app, const bson_oid_t *id,
     const char **title, bson_error_t *error)
 {
-	struct tickets_title *t = NULL;
+	struct tk_title *t = NULL;
 	int64_t now = svc_now_ms();
 	char *fresh = NULL;
 	bool found;
@@ -82,7 +82,7 @@ ticket_title(struct tickets_app *app, const bson_oid_t *id,
 		*title = t->title;
 		return 1;
 	}
-	if (!store_ticket_title(app->store, id, &fresh, &found, error))
+	if (!tk_store_ticket_title(app->store, id, &fresh, &found, error))
 		return -1;
 	if (!found)
 		return 0;
@@ -107,13 +107,13 @@ ticket_title(struct tickets_app *app, const bson_oid_t *id,
 }
 
 void
-tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
+tk_add_comment(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	const char *ticket, *user, *message, *key;
 	char scoped[TICKETS_KEY_MAX + 32], hash[65] = "";
-	struct reply reply;
+	struct tk_reply reply;
 	bson_error_t error;
 	bson_t first;
 	const char *title;
@@ -163,13 +163,13 @@ tickets_add_comment(const struct svc_request *req, struct svc_response *resp,
 		request_hash(ticket, user, message, hash);
 	}
 
-	switch (store_add_reply(app->store, &reply, app->owner,
+	switch (tk_store_add_reply(app->store, &reply, app->owner,
 	    key != NULL ? scoped : NULL, hash, &first, &error)) {
 	case STORE_ADDED:
 		/* Before the 200: a GET after it must see this reply. */
 		svc_gen_bump(app->gen);
 		answer(resp, &first);
-		outbox_push(app->outbox, &first);
+		tk_outbox_push(app->outbox, &first);
 		svc_log(SVC_INFO, "rid=%s reply added to ticket %s by %s",
 		    req->request_id, ticket, user);
 		break;

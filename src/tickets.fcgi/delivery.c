@@ -21,10 +21,10 @@
 #include "machine.h"
 
 void
-dl_act(struct delivery *m, enum delivery_act kind, int64_t now,
-    const struct delivery_event *ev, struct delivery_job *j)
+tk_dl_act(struct tk_delivery *m, enum tk_delivery_act kind, int64_t now,
+    const struct tk_delivery_event *ev, struct tk_delivery_job *j)
 {
-	struct delivery_action a = { kind, now, ev, j, NULL, NULL, 0, NULL,
+	struct tk_delivery_action a = { kind, now, ev, j, NULL, NULL, 0, NULL,
 	    NULL, 0 };
 
 	if (j != NULL) {
@@ -47,16 +47,16 @@ xcalloc(size_t n, size_t size)
 
 /* ---- events ---- */
 
-static struct delivery_event **
-bucket(struct delivery *m, const bson_oid_t *id)
+static struct tk_delivery_event **
+bucket(struct tk_delivery *m, const bson_oid_t *id)
 {
 	return &m->buckets[bson_oid_hash(id) % N_BUCKETS];
 }
 
-static struct delivery_event *
-ev_find(struct delivery *m, const bson_oid_t *id)
+static struct tk_delivery_event *
+ev_find(struct tk_delivery *m, const bson_oid_t *id)
 {
-	struct delivery_event *e;
+	struct tk_delivery_event *e;
 
 	for (e = *bucket(m, id); e != NULL; e = e->hnext)
 		if (bson_oid_equal(&e->id, id))
@@ -65,15 +65,15 @@ ev_find(struct delivery *m, const bson_oid_t *id)
 }
 
 bool
-delivery_knows(struct delivery *m, const bson_oid_t *id)
+tk_delivery_knows(struct tk_delivery *m, const bson_oid_t *id)
 {
 	return ev_find(m, id) != NULL;
 }
 
-static struct delivery_event *
-ev_make(struct delivery *m, const struct delivery_input *in)
+static struct tk_delivery_event *
+ev_make(struct tk_delivery *m, const struct tk_delivery_input *in)
 {
-	struct delivery_event *e = xcalloc(1, sizeof *e);
+	struct tk_delivery_event *e = xcalloc(1, sizeof *e);
 	char hex[25];
 
 	e->machine = m;
@@ -92,9 +92,9 @@ ev_make(struct delivery *m, const struct delivery_input *in)
 }
 
 static void
-ev_free(struct delivery *m, struct delivery_event *e)
+ev_free(struct tk_delivery *m, struct tk_delivery_event *e)
 {
-	struct delivery_event **p;
+	struct tk_delivery_event **p;
 	size_t i;
 
 	for (p = bucket(m, &e->id); *p != NULL; p = &(*p)->hnext)
@@ -112,28 +112,28 @@ ev_free(struct delivery *m, struct delivery_event *e)
 /* Nothing holds the event's pending document any more: every job is done
  * or parked. */
 static void
-release(struct delivery *m, struct delivery_event *e, int64_t now)
+release(struct tk_delivery *m, struct tk_delivery_event *e, int64_t now)
 {
 	if (e->released)
 		return;
 	e->released = true;
 	if (*e->pending != '\0')
-		dl_act(m, DELIVERY_RELEASE, now, e, NULL);
+		tk_dl_act(m, DELIVERY_RELEASE, now, e, NULL);
 }
 
 /* Every job is done: where the event went is kept, and it is
  * forgotten. */
 static void
-settle(struct delivery *m, struct delivery_event *e, int64_t now)
+settle(struct tk_delivery *m, struct tk_delivery_event *e, int64_t now)
 {
-	dl_act(m, DELIVERY_SETTLE, now, e, NULL);
+	tk_dl_act(m, DELIVERY_SETTLE, now, e, NULL);
 	release(m, e, now);
 	ev_free(m, e);
 }
 
 /* A pending job of event e for subscription sub. */
-static struct delivery_job *
-ev_job(const struct delivery_event *e, const char *sub)
+static struct tk_delivery_job *
+ev_job(const struct tk_delivery_event *e, const char *sub)
 {
 	size_t i;
 
@@ -145,10 +145,10 @@ ev_job(const struct delivery_event *e, const char *sub)
 
 /* ---- backlogs ---- */
 
-struct delivery_window *
-delivery_window(struct delivery *m, int64_t end_ms)
+struct tk_delivery_window *
+tk_delivery_window(struct tk_delivery *m, int64_t end_ms)
 {
-	struct delivery_window *w;
+	struct tk_delivery_window *w;
 	size_t i;
 
 	for (i = 0; i < m->n_windows; i++)
@@ -169,10 +169,10 @@ delivery_window(struct delivery *m, int64_t end_ms)
 }
 
 void
-delivery_drop_windows(struct delivery *m, int64_t now,
-    bool (*drop)(void *arg, struct delivery_window *w), void *arg)
+tk_delivery_drop_windows(struct tk_delivery *m, int64_t now,
+    bool (*drop)(void *arg, struct tk_delivery_window *w), void *arg)
 {
-	struct delivery_window *w;
+	struct tk_delivery_window *w;
 	size_t i = 0;
 
 	while (i < m->n_windows) {
@@ -190,16 +190,16 @@ delivery_drop_windows(struct delivery *m, int64_t now,
 /* Moves job j out of its event's pending document into this process's
  * backlog of the current window. */
 void
-dl_park(struct delivery *m, struct delivery_job *j, int64_t now)
+tk_dl_park(struct tk_delivery *m, struct tk_delivery_job *j, int64_t now)
 {
-	struct delivery_event *e = j->ev;
+	struct tk_delivery_event *e = j->ev;
 
 	if (j->parked || j->done)
 		return;
 	j->parked = true;
 	j->window = (now / DELIVERY_WINDOW_MS + 1) * DELIVERY_WINDOW_MS;
-	delivery_window(m, j->window)->waiting++;
-	dl_act(m, DELIVERY_PARK, now, e, j);
+	tk_delivery_window(m, j->window)->waiting++;
+	tk_dl_act(m, DELIVERY_PARK, now, e, j);
 	if (--e->held == 0)
 		release(m, e, now);
 }
@@ -207,7 +207,7 @@ dl_park(struct delivery *m, struct delivery_job *j, int64_t now)
 /* ---- jobs ---- */
 
 static void
-queue_remove(struct delivery_sub *q, struct delivery_job *j)
+queue_remove(struct tk_delivery_sub *q, struct tk_delivery_job *j)
 {
 	if (q->probed == j)
 		q->probed = j->prev;
@@ -225,10 +225,10 @@ queue_remove(struct delivery_sub *q, struct delivery_job *j)
 /* A job is over: delivered, dead, or its subscription is gone. The event
  * is settled when all its jobs are. */
 void
-dl_job_finish(struct delivery *m, struct delivery_job *j, const char *outcome,
-    int64_t now)
+tk_dl_job_finish(struct tk_delivery *m, struct tk_delivery_job *j,
+    const char *outcome, int64_t now)
 {
-	struct delivery_event *e = j->ev;
+	struct tk_delivery_event *e = j->ev;
 
 	j->done = true;
 	j->outcome = outcome;
@@ -236,18 +236,18 @@ dl_job_finish(struct delivery *m, struct delivery_job *j, const char *outcome,
 	queue_remove(j->sub, j);
 	j->sub = NULL;
 	if (j->parked)
-		delivery_window(m, j->window)->waiting--;
+		tk_delivery_window(m, j->window)->waiting--;
 	else if (--e->held == 0)
 		release(m, e, now);
 	if (--e->left == 0)
 		settle(m, e, now);
 }
 
-static struct delivery_job *
-job_add(struct delivery_event *e, struct delivery_sub *q, bool replay,
+static struct tk_delivery_job *
+job_add(struct tk_delivery_event *e, struct tk_delivery_sub *q, bool replay,
     int64_t now)
 {
-	struct delivery_job *j = xcalloc(1, sizeof *j);
+	struct tk_delivery_job *j = xcalloc(1, sizeof *j);
 
 	if ((e->jobs = realloc(e->jobs, (e->n_jobs + 1) *
 	    sizeof *e->jobs)) == NULL)
@@ -268,7 +268,7 @@ job_add(struct delivery_event *e, struct delivery_sub *q, bool replay,
 	/* A failing subscriber's events wait in its backlog from the start:
 	 * it may not take them for hours. */
 	if (q->stats.failures >= DELIVERY_FAILING_AFTER)
-		dl_park(e->machine, j, now);
+		tk_dl_park(e->machine, j, now);
 	return j;
 }
 
@@ -282,11 +282,11 @@ listed(char **list, const char *s)
 }
 
 void
-delivery_add(struct delivery *m, const struct delivery_input *in,
-    enum delivery_how how, char **targets, int64_t now)
+tk_delivery_add(struct tk_delivery *m, const struct tk_delivery_input *in,
+    enum tk_delivery_how how, char **targets, int64_t now)
 {
-	struct delivery_sub *q;
-	struct delivery_event *e;
+	struct tk_delivery_sub *q;
+	struct tk_delivery_event *e;
 
 	if ((e = ev_find(m, &in->id)) != NULL && how != DELIVERY_REPLAY)
 		return;
@@ -319,10 +319,10 @@ delivery_add(struct delivery *m, const struct delivery_input *in,
 		release(m, e, now);
 }
 
-static struct delivery_sub *
-sub_find(struct delivery *m, const char *id)
+static struct tk_delivery_sub *
+sub_find(struct tk_delivery *m, const char *id)
 {
-	struct delivery_sub *q;
+	struct tk_delivery_sub *q;
 
 	for (q = m->subs; q != NULL; q = q->next)
 		if (strcmp(q->sub.id, id) == 0)
@@ -331,12 +331,13 @@ sub_find(struct delivery *m, const char *id)
 }
 
 void
-delivery_adopt_parked(struct delivery *m, const struct delivery_input *in,
-    const char *sub, int attempts, bool replay, int64_t now)
+tk_delivery_adopt_parked(struct tk_delivery *m,
+    const struct tk_delivery_input *in, const char *sub, int attempts,
+    bool replay, int64_t now)
 {
-	struct delivery_sub *q;
-	struct delivery_event *e;
-	struct delivery_job *j;
+	struct tk_delivery_sub *q;
+	struct tk_delivery_event *e;
+	struct tk_delivery_job *j;
 
 	/* Unsubscribed meanwhile: not wanted any more. */
 	if ((q = sub_find(m, sub)) == NULL || !q->seen)
@@ -350,7 +351,7 @@ delivery_adopt_parked(struct delivery *m, const struct delivery_input *in,
 	e->held++;
 	j = job_add(e, q, replay, now);
 	j->attempts = attempts;
-	dl_park(m, j, now);
+	tk_dl_park(m, j, now);
 	if (--e->held == 0)
 		release(m, e, now);
 }
@@ -358,14 +359,14 @@ delivery_adopt_parked(struct delivery *m, const struct delivery_input *in,
 /* ---- subscriptions ---- */
 
 void
-dl_sub_drop(struct delivery *m, struct delivery_sub *q, int64_t now)
+tk_dl_sub_drop(struct tk_delivery *m, struct tk_delivery_sub *q, int64_t now)
 {
-	struct delivery_sub **p;
+	struct tk_delivery_sub **p;
 
 	svc_log(SVC_INFO, "outbox: subscription %s (%s) is gone", q->sub.id,
 	    q->sub.url);
 	while (q->head != NULL)
-		dl_job_finish(m, q->head, "unsubscribed", now);
+		tk_dl_job_finish(m, q->head, "unsubscribed", now);
 	for (p = &m->subs; *p != NULL; p = &(*p)->next)
 		if (*p == q) {
 			*p = q->next;
@@ -376,11 +377,11 @@ dl_sub_drop(struct delivery *m, struct delivery_sub *q, int64_t now)
 }
 
 void
-delivery_subs(struct delivery *m, const struct sub *subs, size_t n,
+tk_delivery_subs(struct tk_delivery *m, const struct tk_sub *subs, size_t n,
     int64_t now)
 {
-	struct delivery_sub *q, *next, **tail;
-	struct delivery_job *j, *jn;
+	struct tk_delivery_sub *q, *next, **tail;
+	struct tk_delivery_job *j, *jn;
 	size_t i;
 
 	for (q = m->subs; q != NULL; q = q->next)
@@ -408,14 +409,15 @@ delivery_subs(struct delivery *m, const struct sub *subs, size_t n,
 		if (q->seen)
 			continue;
 		if (q->inflight == 0) {
-			dl_sub_drop(m, q, now);
+			tk_dl_sub_drop(m, q, now);
 			continue;
 		}
 		if (!q->disabled)
 			for (j = q->head; j != NULL; j = jn) {
 				jn = j->next;
 				if (j->inflight)
-					dl_act(m, DELIVERY_CANCEL, now, j->ev, j);
+					tk_dl_act(m, DELIVERY_CANCEL, now,
+					    j->ev, j);
 			}
 	}
 }
@@ -423,7 +425,7 @@ delivery_subs(struct delivery *m, const struct sub *subs, size_t n,
 /* ---- adoption ---- */
 
 bool
-delivery_adopts(const char *me, char **now, char **before, bool full)
+tk_delivery_adopts(const char *me, char **now, char **before, bool full)
 {
 	char **p;
 	bool died = before == NULL;     /* the first look, at start */
@@ -438,25 +440,25 @@ delivery_adopts(const char *me, char **now, char **before, bool full)
 
 /* ---- the machine ---- */
 
-struct delivery *
-delivery_new(const struct delivery_config *cfg)
+struct tk_delivery *
+tk_delivery_new(const struct tk_delivery_config *cfg)
 {
-	struct delivery *m = xcalloc(1, sizeof *m);
+	struct tk_delivery *m = xcalloc(1, sizeof *m);
 
 	m->cfg = *cfg;
 	return m;
 }
 
 void *
-delivery_arg(const struct delivery *m)
+tk_delivery_arg(const struct tk_delivery *m)
 {
 	return m->cfg.arg;
 }
 
 void
-delivery_free(struct delivery *m)
+tk_delivery_free(struct tk_delivery *m)
 {
-	struct delivery_sub *q, *next;
+	struct tk_delivery_sub *q, *next;
 	size_t i;
 
 	if (m == NULL)

@@ -13,7 +13,7 @@
  * (tests/unit/test-delivery.c) apply them to a log and a fake clock.
  *
  * The callback must not call the machine back: a POST that fails at once,
- * or one canceled, is reported with delivery_result() afterwards.
+ * or one canceled, is reported with tk_delivery_result() afterwards.
  */
 #ifndef DELIVERY_H
 #define DELIVERY_H
@@ -27,12 +27,12 @@
 #define DELIVERY_SUBS_UNKNOWN_MS 30000  /* subscriptions unread this long:
                                            nothing is sent */
 
-struct delivery;
-struct delivery_sub;
-struct delivery_job;
+struct tk_delivery;
+struct tk_delivery_sub;
+struct tk_delivery_job;
 
 /* One event in memory. The machine's: callers only read it. */
-struct delivery_event {
+struct tk_delivery_event {
 	bson_oid_t id;
 	char event_id[32];              /* "evt_<24 hex>" */
 	char *body;                     /* the JSON sent */
@@ -41,20 +41,20 @@ struct delivery_event {
 	char pending[64];               /* its pending document's _id, or ""
 	                                   (adopted from a backlog: none) */
 	int64_t created_ms;
-	struct delivery_job **jobs;     /* one per subscription it went to */
+	struct tk_delivery_job **jobs;     /* one per subscription it went to */
 	size_t n_jobs;
 	int left;                       /* jobs not done yet */
 	int held;                       /* of them, not parked */
 	bool released;                  /* pending document let go */
-	struct delivery *machine;
-	struct delivery_event *hnext;
+	struct tk_delivery *machine;
+	struct tk_delivery_event *hnext;
 };
 
 /* One event on its way to one subscriber. The machine's, as above. */
-struct delivery_job {
-	struct delivery_event *ev;
-	struct delivery_sub *sub;       /* NULL once done */
-	struct delivery_job *prev, *next;       /* in sub's queue */
+struct tk_delivery_job {
+	struct tk_delivery_event *ev;
+	struct tk_delivery_sub *sub;       /* NULL once done */
+	struct tk_delivery_job *prev, *next;       /* in sub's queue */
 	char sub_id[25];
 	int attempts;
 	int64_t due_ms;
@@ -69,7 +69,7 @@ struct delivery_job {
 	int64_t done_ms;
 };
 
-enum delivery_act {
+enum tk_delivery_act {
 	DELIVERY_SEND,          /* POST job's event to url */
 	DELIVERY_CANCEL,        /* stop job's POST: its subscription is gone */
 	DELIVERY_PARK,          /* write job to backlog window (end ms) */
@@ -82,11 +82,11 @@ enum delivery_act {
 	DELIVERY_FORGET         /* job, a replayed dead letter, is delivered */
 };
 
-struct delivery_action {
-	enum delivery_act kind;
+struct tk_delivery_action {
+	enum tk_delivery_act kind;
 	int64_t now;
-	const struct delivery_event *ev;
-	struct delivery_job *job;       /* NULL for RELEASE, SETTLE, DISABLE */
+	const struct tk_delivery_event *ev;
+	struct tk_delivery_job *job;     /* NULL for RELEASE, SETTLE, DISABLE */
 	const char *sub;                /* subscription id */
 	const char *url;                /* its URL, NULL when done */
 	int status;                     /* DEAD, DISABLE */
@@ -95,7 +95,7 @@ struct delivery_action {
 	int64_t window;                 /* PARK */
 };
 
-struct delivery_config {
+struct tk_delivery_config {
 	const long *retry_schedule;     /* seconds before attempt 2, 3, ... */
 	size_t n_retry;
 	long probe;                     /* seconds between probes at most */
@@ -104,15 +104,15 @@ struct delivery_config {
 	const char *token;              /* names this process's backlogs */
 	/* Whether url may be contacted; why says why not. */
 	bool (*url_allowed)(void *arg, const char *url, char *why, size_t size);
-	void (*act)(void *arg, const struct delivery_action *action);
+	void (*act)(void *arg, const struct tk_delivery_action *action);
 	void *arg;
 };
 
-struct delivery *delivery_new(const struct delivery_config *cfg);
-void delivery_free(struct delivery *m);
+struct tk_delivery *tk_delivery_new(const struct tk_delivery_config *cfg);
+void tk_delivery_free(struct tk_delivery *m);
 
 /* An event as stored: copied by the machine. */
-struct delivery_input {
+struct tk_delivery_input {
 	bson_oid_t id;
 	const char *body;
 	size_t len;
@@ -121,7 +121,7 @@ struct delivery_input {
 	int64_t created_ms;
 };
 
-enum delivery_how {
+enum tk_delivery_how {
 	DELIVERY_FRESH,         /* just stored: to every subscription */
 	DELIVERY_ADOPTED,       /* of a process that died: to those that
 	                           existed when it was made */
@@ -129,41 +129,42 @@ enum delivery_how {
 };
 
 /* The arg of the machine's configuration. */
-void *delivery_arg(const struct delivery *m);
+void *tk_delivery_arg(const struct tk_delivery *m);
 
 /* Whether event id is in memory (a fresh or adopted one is taken once). */
-bool delivery_knows(struct delivery *m, const bson_oid_t *id);
+bool tk_delivery_knows(struct tk_delivery *m, const bson_oid_t *id);
 
 /* Takes in an event with one job per subscription it goes to; targets
  * (NULL-terminated) names them for a replay. */
-void delivery_add(struct delivery *m, const struct delivery_input *in,
-    enum delivery_how how, char **targets, int64_t now);
+void tk_delivery_add(struct tk_delivery *m, const struct tk_delivery_input *in,
+    enum tk_delivery_how how, char **targets, int64_t now);
 
 /* Takes in an event parked for subscription sub by a process that died:
  * it goes to that one, parked in this process's backlog. */
-void delivery_adopt_parked(struct delivery *m, const struct delivery_input *in,
-    const char *sub, int attempts, bool replay, int64_t now);
+void tk_delivery_adopt_parked(struct tk_delivery *m,
+    const struct tk_delivery_input *in, const char *sub, int attempts,
+    bool replay, int64_t now);
 
 /* The subscriptions as read at now (ids, urls, creation times; copied):
  * those missing are gone, and nothing more goes to them. */
-void delivery_subs(struct delivery *m, const struct sub *subs, size_t n,
-    int64_t now);
+void tk_delivery_subs(struct tk_delivery *m, const struct tk_sub *subs,
+    size_t n, int64_t now);
 
 /* Sends what is due: at most DELIVERY_PER_SUB_INFLIGHT per subscriber,
  * one probe at a time to one that keeps failing; nothing while the
  * subscriptions are unknown (unread for DELIVERY_SUBS_UNKNOWN_MS). */
-void delivery_send_due(struct delivery *m, int64_t now);
+void tk_delivery_send_due(struct tk_delivery *m, int64_t now);
 
 /* The result of job's POST (code VD_ECANCELED when it was canceled). */
-void delivery_result(struct delivery *m, struct delivery_job *job,
+void tk_delivery_result(struct tk_delivery *m, struct tk_delivery_job *job,
     const vd_delivery_t *d, int64_t now);
 
 /* Dead letters for what waited past the retry window. */
-void delivery_expire(struct delivery *m, int64_t now);
+void tk_delivery_expire(struct tk_delivery *m, int64_t now);
 
 /* One backlog collection of this process's: the jobs parked in a time
  * window. registered is the store's (listed in "backlogs"). */
-struct delivery_window {
+struct tk_delivery_window {
 	int64_t end_ms;
 	char name[64];
 	int waiting;                    /* parked jobs not done */
@@ -171,22 +172,23 @@ struct delivery_window {
 };
 
 /* The window ending at end_ms: valid until the next call. */
-struct delivery_window *delivery_window(struct delivery *m, int64_t end_ms);
+struct tk_delivery_window *tk_delivery_window(struct tk_delivery *m,
+    int64_t end_ms);
 
 /* Calls drop for each window over (and its grace) that holds nothing
  * waiting; forgets those for which it returns true. */
-void delivery_drop_windows(struct delivery *m, int64_t now,
-    bool (*drop)(void *arg, struct delivery_window *w), void *arg);
+void tk_delivery_drop_windows(struct tk_delivery *m, int64_t now,
+    bool (*drop)(void *arg, struct tk_delivery_window *w), void *arg);
 
 /* Calls fn for each subscriber whose state changed since fn last
  * returned true for it. */
-void delivery_each_changed(struct delivery *m,
-    bool (*fn)(void *arg, const char *sub, const struct sub_stats *stats),
+void tk_delivery_each_changed(struct tk_delivery *m,
+    bool (*fn)(void *arg, const char *sub, const struct tk_sub_stats *stats),
     void *arg);
 
 /* Whether me, among the live owners now (NULL-terminated; me included),
  * adopts what dead owners left: it has the smallest name, and someone
  * listed before (NULL at the first look) is missing, or full asks. */
-bool delivery_adopts(const char *me, char **now, char **before, bool full);
+bool tk_delivery_adopts(const char *me, char **now, char **before, bool full);
 
 #endif /* DELIVERY_H */

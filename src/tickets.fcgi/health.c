@@ -5,12 +5,12 @@
 #include "tickets.h"
 
 void
-tickets_health(const struct svc_request *req, struct svc_response *resp,
+tk_health(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	bson_error_t error;
-	bool db = store_ping(app->store, &error);
+	bool db = tk_store_ping(app->store, &error);
 	cJSON *out = cJSON_CreateObject();
 
 	(void)req;

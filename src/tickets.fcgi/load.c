@@ -28,7 +28,7 @@ read_file(const char *path, size_t *len)
 }
 
 long
-tickets_load(struct store *store, const char *path)
+tk_load(struct tk_store *store, const char *path)
 {
 	bson_error_t error;
 	const cJSON *item;
@@ -49,7 +49,7 @@ tickets_load(struct store *store, const char *path)
 		cJSON_Delete(list);
 		return -1;
 	}
-	if ((have = store_count_tickets(store, &error)) < 0) {
+	if ((have = tk_store_count_tickets(store, &error)) < 0) {
 		fprintf(stderr, "tickets: %s\n", error.message);
 		cJSON_Delete(list);
 		return -1;
@@ -68,7 +68,7 @@ tickets_load(struct store *store, const char *path)
 			cJSON_Delete(list);
 			return -1;
 		}
-		if (!store_insert_ticket(store, &doc, &error)) {
+		if (!tk_store_insert_ticket(store, &doc, &error)) {
 			fprintf(stderr, "tickets: %s\n", error.message);
 			bson_destroy(&doc);
 			cJSON_Delete(list);

@@ -11,26 +11,26 @@
 #define N_BUCKETS 4096
 
 /* One subscription and the jobs waiting for it, oldest first. */
-struct delivery_sub {
-	struct sub sub;                 /* id, url, created_ms */
-	struct delivery_job *head, *tail;
+struct tk_delivery_sub {
+	struct tk_sub sub;                 /* id, url, created_ms */
+	struct tk_delivery_job *head, *tail;
 	int inflight;
 	int64_t next_probe_ms;
-	struct delivery_job *probed;    /* the last probe: the next is after */
-	struct sub_stats stats;         /* failures: consecutive */
+	struct tk_delivery_job *probed;  /* the last probe: the next is after */
+	struct tk_sub_stats stats;         /* failures: consecutive */
 	bool dirty;                     /* stats changed since last told */
 	bool seen;                      /* in the last set */
 	bool checked;                   /* its url passed the allow-list */
 	bool disabled;                  /* what is in flight ends as a dead
 	                                   letter */
-	struct delivery_sub *next;
+	struct tk_delivery_sub *next;
 };
 
-struct delivery {
-	struct delivery_config cfg;
-	struct delivery_sub *subs;
-	struct delivery_event *buckets[N_BUCKETS];
-	struct delivery_window *windows;
+struct tk_delivery {
+	struct tk_delivery_config cfg;
+	struct tk_delivery_sub *subs;
+	struct tk_delivery_event *buckets[N_BUCKETS];
+	struct tk_delivery_window *windows;
 	size_t n_windows, cap_windows;
 	int64_t subs_ok_ms;             /* subscriptions last given */
 	bool holding;                   /* not sending: they are unknown */
@@ -38,19 +38,20 @@ struct delivery {
 
 /* Hands one action to the callback; job (may be NULL) names the
  * subscription, its URL and its window. */
-void dl_act(struct delivery *m, enum delivery_act kind, int64_t now,
-    const struct delivery_event *ev, struct delivery_job *j);
+void tk_dl_act(struct tk_delivery *m, enum tk_delivery_act kind, int64_t now,
+    const struct tk_delivery_event *ev, struct tk_delivery_job *j);
 
 /* Moves job j out of its event's pending document into this process's
  * backlog of the current window. */
-void dl_park(struct delivery *m, struct delivery_job *j, int64_t now);
+void tk_dl_park(struct tk_delivery *m, struct tk_delivery_job *j, int64_t now);
 
 /* A job is over: delivered, dead, or its subscription is gone. The event
  * is settled when all its jobs are. */
-void dl_job_finish(struct delivery *m, struct delivery_job *j,
+void tk_dl_job_finish(struct tk_delivery *m, struct tk_delivery_job *j,
     const char *outcome, int64_t now);
 
 /* Forgets subscription q: what waits for it ends as unsubscribed. */
-void dl_sub_drop(struct delivery *m, struct delivery_sub *q, int64_t now);
+void tk_dl_sub_drop(struct tk_delivery *m, struct tk_delivery_sub *q,
+    int64_t now);
 
 #endif /* MACHINE_H */

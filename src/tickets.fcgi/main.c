@@ -166,10 +166,10 @@ positive(const char *text, const char *what)
 
 /* GET <prefix>/metrics: this version's metrics, over all its workers. */
 void
-tickets_metrics(const struct svc_request *req, struct svc_response *resp,
+tk_metrics(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 
 	svc_metrics_serve(app->metrics, req, resp);
 }
@@ -185,7 +185,7 @@ struct announced {
 };
 
 static void
-describe(struct announced *a, const struct tickets_config *cfg,
+describe(struct announced *a, const struct tk_config *cfg,
     const struct svc_auth *auth)
 {
 	static const char *const names[] = { "Ticket Query",
@@ -208,7 +208,7 @@ describe(struct announced *a, const struct tickets_config *cfg,
 		a->services[i].endpoints = &a->endpoints[i];
 		a->services[i].n_endpoints = 1;
 		/* The role its route needs: one source for both. */
-		a->roles[i] = svc_route_role(tickets_routes, tickets_n_routes,
+		a->roles[i] = svc_route_role(tk_routes, tk_n_routes,
 		    methods[i], paths[i], auth);
 		a->services[i].roles = &a->roles[i];
 		a->services[i].n_roles = a->roles[i] != NULL &&
@@ -241,8 +241,8 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct tickets_config cfg;
-	struct tickets_app app;
+	struct tk_config cfg;
+	struct tk_app app;
 	struct announced ann;
 	struct svc_announce *announce;
 	struct svc_loop loop;
@@ -357,7 +357,7 @@ main(int argc, char **argv)
 
 	memset(&app, 0, sizeof app);
 	app.cfg = &cfg;
-	if ((app.store = store_open(&cfg, "tickets", &error)) == NULL) {
+	if ((app.store = tk_store_open(&cfg, "tickets", &error)) == NULL) {
 		fprintf(stderr, "tickets.fcgi: %s\n", error.message);
 		return 1;
 	}
@@ -367,18 +367,18 @@ main(int argc, char **argv)
 		svc_log(SVC_WARN, "no generation counter (%s): GET /tickets is "
 		    "read from the database every time", error.message);
 	if (cfg.load_file != NULL) {
-		long n = tickets_load(app.store, cfg.load_file);
+		long n = tk_load(app.store, cfg.load_file);
 
 		if (n > 0)
 			svc_gen_bump(app.gen);
 		if (n >= 0)
 			printf("loaded %ld tickets\n", n);
-		store_close(app.store);
+		tk_store_close(app.store);
 		svc_gen_close(app.gen);
 		mongoc_cleanup();
 		return n >= 0 ? 0 : 1;
 	}
-	if (!store_prepare(app.store, &error))
+	if (!tk_store_prepare(app.store, &error))
 		svc_log(SVC_WARN, "indexes not ready yet: %s", error.message);
 
 	/* Metrics are worth having, not worth refusing to serve for. */
@@ -391,11 +391,11 @@ main(int argc, char **argv)
 	if ((announce = svc_announce_start(cfg.mongodb_uri, ann.services, 4,
 	    cfg.heartbeat, &error)) == NULL)
 		svc_log(SVC_ERROR, "not in the registry: %s", error.message);
-	tickets_owner_name(app.owner, sizeof app.owner);
+	tk_owner_name(app.owner, sizeof app.owner);
 	snprintf(gen_name, sizeof gen_name, "tickets-subs-%s", cfg.db_name);
 	/* Without it, the outbox reads the subscriptions on its clock. */
 	app.subs_gen = svc_gen_open(cfg.state_dir, gen_name, &error);
-	app.outbox = outbox_start(&cfg, app.owner, app.subs_gen);
+	app.outbox = tk_outbox_start(&cfg, app.owner, app.subs_gen);
 	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s; events may go "
 	    "to %s (at most %ld subscriptions)", cfg.prefix, cfg.fail_rate,
@@ -405,18 +405,18 @@ main(int argc, char **argv)
 		    "unsigned");
 
 	memset(&loop, 0, sizeof loop);
-	loop.routes = tickets_routes;
-	loop.n_routes = tickets_n_routes;
+	loop.routes = tk_routes;
+	loop.n_routes = tk_n_routes;
 	loop.app = &app;
 	loop.auth = app_auth;
-	loop.before = tickets_guard;
+	loop.before = tk_guard;
 	loop.metrics = app.metrics;
 	rc = svc_loop_run(&loop);
 
 	svc_log(SVC_INFO, "stopping");
 	svc_announce_stop(announce);
-	outbox_stop(app.outbox);
-	store_close(app.store);
+	tk_outbox_stop(app.outbox);
+	tk_store_close(app.store);
 	svc_metrics_close(app.metrics);
 	svc_gen_close(app.gen);
 	svc_gen_close(app.subs_gen);

@@ -34,16 +34,16 @@ db_or_404(struct svc_response *resp, const bson_error_t *error, bool found,
 }
 
 void
-tickets_subscriptions(const struct svc_request *req,
+tk_subscriptions(const struct svc_request *req,
     struct svc_response *resp, void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	bson_error_t error;
 	bool found;
 	cJSON *list;
 
 	(void)req;
-	if ((list = store_subscription_view(app->store, NULL, &found,
+	if ((list = tk_store_subscription_view(app->store, NULL, &found,
 	    &error)) == NULL) {
 		svc_db_fail(resp, "subscriptions", &error);
 		return;
@@ -53,10 +53,10 @@ tickets_subscriptions(const struct svc_request *req,
 }
 
 void
-tickets_subscription(const struct svc_request *req, struct svc_response *resp,
+tk_subscription(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	bson_error_t error = { 0 };
 	char id[32] = "";
 	bool found = false;
@@ -64,7 +64,8 @@ tickets_subscription(const struct svc_request *req, struct svc_response *resp,
 
 	if (svc_path_segment(req->path, 2, id, sizeof id) != NULL &&
 	    svc_is_oid(id))
-		sub = store_subscription_view(app->store, id, &found, &error);
+		sub = tk_store_subscription_view(app->store, id, &found,
+		    &error);
 	if (sub == NULL) {
 		db_or_404(resp, &error, found, "subscription",
 		    svc_is_oid(id) ? id : "with that id");
@@ -77,7 +78,7 @@ tickets_subscription(const struct svc_request *req, struct svc_response *resp,
 /* The subscription named at segment 2 of the path, which must exist and
  * be active; NULL with the response filled otherwise. Caller frees. */
 static cJSON *
-active_sub(struct tickets_app *app, const char *id,
+active_sub(struct tk_app *app, const char *id,
     struct svc_response *resp)
 {
 	bson_error_t error = { 0 };
@@ -85,7 +86,8 @@ active_sub(struct tickets_app *app, const char *id,
 	cJSON *sub = NULL;
 
 	if (svc_is_oid(id))
-		sub = store_subscription_view(app->store, id, &found, &error);
+		sub = tk_store_subscription_view(app->store, id, &found,
+		    &error);
 	if (sub == NULL) {
 		db_or_404(resp, &error, found, "subscription",
 		    svc_is_oid(id) ? id : "with that id");
@@ -106,7 +108,7 @@ active_sub(struct tickets_app *app, const char *id,
  * replay to them would be answered 202 and sent to nobody. False, with
  * the response filled, when the database cannot tell. */
 static bool
-keep_active(struct tickets_app *app, char **subs, struct svc_response *resp)
+keep_active(struct tk_app *app, char **subs, struct svc_response *resp)
 {
 	bson_error_t error = { 0 };
 	size_t i, n = 0;
@@ -114,7 +116,7 @@ keep_active(struct tickets_app *app, char **subs, struct svc_response *resp)
 	cJSON *sub;
 
 	for (i = 0; subs[i] != NULL; i++) {
-		sub = store_subscription_view(app->store, subs[i], &found,
+		sub = tk_store_subscription_view(app->store, subs[i], &found,
 		    &error);
 		if (sub == NULL && error.code != 0) {
 			while (subs[i] != NULL)
@@ -135,7 +137,7 @@ keep_active(struct tickets_app *app, char **subs, struct svc_response *resp)
 }
 
 struct replay {
-	struct tickets_app *app;
+	struct tk_app *app;
 	char *subs[2];
 	long queued;
 };
@@ -145,14 +147,14 @@ replay_one(const bson_t *doc, void *arg)
 {
 	struct replay *r = arg;
 
-	r->queued += outbox_replay(r->app->outbox, doc, r->subs);
+	r->queued += tk_outbox_replay(r->app->outbox, doc, r->subs);
 }
 
 void
-tickets_replay_since(const struct svc_request *req,
+tk_replay_since(const struct svc_request *req,
     struct svc_response *resp, void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	struct replay r = { app, { NULL, NULL }, 0 };
 	const char *since;
 	bson_error_t error;
@@ -174,7 +176,7 @@ tickets_replay_since(const struct svc_request *req,
 	if ((sub = active_sub(app, id, resp)) == NULL)
 		goto done;
 	r.subs[0] = id;
-	if ((n = store_events_since(app->store, since_ms, REPLAY_MAX,
+	if ((n = tk_store_events_since(app->store, since_ms, REPLAY_MAX,
 	    replay_one, &r, &error)) < 0) {
 		svc_db_fail(resp, "replay", &error);
 		goto done;
@@ -193,17 +195,17 @@ done:
 }
 
 void
-tickets_event(const struct svc_request *req, struct svc_response *resp,
+tk_event(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	bson_error_t error = { 0 };
 	char id[40] = "";
 	bool found = false;
 	cJSON *ev = NULL;
 
 	if (svc_path_segment(req->path, 2, id, sizeof id) != NULL)
-		ev = store_event_view(app->store, id, &found, &error);
+		ev = tk_store_event_view(app->store, id, &found, &error);
 	if (ev == NULL) {
 		db_or_404(resp, &error, found, "event", "with that id");
 		return;
@@ -213,10 +215,10 @@ tickets_event(const struct svc_request *req, struct svc_response *resp,
 }
 
 void
-tickets_replay_event(const struct svc_request *req,
+tk_replay_event(const struct svc_request *req,
     struct svc_response *resp, void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	bson_error_t error = { 0 };
 	char id[40] = "", **subs = NULL, *one[2] = { NULL, NULL };
 	const char *sub_id = NULL;
@@ -237,7 +239,8 @@ tickets_replay_event(const struct svc_request *req,
 	}
 	svc_path_segment(req->path, 2, id, sizeof id);
 	bson_destroy(&doc);
-	if (!store_event_doc(app->store, id, &doc, &found, &error) || !found) {
+	if (!tk_store_event_doc(app->store, id, &doc, &found,
+	    &error) || !found) {
 		db_or_404(resp, &error, found, "event", "with that id");
 		goto done;
 	}
@@ -245,7 +248,7 @@ tickets_replay_event(const struct svc_request *req,
 		if ((sub = active_sub(app, sub_id, resp)) == NULL)
 			goto done;
 		one[0] = (char *)sub_id;
-	} else if (!store_deadletter_subs(app->store, id, &subs, &error)) {
+	} else if (!tk_store_deadletter_subs(app->store, id, &subs, &error)) {
 		svc_db_fail(resp, "replay", &error);
 		goto done;
 	} else if (subs[0] == NULL) {
@@ -261,7 +264,7 @@ tickets_replay_event(const struct svc_request *req,
 		    "or gone; subscribe its url again before replaying", id);
 		goto done;
 	}
-	if (!outbox_replay(app->outbox, &doc, sub_id != NULL ? one : subs)) {
+	if (!tk_outbox_replay(app->outbox, &doc, sub_id != NULL ? one : subs)) {
 		svc_response_error(resp, 503, "outbox unavailable",
 		    "this responder cannot send events now; try again");
 		goto done;
@@ -285,10 +288,10 @@ done:
 }
 
 void
-tickets_deadletters(const struct svc_request *req, struct svc_response *resp,
+tk_deadletters(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	const char *q = req->query, *sub = NULL;
 	bson_error_t error;
 	cJSON *list;
@@ -305,7 +308,7 @@ tickets_deadletters(const struct svc_request *req, struct svc_response *resp,
 		    "the only parameter is subscription=ID");
 		return;
 	}
-	if ((list = store_deadletters(app->store, sub, &error)) == NULL) {
+	if ((list = tk_store_deadletters(app->store, sub, &error)) == NULL) {
 		svc_db_fail(resp, "dead letters", &error);
 		return;
 	}

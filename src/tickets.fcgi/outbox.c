@@ -40,7 +40,7 @@
 #define SUBS_MS 2000            /* subscriptions read again at the latest */
 
 void
-outbox_grow(void **v, size_t n, size_t *cap, size_t size)
+tk_outbox_grow(void **v, size_t n, size_t *cap, size_t size)
 {
 	if (n < *cap)
 		return;
@@ -51,7 +51,8 @@ outbox_grow(void **v, size_t n, size_t *cap, size_t size)
 
 /* Database trouble is said once a minute, not once per attempt. */
 void
-outbox_db_warn(struct outbox *o, const char *what, const bson_error_t *error)
+tk_outbox_db_warn(struct tk_outbox *o, const char *what,
+    const bson_error_t *error)
 {
 	int64_t now = svc_now_ms();
 
@@ -66,11 +67,11 @@ outbox_db_warn(struct outbox *o, const char *what, const bson_error_t *error)
 static void
 delivered(const vd_delivery_t *d, void *arg)
 {
-	struct delivery_job *j = arg;
-	struct outbox *o = delivery_arg(j->ev->machine);
-	struct result *r;
+	struct tk_delivery_job *j = arg;
+	struct tk_outbox *o = tk_delivery_arg(j->ev->machine);
+	struct tk_result *r;
 
-	outbox_grow((void **)&o->results, o->n_results, &o->cap_results,
+	tk_outbox_grow((void **)&o->results, o->n_results, &o->cap_results,
 	    sizeof *o->results);
 	r = &o->results[o->n_results++];
 	r->job = j;
@@ -83,9 +84,9 @@ delivered(const vd_delivery_t *d, void *arg)
 /* Tells the machine what the POSTs came to, each copied out of the array
  * first: nothing its actions do to the array can move it. */
 static void
-take_results(struct outbox *o)
+take_results(struct tk_outbox *o)
 {
-	struct result r;
+	struct tk_result r;
 	size_t i;
 
 	for (i = 0; i < o->n_results; i++) {
@@ -95,15 +96,15 @@ take_results(struct outbox *o)
 			svc_metrics_count(o->cfg->metrics, SVC_METRIC_EVENTS,
 			    r.d.code == VD_OK ? "outcome=\"delivered\"" :
 			    "outcome=\"failed\"", 1);
-		delivery_result(o->machine, r.job, &r.d, svc_now_ms());
+		tk_delivery_result(o->machine, r.job, &r.d, svc_now_ms());
 	}
 	o->n_results = 0;
 }
 
 static void
-send_job(struct outbox *o, const struct delivery_action *a)
+send_job(struct tk_outbox *o, const struct tk_delivery_action *a)
 {
-	const struct delivery_event *e = a->ev;
+	const struct tk_delivery_event *e = a->ev;
 	const char *headers[2] = { e->rid, NULL };
 	vd_error_t err;
 
@@ -118,9 +119,9 @@ send_job(struct outbox *o, const struct delivery_action *a)
 }
 
 static void
-apply(void *arg, const struct delivery_action *a)
+apply(void *arg, const struct tk_delivery_action *a)
 {
-	struct outbox *o = arg;
+	struct tk_outbox *o = arg;
 	bson_error_t error;
 
 	switch (a->kind) {
@@ -132,36 +133,37 @@ apply(void *arg, const struct delivery_action *a)
 		vd_sender_cancel(o->sender, a->job);
 		break;
 	case DELIVERY_PARK:
-		outbox_park(o, a);
+		tk_outbox_park(o, a);
 		break;
 	case DELIVERY_RELEASE:
-		outbox_grow((void **)&o->release, o->n_release,
+		tk_outbox_grow((void **)&o->release, o->n_release,
 		    &o->cap_release, sizeof *o->release);
 		o->release[o->n_release++] = bson_strdup(a->ev->pending);
 		break;
 	case DELIVERY_SETTLE:
-		outbox_settle(o, a);
+		tk_outbox_settle(o, a);
 		break;
 	case DELIVERY_DEAD:
 		svc_metrics_count(o->cfg->metrics, SVC_METRIC_EVENTS,
 		    "outcome=\"dead\"", 1);
-		if (!store_deadletter(o->store, a->ev->event_id, a->sub, a->url,
-		    a->job->attempts, a->status, a->reason, &error))
-			outbox_db_warn(o, "keeping a dead letter", &error);
+		if (!tk_store_deadletter(o->store, a->ev->event_id, a->sub,
+		    a->url, a->job->attempts, a->status, a->reason, &error))
+			tk_outbox_db_warn(o, "keeping a dead letter", &error);
 		break;
 	case DELIVERY_DISABLE:
-		if (!store_disable(o->store, a->sub, a->reason, &error))
-			outbox_db_warn(o, "disabling a subscription", &error);
+		if (!tk_store_disable(o->store, a->sub, a->reason, &error))
+			tk_outbox_db_warn(o, "disabling a subscription",
+			    &error);
 		svc_gen_bump(o->subs_gen);
 		break;
 	case DELIVERY_RECORD:
-		outbox_record(o, a);
+		tk_outbox_record(o, a);
 		break;
 	case DELIVERY_FORGET:
-		if (!store_deadletter_drop(o->store, a->ev->event_id, a->sub,
+		if (!tk_store_deadletter_drop(o->store, a->ev->event_id, a->sub,
 		    &error))
-			outbox_db_warn(o, "forgetting a replayed dead letter",
-			    &error);
+			tk_outbox_db_warn(o,
+			    "forgetting a replayed dead letter", &error);
 		break;
 	}
 }
@@ -169,17 +171,17 @@ apply(void *arg, const struct delivery_action *a)
 static bool
 url_allowed(void *arg, const char *url, char *why, size_t size)
 {
-	struct outbox *o = arg;
+	struct tk_outbox *o = arg;
 
-	return tickets_url_allowed(o->cfg, url, why, size);
+	return tk_url_allowed(o->cfg, url, why, size);
 }
 
 /* ---- subscriptions ---- */
 
 static bool
-subs_refresh(struct outbox *o)
+subs_refresh(struct tk_outbox *o)
 {
-	struct sub *subs;
+	struct tk_sub *subs;
 	bson_error_t error;
 	size_t n;
 	int64_t started = svc_now_ms();
@@ -187,12 +189,12 @@ subs_refresh(struct outbox *o)
 	 * again, and the next look reads them again. */
 	uint64_t gen = svc_gen_read(o->subs_gen);
 
-	if (!store_subs(o->store, &subs, &n, &error)) {
-		outbox_db_warn(o, "reading subscriptions", &error);
+	if (!tk_store_subs(o->store, &subs, &n, &error)) {
+		tk_outbox_db_warn(o, "reading subscriptions", &error);
 		return false;
 	}
-	delivery_subs(o->machine, subs, n, started);
-	store_subs_free(subs, n);
+	tk_delivery_subs(o->machine, subs, n, started);
+	tk_store_subs_free(subs, n);
 	o->subs_ms = started;
 	o->subs_seen = gen;
 	take_results(o);
@@ -203,7 +205,7 @@ subs_refresh(struct outbox *o)
  * host since (its counter moved, before that request's answer), or after
  * SUBS_MS for those of other hosts: not once per event. */
 static bool
-subs_current(struct outbox *o)
+subs_current(struct tk_outbox *o)
 {
 	if (o->subs_gen != NULL && svc_gen_read(o->subs_gen) == o->subs_seen &&
 	    svc_now_ms() - o->subs_ms < SUBS_MS)
@@ -215,25 +217,25 @@ subs_current(struct outbox *o)
 
 /* Takes a handed-over reply into the machine. */
 static void
-load_one(struct outbox *o, const struct handoff *h)
+load_one(struct tk_outbox *o, const struct tk_handoff *h)
 {
-	struct delivery_input in;
+	struct tk_delivery_input in;
 	char *body = NULL;
 
-	if (!outbox_event_input(h->doc, &in, NULL))
+	if (!tk_outbox_event_input(h->doc, &in, NULL))
 		return;
-	if (h->subs == NULL && delivery_knows(o->machine, &in.id))
+	if (h->subs == NULL && tk_delivery_knows(o->machine, &in.id))
 		return;
-	if (!outbox_event_input(h->doc, &in, &body))
+	if (!tk_outbox_event_input(h->doc, &in, &body))
 		return;
-	delivery_add(o->machine, &in, h->subs != NULL ? DELIVERY_REPLAY :
+	tk_delivery_add(o->machine, &in, h->subs != NULL ? DELIVERY_REPLAY :
 	    DELIVERY_FRESH, h->subs, svc_now_ms());
 	cJSON_free(body);
 }
 
 /* Takes in the events handed over since the last round. */
 static void
-load_pushed(struct outbox *o)
+load_pushed(struct tk_outbox *o)
 {
 	size_t i;
 
@@ -252,13 +254,13 @@ load_pushed(struct outbox *o)
 }
 
 static void
-take_pushed(struct outbox *o, bool *stop)
+take_pushed(struct tk_outbox *o, bool *stop)
 {
 	size_t i;
 
 	pthread_mutex_lock(&o->lock);
 	for (i = 0; i < o->n_pushed; i++) {
-		outbox_grow((void **)&o->loading, o->n_loading,
+		tk_outbox_grow((void **)&o->loading, o->n_loading,
 		    &o->cap_loading, sizeof *o->loading);
 		o->loading[o->n_loading++] = o->pushed[i];
 	}
@@ -268,17 +270,17 @@ take_pushed(struct outbox *o, bool *stop)
 }
 
 static void
-round_once(struct outbox *o, int64_t now)
+round_once(struct tk_outbox *o, int64_t now)
 {
 	bson_error_t error;
 	vd_error_t verr;
 
 	load_pushed(o);
 	if (now - o->beat_ms >= BEAT_MS) {
-		if (store_beat(o->store, o->owner, &error))
+		if (tk_store_beat(o->store, o->owner, &error))
 			o->beat_ms = now;
 		else
-			outbox_db_warn(o, "heartbeat", &error);
+			tk_outbox_db_warn(o, "heartbeat", &error);
 	}
 	/* At once when an (un)subscribe on this host moved the counter, else
 	 * every SUBS_MS. */
@@ -289,17 +291,17 @@ round_once(struct outbox *o, int64_t now)
 		o->sweep_ms = now;
 		if (full)
 			o->full_ms = now;
-		outbox_sweep(o, full);
-		delivery_expire(o->machine, now);
+		tk_outbox_sweep(o, full);
+		tk_delivery_expire(o->machine, now);
 	}
 	/* Subscriptions that changed on this host (its counter moved) and
 	 * were not read since may have ended: an operator's unsubscribe must
 	 * not be lost. Events wait until they are read. */
 	if (o->subs_gen == NULL || svc_gen_read(o->subs_gen) == o->subs_seen)
-		delivery_send_due(o->machine, svc_now_ms());
+		tk_delivery_send_due(o->machine, svc_now_ms());
 	take_results(o);
-	outbox_flush(o, false);
-	outbox_flush_records(o, now, false);
+	tk_outbox_flush(o, false);
+	tk_outbox_flush_records(o, now, false);
 	if (vd_sender_poll(o->sender, o->n_loading ? 200 : 100, &verr) !=
 	    VD_OK)
 		svc_log(SVC_WARN, "outbox: %s", verr.message);
@@ -307,13 +309,14 @@ round_once(struct outbox *o, int64_t now)
 }
 
 static void *
-outbox_main(void *arg)
+tk_outbox_main(void *arg)
 {
-	struct outbox *o = arg;
+	struct tk_outbox *o = arg;
 	bson_error_t error;
 	bool stop = false;
 
-	if ((o->store = store_open(o->cfg, "tickets-outbox", &error)) == NULL) {
+	if ((o->store = tk_store_open(o->cfg, "tickets-outbox",
+	    &error)) == NULL) {
 		svc_log(SVC_ERROR, "outbox: %s", error.message);
 		return NULL;
 	}
@@ -323,23 +326,23 @@ outbox_main(void *arg)
 			break;
 		round_once(o, svc_now_ms());
 	}
-	outbox_flush_records(o, svc_now_ms(), true);
-	outbox_flush(o, true);
+	tk_outbox_flush_records(o, svc_now_ms(), true);
+	tk_outbox_flush(o, true);
 	/* What is still pending stays in the database, owned by a process
 	 * that is no more: another adopts it at once. */
-	if (!store_gone(o->store, o->owner, &error))
-		outbox_db_warn(o, "leaving", &error);
-	store_close(o->store);
+	if (!tk_store_gone(o->store, o->owner, &error))
+		tk_outbox_db_warn(o, "leaving", &error);
+	tk_store_close(o->store);
 	return NULL;
 }
 
-struct outbox *
-outbox_start(const struct tickets_config *cfg, const char *owner,
+struct tk_outbox *
+tk_outbox_start(const struct tk_config *cfg, const char *owner,
     struct svc_gen *subs_gen)
 {
-	struct delivery_config dc = { cfg->retry_schedule, cfg->n_retry,
+	struct tk_delivery_config dc = { cfg->retry_schedule, cfg->n_retry,
 	    cfg->probe, cfg->retry_window, 0, NULL, url_allowed, apply, NULL };
-	struct outbox *o;
+	struct tk_outbox *o;
 	bson_oid_t token;
 	vd_error_t err;
 
@@ -354,7 +357,7 @@ outbox_start(const struct tickets_config *cfg, const char *owner,
 	dc.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	dc.token = o->token;
 	dc.arg = o;
-	o->machine = delivery_new(&dc);
+	o->machine = tk_delivery_new(&dc);
 	if ((o->sender = vd_sender_new(&err)) == NULL) {
 		svc_log(SVC_ERROR, "outbox: %s", err.message);
 		goto fail;
@@ -370,21 +373,21 @@ outbox_start(const struct tickets_config *cfg, const char *owner,
 		svc_log(SVC_ERROR, "outbox: EVENTS_SECRET: %s", err.message);
 		goto fail;
 	}
-	if (svc_thread_start(&o->thread, outbox_main, o) != 0)
+	if (svc_thread_start(&o->thread, tk_outbox_main, o) != 0)
 		goto fail;
 	return o;
 fail:
 	vd_sender_destroy(o->sender);
-	delivery_free(o->machine);
+	tk_delivery_free(o->machine);
 	pthread_mutex_destroy(&o->lock);
 	free(o);
 	return NULL;
 }
 
 static bool
-hand_over(struct outbox *o, const bson_t *doc, char **subs)
+hand_over(struct tk_outbox *o, const bson_t *doc, char **subs)
 {
-	struct handoff h;
+	struct tk_handoff h;
 	size_t n = 0;
 
 	if (o == NULL || (h.doc = bson_copy(doc)) == NULL)
@@ -399,7 +402,7 @@ hand_over(struct outbox *o, const bson_t *doc, char **subs)
 			h.subs[n] = bson_strdup(subs[n]);
 	}
 	pthread_mutex_lock(&o->lock);
-	outbox_grow((void **)&o->pushed, o->n_pushed, &o->cap_pushed,
+	tk_outbox_grow((void **)&o->pushed, o->n_pushed, &o->cap_pushed,
 	    sizeof *o->pushed);
 	o->pushed[o->n_pushed++] = h;
 	pthread_mutex_unlock(&o->lock);
@@ -408,19 +411,19 @@ hand_over(struct outbox *o, const bson_t *doc, char **subs)
 }
 
 void
-outbox_push(struct outbox *o, const bson_t *reply_doc)
+tk_outbox_push(struct tk_outbox *o, const bson_t *reply_doc)
 {
 	hand_over(o, reply_doc, NULL);
 }
 
 bool
-outbox_replay(struct outbox *o, const bson_t *reply_doc, char **subs)
+tk_outbox_replay(struct tk_outbox *o, const bson_t *reply_doc, char **subs)
 {
 	return subs != NULL && hand_over(o, reply_doc, subs);
 }
 
 static void
-handoffs_free(struct handoff *h, size_t n)
+handoffs_free(struct tk_handoff *h, size_t n)
 {
 	size_t i;
 
@@ -432,7 +435,7 @@ handoffs_free(struct handoff *h, size_t n)
 }
 
 void
-outbox_stop(struct outbox *o)
+tk_outbox_stop(struct tk_outbox *o)
 {
 	if (o == NULL)
 		return;
@@ -443,10 +446,10 @@ outbox_stop(struct outbox *o)
 	pthread_join(o->thread, NULL);
 	/* The sender goes first: it drops its transfers unreported. */
 	vd_sender_destroy(o->sender);
-	delivery_free(o->machine);
+	tk_delivery_free(o->machine);
 	handoffs_free(o->pushed, o->n_pushed);
 	handoffs_free(o->loading, o->n_loading);
-	outbox_writes_free(o);
+	tk_outbox_writes_free(o);
 	free(o->results);
 	bson_strfreev(o->live);
 	pthread_mutex_destroy(&o->lock);

@@ -15,7 +15,7 @@
 
 /* The article's 1.0.1 failed half its queries; ours fails what it is told. */
 static bool
-inject_failure(struct tickets_app *app, struct svc_response *resp)
+inject_failure(struct tk_app *app, struct svc_response *resp)
 {
 	if (app->cfg->fail_rate <= 0 ||
 	    (double)rand_r(&app->seed) / RAND_MAX >= app->cfg->fail_rate)
@@ -114,14 +114,15 @@ ticket_end(void *arg)
 /* Writes the list into w; false on a database error (error set) or when
  * w is in memory and the list is longer than can be kept. */
 static bool
-write_list(struct tickets_app *app, struct list_writer *w,
+write_list(struct tk_app *app, struct list_writer *w,
     bson_error_t *error)
 {
-	const struct store_visit v = { ticket_out, reply_out, ticket_end, w };
+	const struct tk_store_visit v = { ticket_out, reply_out, ticket_end,
+	    w };
 
 	memset(error, 0, sizeof *error);
 	w->first_ticket = true;
-	return emit(w, "[", 1) && store_each_ticket(app->store, &v, error) &&
+	return emit(w, "[", 1) && tk_store_each_ticket(app->store, &v, error) &&
 	    emit(w, "]", 1);
 }
 
@@ -140,9 +141,9 @@ stream_list(void *arg, svc_write_fn *write, void *out)
 /* Makes the list in memory and keeps it; false with c->too_long when it is
  * too long to keep, false with resp set on a database error. */
 static bool
-rebuild(struct tickets_app *app, struct svc_response *resp)
+rebuild(struct tk_app *app, struct svc_response *resp)
 {
-	struct tickets_cache *c = &app->cache;
+	struct tk_cache *c = &app->cache;
 	struct svc_buf buf = { 0 };
 	struct list_writer w = { .buf = &buf,
 	    .limit = app->cfg->list_cache_max };
@@ -175,10 +176,10 @@ rebuild(struct tickets_app *app, struct svc_response *resp)
  * added to its replyCount; NULL on a database error, or with error->code
  * 0 when there are too many tickets to keep. */
 static cJSON *
-page_from_brief(struct tickets_app *app, const char *after, long limit,
+page_from_brief(struct tk_app *app, const char *after, long limit,
     bson_error_t *error)
 {
-	struct tickets_brief *b = &app->brief;
+	struct tk_brief *b = &app->brief;
 	cJSON *page, *t;
 	long n = 0;
 
@@ -186,7 +187,7 @@ page_from_brief(struct tickets_app *app, const char *after, long limit,
 	if (svc_now_ms() - b->built_ms > TICKETS_CACHE_MS ||
 	    (b->list == NULL && !b->too_many)) {
 		cJSON_Delete(b->list);
-		b->list = store_tickets_brief(app->store, TICKETS_BRIEF_MAX,
+		b->list = tk_store_tickets_brief(app->store, TICKETS_BRIEF_MAX,
 		    error);
 		b->too_many = b->list == NULL && error->code == 0;
 		b->built_ms = b->list != NULL || b->too_many ? svc_now_ms() : 0;
@@ -211,7 +212,7 @@ page_from_brief(struct tickets_app *app, const char *after, long limit,
 		if (!svc_is_oid(id))
 			continue;
 		bson_oid_init_from_string(&oid, id);
-		if (!store_reply_seq(app->store, &oid, &seq, error)) {
+		if (!tk_store_reply_seq(app->store, &oid, &seq, error)) {
 			cJSON_Delete(page);
 			return NULL;
 		}
@@ -225,7 +226,7 @@ page_from_brief(struct tickets_app *app, const char *after, long limit,
 /* ?limit=N&after=ID: one page of the list (our extension). Returns false
  * when the query has neither, true with resp set otherwise. */
 static bool
-query_page(struct tickets_app *app, const struct svc_request *req,
+query_page(struct tk_app *app, const struct svc_request *req,
     struct svc_response *resp)
 {
 	char limit_s[16] = "", after_s[32] = "";
@@ -262,8 +263,8 @@ query_page(struct tickets_app *app, const struct svc_request *req,
 	if (list == NULL && error.code == 0) {
 		if (*after_s != '\0')
 			bson_oid_init_from_string(&after, after_s);
-		list = store_tickets_page(app->store, *after_s ? &after : NULL,
-		    (int)limit, &error);
+		list = tk_store_tickets_page(app->store,
+		    *after_s ? &after : NULL, (int)limit, &error);
 	}
 	if (list == NULL) {
 		svc_db_fail(resp, "tickets query", &error);
@@ -281,11 +282,11 @@ query_page(struct tickets_app *app, const struct svc_request *req,
 }
 
 void
-tickets_query(const struct svc_request *req, struct svc_response *resp,
+tk_query(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
-	struct tickets_cache *c = &app->cache;
+	struct tk_app *app = arg;
+	struct tk_cache *c = &app->cache;
 	const char *match;
 
 	if (inject_failure(app, resp))
@@ -316,10 +317,10 @@ tickets_query(const struct svc_request *req, struct svc_response *resp,
 }
 
 void
-tickets_query_one(const struct svc_request *req, struct svc_response *resp,
+tk_query_one(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	const char *id = strrchr(req->path, '/') + 1;
 	bson_error_t error;
 	bson_oid_t oid;
@@ -334,7 +335,7 @@ tickets_query_one(const struct svc_request *req, struct svc_response *resp,
 	if (inject_failure(app, resp))
 		return;
 	bson_oid_init_from_string(&oid, id);
-	ticket = store_ticket(app->store, &oid, &found, &error);
+	ticket = tk_store_ticket(app->store, &oid, &found, &error);
 	if (ticket == NULL && error.code != 0) {
 		svc_db_fail(resp, "ticket query", &error);
 		return;

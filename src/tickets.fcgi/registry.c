@@ -51,10 +51,10 @@ entry_json(const vd_entry_t *e, int64_t now_ms)
 }
 
 void
-tickets_registry(const struct svc_request *req, struct svc_response *resp,
+tk_registry(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	vd_entry_t *entries;
 	vd_error_t err;
 	size_t n, i;

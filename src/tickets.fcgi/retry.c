@@ -13,27 +13,27 @@
 
 /* Keeps j as a dead letter and takes it out of the queue. */
 static void
-dead_letter(struct delivery *m, struct delivery_job *j, int status,
+dead_letter(struct tk_delivery *m, struct tk_delivery_job *j, int status,
     const char *reason, int64_t now)
 {
-	struct delivery_action a = { DELIVERY_DEAD, now, j->ev, j, j->sub_id,
+	struct tk_delivery_action a = { DELIVERY_DEAD, now, j->ev, j, j->sub_id,
 	    j->sub->sub.url, status, reason, NULL, j->window };
 
 	svc_log(SVC_WARN, "event dead id=%s to=%s attempts=%d: %s",
 	    j->ev->event_id, j->sub->sub.url, j->attempts, reason);
 	m->cfg.act(m->cfg.arg, &a);
-	dl_job_finish(m, j, "dead", now);
+	tk_dl_job_finish(m, j, "dead", now);
 }
 
 /* Ends subscription q for reason: no event goes to it until it is
  * subscribed again; what was waiting for it is kept as dead letters. */
 static void
-disable(struct delivery *m, struct delivery_sub *q, int status,
+disable(struct tk_delivery *m, struct tk_delivery_sub *q, int status,
     const char *reason, int64_t now)
 {
-	struct delivery_action a = { DELIVERY_DISABLE, now, NULL, NULL,
+	struct tk_delivery_action a = { DELIVERY_DISABLE, now, NULL, NULL,
 	    q->sub.id, q->sub.url, status, reason, NULL, 0 };
-	struct delivery_job *j, *next;
+	struct tk_delivery_job *j, *next;
 
 	svc_log(SVC_WARN, "outbox: subscription %s (%s) disabled: %s",
 	    q->sub.id, q->sub.url, reason);
@@ -51,18 +51,18 @@ disable(struct delivery *m, struct delivery_sub *q, int status,
 /* ---- sending ---- */
 
 static void
-send_job(struct delivery *m, struct delivery_job *j, int64_t now)
+send_job(struct tk_delivery *m, struct tk_delivery_job *j, int64_t now)
 {
 	j->inflight = true;
 	j->sub->inflight++;
-	dl_act(m, DELIVERY_SEND, now, j->ev, j);
+	tk_dl_act(m, DELIVERY_SEND, now, j->ev, j);
 }
 
 void
-delivery_send_due(struct delivery *m, int64_t now)
+tk_delivery_send_due(struct tk_delivery *m, int64_t now)
 {
-	struct delivery_sub *q, *next;
-	struct delivery_job *j;
+	struct tk_delivery_sub *q, *next;
+	struct tk_delivery_job *j;
 	char why[VD_ERROR_SIZE + 64];
 
 	/* An operator's unsubscribe must not be lost on a database too busy
@@ -91,7 +91,7 @@ delivery_send_due(struct delivery *m, int64_t now)
 		    sizeof why)) {
 			disable(m, q, 0, why, now);
 			if (q->inflight == 0)
-				dl_sub_drop(m, q, now);
+				tk_dl_sub_drop(m, q, now);
 			continue;
 		}
 		q->checked = true;
@@ -117,7 +117,7 @@ delivery_send_due(struct delivery *m, int64_t now)
 /* Seconds before attempt number attempts + 1, with up to 20% of jitter so
  * that the retries of many events do not all come back at once. */
 static long
-retry_delay(struct delivery *m, int attempts)
+retry_delay(struct tk_delivery *m, int attempts)
 {
 	size_t i = (size_t)attempts, n = m->cfg.n_retry;
 	long d;
@@ -129,11 +129,11 @@ retry_delay(struct delivery *m, int attempts)
 }
 
 static void
-succeeded(struct delivery *m, struct delivery_job *j, const vd_delivery_t *d,
-    int64_t now)
+succeeded(struct tk_delivery *m, struct tk_delivery_job *j,
+    const vd_delivery_t *d, int64_t now)
 {
-	struct delivery_sub *q = j->sub;
-	struct delivery_job *k;
+	struct tk_delivery_sub *q = j->sub;
+	struct tk_delivery_job *k;
 
 	svc_log(SVC_INFO, "event sent id=%s to=%s status=%d ms=%ld attempt=%d",
 	    j->ev->event_id, q->sub.url, d->http_status, d->elapsed_ms,
@@ -149,18 +149,18 @@ succeeded(struct delivery *m, struct delivery_job *j, const vd_delivery_t *d,
 	q->stats.last_status = d->http_status;
 	q->dirty = true;
 	if (j->replay)
-		dl_act(m, DELIVERY_FORGET, now, j->ev, j);
-	dl_job_finish(m, j, "delivered", now);
+		tk_dl_act(m, DELIVERY_FORGET, now, j->ev, j);
+	tk_dl_job_finish(m, j, "delivered", now);
 }
 
 static void
-failed(struct delivery *m, struct delivery_job *j, const vd_delivery_t *d,
+failed(struct tk_delivery *m, struct tk_delivery_job *j, const vd_delivery_t *d,
     int64_t now)
 {
-	struct delivery_sub *q = j->sub;
-	struct delivery_event *e = j->ev;
+	struct tk_delivery_sub *q = j->sub;
+	struct tk_delivery_event *e = j->ev;
 	char reason[256];
-	struct delivery_job *k;
+	struct tk_delivery_job *k;
 	long delay;
 
 	q->stats.failures++;
@@ -189,21 +189,21 @@ failed(struct delivery *m, struct delivery_job *j, const vd_delivery_t *d,
 		return;
 	}
 	j->due_ms = now + delay * 1000;
-	dl_park(m, j, now);
+	tk_dl_park(m, j, now);
 	if (q->stats.failures >= DELIVERY_FAILING_AFTER)
 		q->next_probe_ms = now + (delay < m->cfg.probe ? delay :
 		    m->cfg.probe) * 1000;
 	/* Failing now: what waits for it may wait for hours. */
 	if (q->stats.failures == DELIVERY_FAILING_AFTER)
 		for (k = q->head; k != NULL; k = k->next)
-			dl_park(m, k, now);
+			tk_dl_park(m, k, now);
 }
 
 void
-delivery_result(struct delivery *m, struct delivery_job *j,
+tk_delivery_result(struct tk_delivery *m, struct tk_delivery_job *j,
     const vd_delivery_t *d, int64_t now)
 {
-	struct delivery_sub *q = j->sub;
+	struct tk_delivery_sub *q = j->sub;
 
 	j->inflight = false;
 	q->inflight--;
@@ -213,7 +213,7 @@ delivery_result(struct delivery *m, struct delivery_job *j,
 		/* Failures, and what followed one: a clean delivery is told
 		 * by the event's summary. */
 		if (d->code != VD_OK || j->attempts > 1 || j->replay) {
-			struct delivery_action a = { DELIVERY_RECORD, now,
+			struct tk_delivery_action a = { DELIVERY_RECORD, now,
 			    j->ev, j, j->sub_id, q->sub.url, 0, NULL, d, 0 };
 
 			m->cfg.act(m->cfg.arg, &a);
@@ -225,16 +225,16 @@ delivery_result(struct delivery *m, struct delivery_job *j,
 	}
 	/* Its subscription is gone: it goes with its last POST. */
 	if (!q->seen && q->inflight == 0)
-		dl_sub_drop(m, q, now);
+		tk_dl_sub_drop(m, q, now);
 }
 
 /* A subscriber in probe mode sends few attempts, so its old events are
  * found dead by age, here. */
 void
-delivery_expire(struct delivery *m, int64_t now)
+tk_delivery_expire(struct tk_delivery *m, int64_t now)
 {
-	struct delivery_sub *q;
-	struct delivery_job *j, *next;
+	struct tk_delivery_sub *q;
+	struct tk_delivery_job *j, *next;
 
 	for (q = m->subs; q != NULL; q = q->next)
 		for (j = q->head; j != NULL; j = next) {
@@ -248,11 +248,11 @@ delivery_expire(struct delivery *m, int64_t now)
 }
 
 void
-delivery_each_changed(struct delivery *m,
-    bool (*fn)(void *arg, const char *sub, const struct sub_stats *stats),
+tk_delivery_each_changed(struct tk_delivery *m,
+    bool (*fn)(void *arg, const char *sub, const struct tk_sub_stats *stats),
     void *arg)
 {
-	struct delivery_sub *q;
+	struct tk_delivery_sub *q;
 
 	for (q = m->subs; q != NULL; q = q->next)
 		if (q->dirty && fn(arg, q->sub.id, &q->stats))

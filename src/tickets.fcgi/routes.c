@@ -6,30 +6,30 @@
  */
 #include "tickets.h"
 
-const struct svc_route tickets_routes[] = {
-	{ "GET", "/tickets", tickets_query, SVC_ROLE_READ },
-	{ "POST", "/tickets/addComment", tickets_add_comment, SVC_ROLE_WRITE },
-	{ "POST", "/tickets/subscribeToComments", tickets_subscribe,
+const struct svc_route tk_routes[] = {
+	{ "GET", "/tickets", tk_query, SVC_ROLE_READ },
+	{ "POST", "/tickets/addComment", tk_add_comment, SVC_ROLE_WRITE },
+	{ "POST", "/tickets/subscribeToComments", tk_subscribe,
 	    SVC_ROLE_SUBSCRIBE },
-	{ "POST", "/tickets/unsubscribeToComments", tickets_unsubscribe,
+	{ "POST", "/tickets/unsubscribeToComments", tk_unsubscribe,
 	    SVC_ROLE_SUBSCRIBE },
-	{ "GET", "/tickets/subscriptions", tickets_subscriptions,
+	{ "GET", "/tickets/subscriptions", tk_subscriptions,
 	    SVC_ROLE_OPERATOR },
-	{ "GET", "/tickets/subscriptions/*", tickets_subscription,
+	{ "GET", "/tickets/subscriptions/*", tk_subscription,
 	    SVC_ROLE_OPERATOR },
-	{ "POST", "/tickets/subscriptions/*/replay", tickets_replay_since,
+	{ "POST", "/tickets/subscriptions/*/replay", tk_replay_since,
 	    SVC_ROLE_OPERATOR },
-	{ "GET", "/tickets/events/*", tickets_event, SVC_ROLE_OPERATOR },
-	{ "POST", "/tickets/events/*/replay", tickets_replay_event,
+	{ "GET", "/tickets/events/*", tk_event, SVC_ROLE_OPERATOR },
+	{ "POST", "/tickets/events/*/replay", tk_replay_event,
 	    SVC_ROLE_OPERATOR },
-	{ "GET", "/tickets/deadletters", tickets_deadletters,
+	{ "GET", "/tickets/deadletters", tk_deadletters,
 	    SVC_ROLE_OPERATOR },
-	{ "GET", "/tickets/*", tickets_query_one, SVC_ROLE_READ },
-	{ "GET", "/health", tickets_health, NULL },
+	{ "GET", "/tickets/*", tk_query_one, SVC_ROLE_READ },
+	{ "GET", "/health", tk_health, NULL },
 	/* What the registry holds, read as the ticket list is (README,
 	 * "The registry over HTTP"). */
-	{ "GET", "/registry", tickets_registry, SVC_ROLE_READ },
-	{ "GET", "/metrics", tickets_metrics, SVC_ROLE_OPERATOR },
+	{ "GET", "/registry", tk_registry, SVC_ROLE_READ },
+	{ "GET", "/metrics", tk_metrics, SVC_ROLE_OPERATOR },
 };
 
-const size_t tickets_n_routes = sizeof tickets_routes / sizeof *tickets_routes;
+const size_t tk_n_routes = sizeof tk_routes / sizeof *tk_routes;

@@ -7,7 +7,7 @@
 #include "store-private.h"
 
 bool
-store_attempts(struct store *s, const struct attempt *a, size_t n,
+tk_store_attempts(struct tk_store *s, const struct tk_attempt *a, size_t n,
     bson_error_t *error)
 {
 	bson_t **docs;
@@ -44,8 +44,8 @@ store_attempts(struct store *s, const struct attempt *a, size_t n,
 }
 
 bool
-store_substats(struct store *s, const char *owner, const char *sub,
-    const struct sub_stats *st, bson_error_t *error)
+tk_store_substats(struct tk_store *s, const char *owner, const char *sub,
+    const struct tk_sub_stats *st, bson_error_t *error)
 {
 	bson_t set = BSON_INITIALIZER;
 	char id[400];
@@ -62,13 +62,13 @@ store_substats(struct store *s, const char *owner, const char *sub,
 	BSON_APPEND_INT32(&set, "lastStatus", st->last_status);
 	BSON_APPEND_UTF8(&set, "lastError", st->last_error);
 	BSON_APPEND_DATE_TIME(&set, "updatedAt", svc_now_ms());
-	ok = store_upsert_id(s->substats, id, &set, error);
+	ok = tk_store_upsert_id(s->substats, id, &set, error);
 	bson_destroy(&set);
 	return ok;
 }
 
 bool
-store_deadletter(struct store *s, const char *event_id, const char *sub,
+tk_store_deadletter(struct tk_store *s, const char *event_id, const char *sub,
     const char *url, int attempts, int status, const char *reason,
     bson_error_t *error)
 {
@@ -84,23 +84,23 @@ store_deadletter(struct store *s, const char *event_id, const char *sub,
 	BSON_APPEND_INT32(&set, "lastStatus", status);
 	BSON_APPEND_UTF8(&set, "reason", reason);
 	BSON_APPEND_DATE_TIME(&set, "at", svc_now_ms());
-	ok = store_upsert_id(s->dead, id, &set, error);
+	ok = tk_store_upsert_id(s->dead, id, &set, error);
 	bson_destroy(&set);
 	return ok;
 }
 
 bool
-store_deadletter_drop(struct store *s, const char *event_id, const char *sub,
-    bson_error_t *error)
+tk_store_deadletter_drop(struct tk_store *s, const char *event_id,
+    const char *sub, bson_error_t *error)
 {
 	char id[64];
 
 	snprintf(id, sizeof id, "%s|%s", event_id, sub);
-	return store_delete_id(s->dead, id, error);
+	return tk_store_delete_id(s->dead, id, error);
 }
 
 bool
-store_deadletter_subs(struct store *s, const char *event_id, char ***subs,
+tk_store_deadletter_subs(struct tk_store *s, const char *event_id, char ***subs,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER;
@@ -108,7 +108,7 @@ store_deadletter_subs(struct store *s, const char *event_id, char ***subs,
 	size_t n = 0;
 
 	BSON_APPEND_UTF8(&filter, "eventId", event_id);
-	list = store_find_json(s->dead, &filter, NULL, 0, true, error);
+	list = tk_store_find_json(s->dead, &filter, NULL, 0, true, error);
 	bson_destroy(&filter);
 	*subs = bson_malloc0(((size_t)cJSON_GetArraySize(list) + 1) *
 	    sizeof **subs);

@@ -16,26 +16,26 @@
 #include "store-private.h"
 
 bool
-store_beat(struct store *s, const char *owner, bson_error_t *error)
+tk_store_beat(struct tk_store *s, const char *owner, bson_error_t *error)
 {
 	bson_t set = BSON_INITIALIZER;
 	bool ok;
 
 	/* Each instance writes only its own document. */
 	BSON_APPEND_DATE_TIME(&set, "lastSeen", svc_now_ms());
-	ok = store_upsert_id(s->instances, owner, &set, error);
+	ok = tk_store_upsert_id(s->instances, owner, &set, error);
 	bson_destroy(&set);
 	return ok;
 }
 
 bool
-store_gone(struct store *s, const char *owner, bson_error_t *error)
+tk_store_gone(struct tk_store *s, const char *owner, bson_error_t *error)
 {
-	return store_delete_id(s->instances, owner, error);
+	return tk_store_delete_id(s->instances, owner, error);
 }
 
 bool
-store_instances(struct store *s, int64_t stale_ms, char ***owners,
+tk_store_instances(struct tk_store *s, int64_t stale_ms, char ***owners,
     bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
@@ -71,8 +71,9 @@ store_instances(struct store *s, int64_t stale_ms, char ***owners,
 }
 
 bool
-store_settle(struct store *s, bson_t *const *summaries, size_t n_summaries,
-    char *const *pending, size_t n_pending, bson_error_t *error)
+tk_store_settle(struct tk_store *s, bson_t *const *summaries,
+    size_t n_summaries, char *const *pending, size_t n_pending,
+    bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	bool ok = true;
@@ -86,7 +87,7 @@ store_settle(struct store *s, bson_t *const *summaries, size_t n_summaries,
 		    (const bson_t **)summaries, n_summaries, &opts, NULL,
 		    error) || svc_db_duplicate(error);
 	if (ok && n_pending > 0) {
-		store_append_in(&filter, "_id", "$in", pending, n_pending);
+		tk_store_append_in(&filter, "_id", "$in", pending, n_pending);
 		ok = mongoc_collection_delete_many(s->pending, &filter, NULL,
 		    NULL, error);
 	}
@@ -96,7 +97,7 @@ store_settle(struct store *s, bson_t *const *summaries, size_t n_summaries,
 }
 
 bool
-store_orphans(struct store *s, char **live,
+tk_store_orphans(struct tk_store *s, char **live,
     void (*fn)(const bson_t *reply, void *arg), void *arg,
     bson_error_t *error)
 {
@@ -105,7 +106,8 @@ store_orphans(struct store *s, char **live,
 	const bson_t *doc;
 	bool ok;
 
-	store_append_in(&filter, "owner", "$nin", live, store_strv_len(live));
+	tk_store_append_in(&filter, "owner", "$nin", live,
+	    tk_store_strv_len(live));
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "createdAt", 1);
 	bson_append_document_end(&opts, &sort);
@@ -138,7 +140,7 @@ store_orphans(struct store *s, char **live,
 }
 
 bool
-store_park(struct store *s, const char *name, const char *owner,
+tk_store_park(struct tk_store *s, const char *name, const char *owner,
     bool *registered, bson_t *const *docs, size_t n, bson_error_t *error)
 {
 	mongoc_collection_t *coll;
@@ -169,7 +171,7 @@ store_park(struct store *s, const char *name, const char *owner,
 }
 
 bool
-store_unpark(struct store *s, const char *name, bson_error_t *error)
+tk_store_unpark(struct tk_store *s, const char *name, bson_error_t *error)
 {
 	mongoc_collection_t *coll;
 	bson_error_t dropped;
@@ -186,12 +188,12 @@ store_unpark(struct store *s, const char *name, bson_error_t *error)
 		return false;
 	}
 	mongoc_collection_destroy(coll);
-	ok = store_delete_id(s->backlogs, name, error);
+	ok = tk_store_delete_id(s->backlogs, name, error);
 	return ok;
 }
 
 bool
-store_orphan_backlogs(struct store *s, char **live, char ***names,
+tk_store_orphan_backlogs(struct tk_store *s, char **live, char ***names,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER;
@@ -202,7 +204,8 @@ store_orphan_backlogs(struct store *s, char **live, char ***names,
 	bool ok;
 
 	*names = bson_malloc0(cap * sizeof **names);
-	store_append_in(&filter, "owner", "$nin", live, store_strv_len(live));
+	tk_store_append_in(&filter, "owner", "$nin", live,
+	    tk_store_strv_len(live));
 	cur = mongoc_collection_find_with_opts(s->backlogs, &filter, NULL,
 	    NULL);
 	while (mongoc_cursor_next(cur, &doc)) {
@@ -222,7 +225,7 @@ store_orphan_backlogs(struct store *s, char **live, char ***names,
 }
 
 bool
-store_backlog_each(struct store *s, const char *name,
+tk_store_backlog_each(struct tk_store *s, const char *name,
     void (*fn)(const bson_t *parked, void *arg), void *arg,
     bson_error_t *error)
 {

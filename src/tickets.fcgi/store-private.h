@@ -9,7 +9,7 @@
 
 /* One per thread: a client of its own and every collection the store
  * uses (the table in store.c opens and closes them together). */
-struct store {
+struct tk_store {
 	mongoc_client_t *client;
 	mongoc_collection_t *tickets;
 	mongoc_collection_t *replies;
@@ -30,28 +30,28 @@ struct store {
 /* The document of coll whose _id is the ObjectId id, copied into out
  * (always initialised; the caller destroys it); *found says whether
  * there was one. */
-bool store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id,
+bool tk_store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id,
     bson_t *out, bool *found, bson_error_t *error);
 
 /* Deletes the document of coll whose _id is the string id. */
-bool store_delete_id(mongoc_collection_t *coll, const char *id,
+bool tk_store_delete_id(mongoc_collection_t *coll, const char *id,
     bson_error_t *error);
 
 /* Sets the fields of set in the document of coll whose _id is the
  * string id, inserting it if it is not there. */
-bool store_upsert_id(mongoc_collection_t *coll, const char *id,
+bool tk_store_upsert_id(mongoc_collection_t *coll, const char *id,
     const bson_t *set, bson_error_t *error);
 
 /* Appends {field: {op: [values]}} to filter; op is "$in" or "$nin". */
-void store_append_in(bson_t *filter, const char *field, const char *op,
+void tk_store_append_in(bson_t *filter, const char *field, const char *op,
     char *const *values, size_t n);
 
 /* The length of a NULL-terminated array of strings (0 for NULL). */
-size_t store_strv_len(char *const *v);
+size_t tk_store_strv_len(char *const *v);
 
 /* Every document of coll matching filter as a JSON array (caller frees
  * with cJSON_Delete), NULL on a database error. */
-cJSON *store_find_json(mongoc_collection_t *coll, const bson_t *filter,
+cJSON *tk_store_find_json(mongoc_collection_t *coll, const bson_t *filter,
     const bson_t *sort, int64_t limit, bool keep_id, bson_error_t *error);
 
 #endif /* STORE_PRIVATE_H */

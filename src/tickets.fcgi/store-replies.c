@@ -14,7 +14,7 @@
  * the unique (ticketId, sequence) index makes the second insert fail and
  * take another: numbers may skip, never repeat. */
 static int64_t
-next_sequence(struct store *s, const bson_oid_t *ticket, bson_error_t *error)
+next_sequence(struct tk_store *s, const bson_oid_t *ticket, bson_error_t *error)
 {
 	mongoc_find_and_modify_opts_t *opts;
 	bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER, inc, reply;
@@ -49,7 +49,7 @@ next_sequence(struct store *s, const bson_oid_t *ticket, bson_error_t *error)
 /* Appends the reply's event, as it is sent (replyevent.c), with the
  * reply's sequence number. */
 static void
-append_event(bson_t *doc, const struct reply *r)
+append_event(bson_t *doc, const struct tk_reply *r)
 {
 	char id[32], ticket[25];
 	struct svc_event e = { id, SVC_EVENT_TYPE, ticket, r->title, r->user,
@@ -68,14 +68,14 @@ append_event(bson_t *doc, const struct reply *r)
  * with that key chose. The claim and the reply are two inserts; if a
  * process dies between them, the repeat inserts the reply with the
  * claimed id, and the unique _id still lets only one through. */
-static enum store_add
-claim_key(struct store *s, const char *key, const char *hash,
+static enum tk_store_add
+claim_key(struct tk_store *s, const char *key, const char *hash,
     bson_oid_t *reply_id, bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER, found_doc;
 	bson_iter_t it;
 	bool found;
-	enum store_add rc = STORE_ADDED;
+	enum tk_store_add rc = STORE_ADDED;
 
 	BSON_APPEND_UTF8(&doc, "_id", key);
 	BSON_APPEND_OID(&doc, "replyId", reply_id);
@@ -142,13 +142,14 @@ pending_key(const bson_oid_t *ticket, int64_t seq, char *buf, size_t size)
  * process that died inserts its reply again: a duplicate _id means it was
  * there, anything else that it is now; either way the event goes out, and
  * a reply never exists without its event. */
-enum store_add
-store_add_reply(struct store *s, const struct reply *r, const char *owner,
-    const char *key, const char *hash, bson_t *first, bson_error_t *error)
+enum tk_store_add
+tk_store_add_reply(struct tk_store *s, const struct tk_reply *r,
+    const char *owner, const char *key, const char *hash, bson_t *first,
+    bson_error_t *error)
 {
-	struct reply mine = *r;
+	struct tk_reply mine = *r;
 	bson_t doc = BSON_INITIALIZER, pending = BSON_INITIALIZER;
-	enum store_add rc = STORE_ADDED;
+	enum tk_store_add rc = STORE_ADDED;
 	bson_error_t ignored;
 	char claim[64], event_id[32];
 	bool found;
@@ -202,7 +203,7 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 		/* Not stored: its pending event must not go out. (Should this
 		 * fail too, the event of a reply that is there goes out
 		 * again: a duplicate its receiver drops by id.) */
-		store_delete_id(s->pending, claim, &ignored);
+		tk_store_delete_id(s->pending, claim, &ignored);
 		if (!svc_db_duplicate(error)) {
 			rc = STORE_FAILED;
 			goto out;
@@ -213,7 +214,7 @@ store_add_reply(struct store *s, const struct reply *r, const char *owner,
 		 * pending event was settled (draw another). FerretDB does
 		 * not say which index refused it. */
 		bson_destroy(first);
-		if (!store_find_by_id(s->replies, &mine.id, first, &found,
+		if (!tk_store_find_by_id(s->replies, &mine.id, first, &found,
 		    error)) {
 			rc = STORE_FAILED;
 			goto out;
@@ -237,7 +238,7 @@ out:
 }
 
 char *
-store_event_json(const bson_t *reply_doc)
+tk_store_event_json(const bson_t *reply_doc)
 {
 	bson_iter_t it;
 	bson_t ev;
@@ -259,7 +260,7 @@ store_event_json(const bson_t *reply_doc)
 }
 
 bool
-store_event_doc(struct store *s, const char *event_id, bson_t *doc,
+tk_store_event_doc(struct tk_store *s, const char *event_id, bson_t *doc,
     bool *found, bson_error_t *error)
 {
 	bson_oid_t oid;
@@ -269,11 +270,11 @@ store_event_doc(struct store *s, const char *event_id, bson_t *doc,
 		bson_init(doc);
 		return true;
 	}
-	return store_find_by_id(s->replies, &oid, doc, found, error);
+	return tk_store_find_by_id(s->replies, &oid, doc, found, error);
 }
 
 long
-store_events_since(struct store *s, int64_t since_ms, long limit,
+tk_store_events_since(struct tk_store *s, int64_t since_ms, long limit,
     void (*fn)(const bson_t *doc, void *arg), void *arg, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;

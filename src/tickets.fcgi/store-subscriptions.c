@@ -8,7 +8,7 @@
 #include "store-private.h"
 
 bool
-store_subscribe(struct store *s, const char *url, long max, bool *created,
+tk_store_subscribe(struct tk_store *s, const char *url, long max, bool *created,
     bool *full, bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER,
@@ -67,7 +67,7 @@ store_subscribe(struct store *s, const char *url, long max, bool *created,
 }
 
 bool
-store_unsubscribe(struct store *s, const char *url, bool *removed,
+tk_store_unsubscribe(struct tk_store *s, const char *url, bool *removed,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, reply;
@@ -85,7 +85,8 @@ store_unsubscribe(struct store *s, const char *url, bool *removed,
 }
 
 bool
-store_subs(struct store *s, struct sub **subs, size_t *n, bson_error_t *error)
+tk_store_subs(struct tk_store *s, struct tk_sub **subs, size_t *n,
+    bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
@@ -108,7 +109,7 @@ store_subs(struct store *s, struct sub **subs, size_t *n, bson_error_t *error)
 	cur = mongoc_collection_find_with_opts(s->subs, &filter, &opts, NULL);
 	while (mongoc_cursor_next(cur, &doc)) {
 		bson_iter_t it;
-		struct sub *sub;
+		struct tk_sub *sub;
 
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 8;
@@ -133,7 +134,7 @@ store_subs(struct store *s, struct sub **subs, size_t *n, bson_error_t *error)
 	bson_destroy(&opts);
 	bson_destroy(&filter);
 	if (!ok) {
-		store_subs_free(*subs, *n);
+		tk_store_subs_free(*subs, *n);
 		*subs = NULL;
 		*n = 0;
 	}
@@ -141,7 +142,7 @@ store_subs(struct store *s, struct sub **subs, size_t *n, bson_error_t *error)
 }
 
 void
-store_subs_free(struct sub *subs, size_t n)
+tk_store_subs_free(struct tk_sub *subs, size_t n)
 {
 	size_t i;
 
@@ -151,7 +152,7 @@ store_subs_free(struct sub *subs, size_t n)
 }
 
 bool
-store_sub_exists(struct store *s, const char *sub, bool *found,
+tk_store_sub_exists(struct tk_store *s, const char *sub, bool *found,
     bson_error_t *error)
 {
 	bson_oid_t oid;
@@ -162,13 +163,13 @@ store_sub_exists(struct store *s, const char *sub, bool *found,
 	if (!svc_is_oid(sub))
 		return true;
 	bson_oid_init_from_string(&oid, sub);
-	ok = store_find_by_id(s->subs, &oid, &doc, found, error);
+	ok = tk_store_find_by_id(s->subs, &oid, &doc, found, error);
 	bson_destroy(&doc);
 	return ok;
 }
 
 bool
-store_disable(struct store *s, const char *sub, const char *reason,
+tk_store_disable(struct tk_store *s, const char *sub, const char *reason,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;

@@ -9,7 +9,7 @@
 #include "store-private.h"
 
 int64_t
-store_count_tickets(struct store *s, bson_error_t *error)
+tk_store_count_tickets(struct tk_store *s, bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER;
 	int64_t n;
@@ -21,7 +21,7 @@ store_count_tickets(struct store *s, bson_error_t *error)
 }
 
 bool
-store_insert_ticket(struct store *s, const bson_t *ticket,
+tk_store_insert_ticket(struct tk_store *s, const bson_t *ticket,
     bson_error_t *error)
 {
 	return mongoc_collection_insert_one(s->tickets, ticket, NULL, NULL,
@@ -50,7 +50,7 @@ reply_json(const bson_t *doc)
 /* Appends the stored replies of the tickets in list (ordered by _id
  * string) to their "replies" arrays. */
 static bool
-attach_replies(struct store *s, cJSON *list, const bson_t *filter,
+attach_replies(struct tk_store *s, cJSON *list, const bson_t *filter,
     bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
@@ -97,8 +97,8 @@ attach_replies(struct store *s, cJSON *list, const bson_t *filter,
 /* Hands each stored reply of ticket id to v->reply, oldest first: one
  * query on ticketId, which an index serves at any size. */
 static bool
-each_reply(struct store *s, const bson_t *ticket, const struct store_visit *v,
-    bson_error_t *error)
+each_reply(struct tk_store *s, const bson_t *ticket,
+    const struct tk_store_visit *v, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
@@ -124,7 +124,7 @@ each_reply(struct store *s, const bson_t *ticket, const struct store_visit *v,
 }
 
 bool
-store_each_ticket(struct store *s, const struct store_visit *v,
+tk_store_each_ticket(struct tk_store *s, const struct tk_store_visit *v,
     bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
@@ -151,7 +151,7 @@ store_each_ticket(struct store *s, const struct store_visit *v,
 
 /* The last sequence number ticket id's accepted replies drew (0: none). */
 bool
-store_reply_seq(struct store *s, const bson_oid_t *id, int64_t *seq,
+tk_store_reply_seq(struct tk_store *s, const bson_oid_t *id, int64_t *seq,
     bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
@@ -189,7 +189,7 @@ brief(const bson_t *doc)
 }
 
 cJSON *
-store_tickets_brief(struct store *s, size_t max, bson_error_t *error)
+tk_store_tickets_brief(struct tk_store *s, size_t max, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
@@ -218,7 +218,7 @@ store_tickets_brief(struct store *s, size_t max, bson_error_t *error)
 }
 
 cJSON *
-store_tickets_page(struct store *s, const bson_oid_t *after, int limit,
+tk_store_tickets_page(struct tk_store *s, const bson_oid_t *after, int limit,
     bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
@@ -246,7 +246,8 @@ store_tickets_page(struct store *s, const bson_oid_t *after, int limit,
 		cJSON_AddItemToArray(list, t);
 		if (bson_iter_init_find(&it, doc, "_id") &&
 		    BSON_ITER_HOLDS_OID(&it) &&
-		    (ok = store_reply_seq(s, bson_iter_oid(&it), &seq, error)))
+		    (ok = tk_store_reply_seq(s, bson_iter_oid(&it), &seq,
+		        error)))
 			cJSON_SetNumberValue(cJSON_GetObjectItem(t,
 			    "replyCount"), cJSON_GetNumberValue(
 			    cJSON_GetObjectItem(t, "replyCount")) + seq);
@@ -264,7 +265,7 @@ store_tickets_page(struct store *s, const bson_oid_t *after, int limit,
 }
 
 cJSON *
-store_ticket(struct store *s, const bson_oid_t *id, bool *found,
+tk_store_ticket(struct tk_store *s, const bson_oid_t *id, bool *found,
     bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
@@ -297,7 +298,7 @@ store_ticket(struct store *s, const bson_oid_t *id, bool *found,
 }
 
 bool
-store_ticket_title(struct store *s, const bson_oid_t *id, char **title,
+tk_store_ticket_title(struct tk_store *s, const bson_oid_t *id, char **title,
     bool *found, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;

@@ -56,7 +56,7 @@ summarize(cJSON *sub, const cJSON *stats, const cJSON *dead)
 }
 
 cJSON *
-store_subscription_view(struct store *s, const char *sub, bool *found,
+tk_store_subscription_view(struct tk_store *s, const char *sub, bool *found,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, all = BSON_INITIALIZER,
@@ -72,12 +72,12 @@ store_subscription_view(struct store *s, const char *sub, bool *found,
 		BSON_APPEND_OID(&filter, "_id", &oid);
 	}
 	BSON_APPEND_INT32(&sort, "createdAt", 1);
-	subs = store_find_json(s->subs, &filter, &sort, 0, false, error);
+	subs = tk_store_find_json(s->subs, &filter, &sort, 0, false, error);
 	if (subs != NULL)
-		stats = store_find_json(s->substats, &all, NULL, 0, true,
+		stats = tk_store_find_json(s->substats, &all, NULL, 0, true,
 		    error);
 	if (stats != NULL)
-		dead = store_find_json(s->dead, &all, NULL, 0, true, error);
+		dead = tk_store_find_json(s->dead, &all, NULL, 0, true, error);
 	if (dead == NULL) {
 		cJSON_Delete(subs);
 		subs = NULL;
@@ -101,7 +101,7 @@ out:
 }
 
 cJSON *
-store_event_view(struct store *s, const char *event_id, bool *found,
+tk_store_event_view(struct tk_store *s, const char *event_id, bool *found,
     bson_error_t *error)
 {
 	bson_t doc, filter = BSON_INITIALIZER, sort = BSON_INITIALIZER,
@@ -109,20 +109,20 @@ store_event_view(struct store *s, const char *event_id, bool *found,
 	cJSON *out = NULL, *reply, *attempts = NULL, *dead = NULL,
 	    *pending = NULL, *summary = NULL, *deliveries;
 
-	if (!store_event_doc(s, event_id, &doc, found, error) || !*found) {
+	if (!tk_store_event_doc(s, event_id, &doc, found, error) || !*found) {
 		bson_destroy(&doc);
 		return NULL;
 	}
 	BSON_APPEND_UTF8(&filter, "eventId", event_id);
 	BSON_APPEND_INT32(&sort, "at", 1);
 	BSON_APPEND_UTF8(&by_id, "_id", event_id);
-	if ((attempts = store_find_json(s->attempts, &filter, &sort, 1000, true,
-	    error)) == NULL ||
-	    (dead = store_find_json(s->dead, &filter, NULL, 0, true, error)) ==
+	if ((attempts = tk_store_find_json(s->attempts, &filter, &sort, 1000,
+	    true, error)) == NULL || (dead = tk_store_find_json(s->dead,
+	    &filter, NULL, 0, true, error)) ==
 	    NULL ||
-	    (pending = store_find_json(s->pending, &filter, NULL, 1, true,
+	    (pending = tk_store_find_json(s->pending, &filter, NULL, 1, true,
 	    error)) == NULL ||
-	    (summary = store_find_json(s->summaries, &by_id, NULL, 1, true,
+	    (summary = tk_store_find_json(s->summaries, &by_id, NULL, 1, true,
 	    error)) == NULL)
 		goto out;
 	reply = svc_bson_to_json(&doc);
@@ -154,7 +154,7 @@ out:
 }
 
 cJSON *
-store_deadletters(struct store *s, const char *sub, bson_error_t *error)
+tk_store_deadletters(struct tk_store *s, const char *sub, bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, sort = BSON_INITIALIZER;
 	cJSON *list;
@@ -162,7 +162,7 @@ store_deadletters(struct store *s, const char *sub, bson_error_t *error)
 	if (sub != NULL)
 		BSON_APPEND_UTF8(&filter, "subscription", sub);
 	BSON_APPEND_INT32(&sort, "at", -1);
-	list = store_find_json(s->dead, &filter, &sort, 1000, true, error);
+	list = tk_store_find_json(s->dead, &filter, &sort, 1000, true, error);
 	bson_destroy(&filter);
 	bson_destroy(&sort);
 	return list;

@@ -20,31 +20,31 @@ static const struct {
 	size_t at;
 	const char *name;
 } collections[] = {
-	{ offsetof(struct store, tickets), "tickets" },
-	{ offsetof(struct store, replies), "replies" },
-	{ offsetof(struct store, subs), "subscriptions" },
-	{ offsetof(struct store, idem), "idempotency" },
-	{ offsetof(struct store, pending), "pending" },
-	{ offsetof(struct store, summaries), "deliveries" },
-	{ offsetof(struct store, instances), "instances" },
-	{ offsetof(struct store, seqs), "sequences" },
-	{ offsetof(struct store, attempts), "attempts" },
-	{ offsetof(struct store, substats), "substats" },
-	{ offsetof(struct store, dead), "deadletters" },
-	{ offsetof(struct store, backlogs), "backlogs" },
+	{ offsetof(struct tk_store, tickets), "tickets" },
+	{ offsetof(struct tk_store, replies), "replies" },
+	{ offsetof(struct tk_store, subs), "subscriptions" },
+	{ offsetof(struct tk_store, idem), "idempotency" },
+	{ offsetof(struct tk_store, pending), "pending" },
+	{ offsetof(struct tk_store, summaries), "deliveries" },
+	{ offsetof(struct tk_store, instances), "instances" },
+	{ offsetof(struct tk_store, seqs), "sequences" },
+	{ offsetof(struct tk_store, attempts), "attempts" },
+	{ offsetof(struct tk_store, substats), "substats" },
+	{ offsetof(struct tk_store, dead), "deadletters" },
+	{ offsetof(struct tk_store, backlogs), "backlogs" },
 };
 
 static mongoc_collection_t **
-collection(struct store *s, size_t i)
+collection(struct tk_store *s, size_t i)
 {
 	return (mongoc_collection_t **)((char *)s + collections[i].at);
 }
 
-struct store *
-store_open(const struct tickets_config *cfg, const char *appname,
+struct tk_store *
+tk_store_open(const struct tk_config *cfg, const char *appname,
     bson_error_t *error)
 {
-	struct store *s;
+	struct tk_store *s;
 	size_t i;
 
 	s = bson_malloc0(sizeof *s);
@@ -61,7 +61,7 @@ store_open(const struct tickets_config *cfg, const char *appname,
 }
 
 void
-store_close(struct store *s)
+tk_store_close(struct tk_store *s)
 {
 	size_t i;
 
@@ -75,7 +75,7 @@ store_close(struct store *s)
 }
 
 bool
-store_prepare(struct store *s, bson_error_t *error)
+tk_store_prepare(struct tk_store *s, bson_error_t *error)
 {
 	bson_t keys;
 	bool ok;
@@ -91,7 +91,7 @@ store_prepare(struct store *s, bson_error_t *error)
 	/* A sequence number is a ticket's reply once: FerretDB's $inc can
 	 * hand one out twice, and the pending event that claimed it is gone
 	 * once settled, so the reply's own insert is what refuses the
-	 * second (store_add_reply draws again). Then a ticket's sequence
+	 * second (tk_store_add_reply draws again). Then a ticket's sequence
 	 * counts its replies (replyCount), more only by a request that
 	 * failed after drawing its number. */
 	bson_reinit(&keys);
@@ -110,7 +110,7 @@ store_prepare(struct store *s, bson_error_t *error)
 }
 
 bool
-store_ping(struct store *s, bson_error_t *error)
+tk_store_ping(struct tk_store *s, bson_error_t *error)
 {
 	bson_t cmd = BSON_INITIALIZER, reply;
 	bool ok;
@@ -127,8 +127,8 @@ store_ping(struct store *s, bson_error_t *error)
  * spawn/db-indexes.conf; its own _id index serves no filter). out is
  * always initialised; the caller destroys it. */
 bool
-store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id, bson_t *out,
-    bool *found, bson_error_t *error)
+tk_store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id,
+    bson_t *out, bool *found, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
@@ -151,7 +151,8 @@ store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id, bson_t *out,
 }
 
 bool
-store_delete_id(mongoc_collection_t *coll, const char *id, bson_error_t *error)
+tk_store_delete_id(mongoc_collection_t *coll, const char *id,
+    bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER;
 	bool ok;
@@ -164,7 +165,7 @@ store_delete_id(mongoc_collection_t *coll, const char *id, bson_error_t *error)
 
 /* Builds {field: {$in: [values]}} (or $nin) into filter. */
 void
-store_append_in(bson_t *filter, const char *field, const char *op,
+tk_store_append_in(bson_t *filter, const char *field, const char *op,
     char *const *values, size_t n)
 {
 	bson_t in, arr;
@@ -183,7 +184,7 @@ store_append_in(bson_t *filter, const char *field, const char *op,
 }
 
 size_t
-store_strv_len(char *const *v)
+tk_store_strv_len(char *const *v)
 {
 	size_t n = 0;
 
@@ -193,7 +194,7 @@ store_strv_len(char *const *v)
 }
 
 bool
-store_upsert_id(mongoc_collection_t *coll, const char *id, const bson_t *set,
+tk_store_upsert_id(mongoc_collection_t *coll, const char *id, const bson_t *set,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER,
@@ -214,7 +215,7 @@ store_upsert_id(mongoc_collection_t *coll, const char *id, const bson_t *set,
 /* Every document of coll matching filter, as JSON, in sort order (NULL:
  * any), at most limit (0: all); "_id" renamed "id" unless keep_id. */
 cJSON *
-store_find_json(mongoc_collection_t *coll, const bson_t *filter,
+tk_store_find_json(mongoc_collection_t *coll, const bson_t *filter,
     const bson_t *sort, int64_t limit, bool keep_id, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;

@@ -12,7 +12,7 @@
 #include "tickets.h"
 
 bool
-tickets_url_allowed(const struct tickets_config *cfg, const char *url,
+tk_url_allowed(const struct tk_config *cfg, const char *url,
     char *why, size_t size)
 {
 	vd_error_t err;
@@ -38,7 +38,7 @@ static const char *const webhook_params[] = {
 };
 
 bool
-tickets_guard(const struct svc_request *req, struct svc_response *resp,
+tk_guard(const struct svc_request *req, struct svc_response *resp,
     void *app)
 {
 	size_t i;
@@ -61,7 +61,7 @@ tickets_guard(const struct svc_request *req, struct svc_response *resp,
 
 /* The url of the body, checked; NULL with the response filled if not. */
 static const char *
-body_url(const struct tickets_config *cfg, const cJSON *body,
+body_url(const struct tk_config *cfg, const cJSON *body,
     struct svc_response *resp)
 {
 	const char *url;
@@ -70,7 +70,7 @@ body_url(const struct tickets_config *cfg, const cJSON *body,
 	if ((url = svc_field_string(body, "url", TICKETS_URL_MAX, false,
 	    resp)) == NULL)
 		return NULL;
-	if (!tickets_url_allowed(cfg, url, why, sizeof why)) {
+	if (!tk_url_allowed(cfg, url, why, sizeof why)) {
 		svc_response_error(resp, 400, "invalid url", "%s", why);
 		return NULL;
 	}
@@ -78,10 +78,10 @@ body_url(const struct tickets_config *cfg, const cJSON *body,
 }
 
 void
-tickets_subscribe(const struct svc_request *req, struct svc_response *resp,
+tk_subscribe(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	const char *url;
 	bson_error_t error;
 	bool created, full;
@@ -91,7 +91,7 @@ tickets_subscribe(const struct svc_request *req, struct svc_response *resp,
 		return;
 	if ((url = body_url(app->cfg, body, resp)) == NULL)
 		goto done;
-	if (!store_subscribe(app->store, url, app->cfg->max_subs, &created,
+	if (!tk_store_subscribe(app->store, url, app->cfg->max_subs, &created,
 	    &full, &error)) {
 		svc_db_fail(resp, "subscribe", &error);
 		goto done;
@@ -120,10 +120,10 @@ done:
 }
 
 void
-tickets_unsubscribe(const struct svc_request *req, struct svc_response *resp,
+tk_unsubscribe(const struct svc_request *req, struct svc_response *resp,
     void *arg)
 {
-	struct tickets_app *app = arg;
+	struct tk_app *app = arg;
 	const char *url;
 	bson_error_t error;
 	bool removed;
@@ -135,7 +135,7 @@ tickets_unsubscribe(const struct svc_request *req, struct svc_response *resp,
 	if ((url = svc_field_string(body, "url", TICKETS_URL_MAX, false,
 	    resp)) == NULL)
 		goto done;
-	if (!store_unsubscribe(app->store, url, &removed, &error)) {
+	if (!tk_store_unsubscribe(app->store, url, &removed, &error)) {
 		svc_db_fail(resp, "unsubscribe", &error);
 		goto done;
 	}

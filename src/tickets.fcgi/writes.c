@@ -18,13 +18,13 @@
 #define MAX_ATTEMPTS_KEPT 20000 /* attempt records waiting for the DB */
 
 void
-outbox_park(struct outbox *o, const struct delivery_action *a)
+tk_outbox_park(struct tk_outbox *o, const struct tk_delivery_action *a)
 {
-	const struct delivery_event *e = a->ev;
-	struct park *p;
+	const struct tk_delivery_event *e = a->ev;
+	struct tk_park *p;
 	char id[64];
 
-	outbox_grow((void **)&o->parks, o->n_parks, &o->cap_parks,
+	tk_outbox_grow((void **)&o->parks, o->n_parks, &o->cap_parks,
 	    sizeof *o->parks);
 	p = &o->parks[o->n_parks++];
 	p->window = a->window;
@@ -42,9 +42,9 @@ outbox_park(struct outbox *o, const struct delivery_action *a)
 
 /* A summary of where a settled event went stays, for its view. */
 void
-outbox_settle(struct outbox *o, const struct delivery_action *a)
+tk_outbox_settle(struct tk_outbox *o, const struct tk_delivery_action *a)
 {
-	const struct delivery_event *e = a->ev;
+	const struct tk_delivery_event *e = a->ev;
 	bson_t *sum = bson_new(), subs, one;
 	char key[16];
 	const char *k;
@@ -54,7 +54,7 @@ outbox_settle(struct outbox *o, const struct delivery_action *a)
 	BSON_APPEND_DATE_TIME(sum, "at", a->now);
 	BSON_APPEND_ARRAY_BEGIN(sum, "subscriptions", &subs);
 	for (i = 0; i < e->n_jobs; i++) {
-		const struct delivery_job *j = e->jobs[i];
+		const struct tk_delivery_job *j = e->jobs[i];
 
 		bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
 		BSON_APPEND_DOCUMENT_BEGIN(&subs, k, &one);
@@ -67,16 +67,16 @@ outbox_settle(struct outbox *o, const struct delivery_action *a)
 		bson_append_document_end(&subs, &one);
 	}
 	bson_append_array_end(sum, &subs);
-	outbox_grow((void **)&o->summaries, o->n_summaries,
+	tk_outbox_grow((void **)&o->summaries, o->n_summaries,
 	    &o->cap_summaries, sizeof *o->summaries);
 	o->summaries[o->n_summaries++] = sum;
 }
 
 void
-outbox_record(struct outbox *o, const struct delivery_action *a)
+tk_outbox_record(struct tk_outbox *o, const struct tk_delivery_action *a)
 {
 	const vd_delivery_t *d = a->result;
-	struct attempt *at;
+	struct tk_attempt *at;
 
 	if (o->n_attempts == MAX_ATTEMPTS_KEPT) {
 		/* The database has been down a long while: keep delivering,
@@ -85,7 +85,7 @@ outbox_record(struct outbox *o, const struct delivery_action *a)
 		memmove(o->attempts, o->attempts + 1,
 		    --o->n_attempts * sizeof *o->attempts);
 	}
-	outbox_grow((void **)&o->attempts, o->n_attempts, &o->cap_attempts,
+	tk_outbox_grow((void **)&o->attempts, o->n_attempts, &o->cap_attempts,
 	    sizeof *o->attempts);
 	at = &o->attempts[o->n_attempts++];
 	memset(at, 0, sizeof *at);
@@ -105,9 +105,9 @@ outbox_record(struct outbox *o, const struct delivery_action *a)
 
 /* Writes the events parked since the last flush, window by window. */
 static bool
-flush_parks(struct outbox *o, bson_error_t *error)
+flush_parks(struct tk_outbox *o, bson_error_t *error)
 {
-	struct delivery_window *w;
+	struct tk_delivery_window *w;
 	bson_t **docs;
 	size_t i, j, n;
 
@@ -119,8 +119,8 @@ flush_parks(struct outbox *o, bson_error_t *error)
 		for (j = i, n = 0; j < o->n_parks &&
 		    o->parks[j].window == o->parks[i].window; j++)
 			docs[n++] = o->parks[j].doc;
-		w = delivery_window(o->machine, o->parks[i].window);
-		if (!store_park(o->store, w->name, o->owner, &w->registered,
+		w = tk_delivery_window(o->machine, o->parks[i].window);
+		if (!tk_store_park(o->store, w->name, o->owner, &w->registered,
 		    docs, n, error)) {
 			free(docs);
 			return false;	/* all again: duplicates are fine */
@@ -135,13 +135,13 @@ flush_parks(struct outbox *o, bson_error_t *error)
 
 /* Drops a backlog window that is over and holds nothing waiting. */
 static bool
-drop_window(void *arg, struct delivery_window *w)
+drop_window(void *arg, struct tk_delivery_window *w)
 {
-	struct outbox *o = arg;
+	struct tk_outbox *o = arg;
 	bson_error_t error;
 
-	if (w->registered && !store_unpark(o->store, w->name, &error)) {
-		outbox_db_warn(o, "dropping a backlog", &error);
+	if (w->registered && !tk_store_unpark(o->store, w->name, &error)) {
+		tk_outbox_db_warn(o, "dropping a backlog", &error);
 		return false;
 	}
 	return true;
@@ -151,7 +151,7 @@ drop_window(void *arg, struct delivery_window *w)
  * nothing holds: a pending document goes only once its event is safe
  * elsewhere. Every FLUSH_MS or FLUSH_BATCH, or now. */
 void
-outbox_flush(struct outbox *o, bool now)
+tk_outbox_flush(struct tk_outbox *o, bool now)
 {
 	bson_error_t error;
 	int64_t t = svc_now_ms();
@@ -162,12 +162,12 @@ outbox_flush(struct outbox *o, bool now)
 	o->flush_ms = t;
 	if (n > 0) {
 		if (!flush_parks(o, &error)) {
-			outbox_db_warn(o, "parking events", &error);
+			tk_outbox_db_warn(o, "parking events", &error);
 			return;
 		}
-		if (!store_settle(o->store, o->summaries, o->n_summaries,
+		if (!tk_store_settle(o->store, o->summaries, o->n_summaries,
 		    o->release, o->n_release, &error)) {
-			outbox_db_warn(o, "settling events", &error);
+			tk_outbox_db_warn(o, "settling events", &error);
 			return;
 		}
 		for (i = 0; i < o->n_release; i++)
@@ -176,26 +176,26 @@ outbox_flush(struct outbox *o, bool now)
 			bson_destroy(o->summaries[i]);
 		o->n_release = o->n_summaries = 0;
 	}
-	delivery_drop_windows(o->machine, t, drop_window, o);
+	tk_delivery_drop_windows(o->machine, t, drop_window, o);
 }
 
 static bool
-write_stats(void *arg, const char *sub, const struct sub_stats *stats)
+write_stats(void *arg, const char *sub, const struct tk_sub_stats *stats)
 {
-	struct outbox *o = arg;
+	struct tk_outbox *o = arg;
 	bson_error_t error;
 
-	if (store_substats(o->store, o->owner, sub, stats, &error))
+	if (tk_store_substats(o->store, o->owner, sub, stats, &error))
 		return true;
-	outbox_db_warn(o, "recording a subscriber's state", &error);
+	tk_outbox_db_warn(o, "recording a subscriber's state", &error);
 	return false;
 }
 
 /* Writes what was recorded: the attempts (one insert, as often as
- * outbox_flush writes), and every couple of seconds the subscribers'
+ * tk_outbox_flush writes), and every couple of seconds the subscribers'
  * states. */
 void
-outbox_flush_records(struct outbox *o, int64_t now, bool force)
+tk_outbox_flush_records(struct tk_outbox *o, int64_t now, bool force)
 {
 	bson_error_t error;
 	size_t i;
@@ -203,22 +203,22 @@ outbox_flush_records(struct outbox *o, int64_t now, bool force)
 	if (o->n_attempts > 0 && (force || o->n_attempts >= FLUSH_BATCH ||
 	    now - o->attempts_ms >= FLUSH_MS)) {
 		o->attempts_ms = now;
-		if (store_attempts(o->store, o->attempts, o->n_attempts,
+		if (tk_store_attempts(o->store, o->attempts, o->n_attempts,
 		    &error)) {
 			for (i = 0; i < o->n_attempts; i++)
 				free(o->attempts[i].url);
 			o->n_attempts = 0;
 		} else
-			outbox_db_warn(o, "recording attempts", &error);
+			tk_outbox_db_warn(o, "recording attempts", &error);
 	}
 	if (!force && now - o->stats_ms < STATS_MS)
 		return;
 	o->stats_ms = now;
-	delivery_each_changed(o->machine, write_stats, o);
+	tk_delivery_each_changed(o->machine, write_stats, o);
 }
 
 void
-outbox_writes_free(struct outbox *o)
+tk_outbox_writes_free(struct tk_outbox *o)
 {
 	size_t i;
 

@@ -19,8 +19,8 @@
 
 /* From tickets.h and replyfeed.h: only the route tables are needed here,
  * and the handlers' names (stubbed below). */
-extern const struct svc_route tickets_routes[];
-extern const size_t tickets_n_routes;
+extern const struct svc_route tk_routes[];
+extern const size_t tk_n_routes;
 extern const struct svc_route rf_routes[];
 extern const size_t rf_n_routes;
 
@@ -48,20 +48,20 @@ fn(const struct svc_request *req, struct svc_response *resp, void *app) \
 	svc_response_raw(resp, 200, "application/json", "{}", 2);       \
 }
 
-STUB(tickets_query)
-STUB(tickets_query_one)
-STUB(tickets_add_comment)
-STUB(tickets_subscribe)
-STUB(tickets_unsubscribe)
-STUB(tickets_subscriptions)
-STUB(tickets_subscription)
-STUB(tickets_replay_since)
-STUB(tickets_event)
-STUB(tickets_replay_event)
-STUB(tickets_deadletters)
-STUB(tickets_health)
-STUB(tickets_registry)
-STUB(tickets_metrics)
+STUB(tk_query)
+STUB(tk_query_one)
+STUB(tk_add_comment)
+STUB(tk_subscribe)
+STUB(tk_unsubscribe)
+STUB(tk_subscriptions)
+STUB(tk_subscription)
+STUB(tk_replay_since)
+STUB(tk_event)
+STUB(tk_replay_event)
+STUB(tk_deadletters)
+STUB(tk_health)
+STUB(tk_registry)
+STUB(tk_metrics)
 STUB(rf_event)
 STUB(rf_latest)
 STUB(rf_health)
@@ -198,7 +198,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_fields ff;
 
 	fuzz_split(&ff, data, size, 2);
-	route(tickets_routes, tickets_n_routes, ff.f[0], ff.f[1]);
+	route(tk_routes, tk_n_routes, ff.f[0], ff.f[1]);
 	route(rf_routes, rf_n_routes, ff.f[0], ff.f[1]);
 	check_segments(ff.f[1]);
 	fuzz_free(&ff);

@@ -18,7 +18,7 @@
 static const long schedule[] = { 0, 10, 60, 300 };
 
 struct logged {
-	enum delivery_act kind;
+	enum tk_delivery_act kind;
 	char event_id[32];
 	char sub[25];
 	int status;
@@ -26,17 +26,17 @@ struct logged {
 	int64_t window;
 	int attempts;
 	bool replay;
-	struct delivery_job *job;
+	struct tk_delivery_job *job;
 	char outcomes[128];     /* SETTLE: "delivered,dead,..." */
 };
 
 static struct logged lg[MAX_LOG];
 static size_t n_lg;
-static struct delivery *m;
+static struct tk_delivery *m;
 static bool refuse_bad;         /* the allow-list refuses "http://bad/" */
 
 static void
-record(void *arg, const struct delivery_action *a)
+record(void *arg, const struct tk_delivery_action *a)
 {
 	struct logged *l;
 	size_t i;
@@ -79,16 +79,16 @@ allowed(void *arg, const char *url, char *why, size_t size)
 }
 
 /* n_retry attempts at most, none after window seconds. */
-static struct delivery *
+static struct tk_delivery *
 machine_of(const char *token, size_t n_retry, long window)
 {
-	struct delivery_config cfg = { schedule, n_retry, 30, window, 1, token,
-	    allowed, record, NULL };
+	struct tk_delivery_config cfg = { schedule, n_retry, 30, window, 1,
+	    token, allowed, record, NULL };
 
-	return delivery_new(&cfg);
+	return tk_delivery_new(&cfg);
 }
 
-static struct delivery *
+static struct tk_delivery *
 machine(const char *token)
 {
 	return machine_of(token, 4, 370);
@@ -105,15 +105,15 @@ setup(void)
 static void
 teardown(void)
 {
-	delivery_free(m);
+	tk_delivery_free(m);
 }
 
 /* Subscription i: id "00..0i", url http://hN/, made at created_ms. */
-static struct sub
+static struct tk_sub
 sub(int i, int64_t created_ms)
 {
 	static char urls[8][32];
-	struct sub s;
+	struct tk_sub s;
 
 	snprintf(s.id, sizeof s.id, "%024d", i);
 	snprintf(urls[i], sizeof urls[i], "http://h%d/", i);
@@ -134,15 +134,15 @@ sub_id(int i)
 static int n_subs;
 
 static void
-subs(struct delivery *d, int n, int64_t now)
+subs(struct tk_delivery *d, int n, int64_t now)
 {
-	struct sub s[8];
+	struct tk_sub s[8];
 	int i;
 
 	n_subs = n;
 	for (i = 0; i < n; i++)
 		s[i] = sub(i, T0 - 3600 * S);
-	delivery_subs(d, s, (size_t)n, now);
+	tk_delivery_subs(d, s, (size_t)n, now);
 }
 
 /* The shell reads the subscriptions every couple of seconds, then sends
@@ -151,13 +151,13 @@ static void
 send_at(int64_t now)
 {
 	subs(m, n_subs, now);
-	delivery_send_due(m, now);
+	tk_delivery_send_due(m, now);
 }
 
-static struct delivery_input
+static struct tk_delivery_input
 input(int i, int64_t created_ms)
 {
-	struct delivery_input in;
+	struct tk_delivery_input in;
 	char hex[25];
 
 	memset(&in, 0, sizeof in);
@@ -171,11 +171,11 @@ input(int i, int64_t created_ms)
 }
 
 static void
-add(struct delivery *d, int i, enum delivery_how how, int64_t now)
+add(struct tk_delivery *d, int i, enum tk_delivery_how how, int64_t now)
 {
-	struct delivery_input in = input(i, now);
+	struct tk_delivery_input in = input(i, now);
 
-	delivery_add(d, &in, how, NULL, now);
+	tk_delivery_add(d, &in, how, NULL, now);
 }
 
 static const char *
@@ -189,7 +189,7 @@ evt(int i)
 
 /* How many actions of kind are logged from index from on. */
 static int
-count(enum delivery_act kind, size_t from)
+count(enum tk_delivery_act kind, size_t from)
 {
 	int n = 0;
 
@@ -200,7 +200,7 @@ count(enum delivery_act kind, size_t from)
 
 /* The last action of kind, which must be there. */
 static struct logged *
-last(enum delivery_act kind)
+last(enum tk_delivery_act kind)
 {
 	size_t i;
 
@@ -213,25 +213,25 @@ last(enum delivery_act kind)
 
 /* Answers the POST of the last SEND with status (2xx: delivered). */
 static void
-answer(struct delivery_job *j, int status, long retry_after, int64_t now)
+answer(struct tk_delivery_job *j, int status, long retry_after, int64_t now)
 {
 	vd_delivery_t d = { "http://h/", "evt", status,
 	    status >= 200 && status < 300 ? VD_OK : VD_EHTTP,
 	    status >= 200 && status < 300 ? "" : "HTTP error", retry_after,
 	    5 };
 
-	delivery_result(m, j, &d, now);
+	tk_delivery_result(m, j, &d, now);
 }
 
 START_TEST(delivered_at_once)
 {
-	struct delivery_input in = input(1, T0);
-	struct delivery_job *a, *b;
+	struct tk_delivery_input in = input(1, T0);
+	struct tk_delivery_job *a, *b;
 
 	subs(m, 2, T0);
 	add(m, 1, DELIVERY_FRESH, T0);
 	add(m, 1, DELIVERY_FRESH, T0);          /* taken once */
-	ck_assert(delivery_knows(m, &in.id));
+	ck_assert(tk_delivery_knows(m, &in.id));
 	send_at(T0);
 	ck_assert_int_eq(count(DELIVERY_SEND, 0), 2);
 	a = lg[0].job;
@@ -248,7 +248,7 @@ START_TEST(delivered_at_once)
 	/* A clean delivery is told by the summary only. */
 	ck_assert_int_eq(count(DELIVERY_RECORD, 0), 0);
 	ck_assert_int_eq(count(DELIVERY_PARK, 0), 0);
-	ck_assert(!delivery_knows(m, &in.id));
+	ck_assert(!tk_delivery_knows(m, &in.id));
 }
 END_TEST
 
@@ -264,7 +264,7 @@ END_TEST
  * let go only once it is), retried on the schedule, then delivered. */
 START_TEST(outage_retried_on_schedule)
 {
-	struct delivery_job *j;
+	struct tk_delivery_job *j;
 	size_t mark;
 
 	subs(m, 1, T0);
@@ -313,7 +313,7 @@ END_TEST
  * it dead too, and nothing more goes to it. */
 START_TEST(gone_disables)
 {
-	struct delivery_job *first;
+	struct tk_delivery_job *first;
 	size_t mark;
 
 	subs(m, 2, T0);
@@ -345,7 +345,7 @@ START_TEST(dead_after_schedule)
 {
 	int64_t t = T0;
 
-	delivery_free(m);
+	tk_delivery_free(m);
 	m = machine_of("tok", 2, 100000);
 	subs(m, 1, T0);
 	add(m, 1, DELIVERY_FRESH, T0);
@@ -454,9 +454,9 @@ START_TEST(expired_while_probed)
 	send_at(T0 + 300 * S);
 	for (i = 0; i < 3; i++)
 		answer(lg[i].job, 503, -1, T0 + 300 * S);
-	delivery_expire(m, T0 + 369 * S);
+	tk_delivery_expire(m, T0 + 369 * S);
 	ck_assert_int_eq(count(DELIVERY_DEAD, 0), 0);
-	delivery_expire(m, T0 + 371 * S);
+	tk_delivery_expire(m, T0 + 371 * S);
 	ck_assert_int_eq(count(DELIVERY_DEAD, 0), 1);
 	ck_assert_str_eq(last(DELIVERY_DEAD)->event_id, evt(1));
 	ck_assert_str_eq(last(DELIVERY_DEAD)->reason,
@@ -467,7 +467,7 @@ END_TEST
 static int dropped;
 
 static bool
-drop(void *arg, struct delivery_window *w)
+drop(void *arg, struct tk_delivery_window *w)
 {
 	(void)arg;
 	ck_assert_str_eq(w->name, "backlog_tok_1700000400");
@@ -486,16 +486,16 @@ START_TEST(backlog_window_dropped)
 	add(m, 1, DELIVERY_FRESH, T0);
 	send_at(T0);
 	answer(last(DELIVERY_SEND)->job, 503, -1, T0);
-	ck_assert_int_eq(delivery_window(m, end)->waiting, 1);
-	delivery_drop_windows(m, end + 61 * S, drop, NULL);
+	ck_assert_int_eq(tk_delivery_window(m, end)->waiting, 1);
+	tk_delivery_drop_windows(m, end + 61 * S, drop, NULL);
 	ck_assert_int_eq(dropped, 0);           /* still waiting */
 	send_at(T0 + 20 * S);
 	answer(last(DELIVERY_SEND)->job, 200, -1, T0 + 20 * S);
-	delivery_drop_windows(m, end + 59 * S, drop, NULL);
+	tk_delivery_drop_windows(m, end + 59 * S, drop, NULL);
 	ck_assert_int_eq(dropped, 0);           /* in its grace */
-	delivery_drop_windows(m, end + 60 * S, drop, NULL);
+	tk_delivery_drop_windows(m, end + 60 * S, drop, NULL);
 	ck_assert_int_eq(dropped, 1);
-	delivery_drop_windows(m, end + 60 * S, drop, NULL);
+	tk_delivery_drop_windows(m, end + 60 * S, drop, NULL);
 	ck_assert_int_eq(dropped, 1);           /* forgotten */
 }
 END_TEST
@@ -505,25 +505,25 @@ END_TEST
  * to one made since), and takes its backlog over. */
 START_TEST(crash_then_adoption)
 {
-	struct delivery_input in;
-	struct sub s[2];
+	struct tk_delivery_input in;
+	struct tk_sub s[2];
 	size_t mark;
 
 	subs(m, 1, T0);
 	add(m, 1, DELIVERY_FRESH, T0);
-	delivery_send_due(m, T0);
+	tk_delivery_send_due(m, T0);
 	ck_assert_int_eq(count(DELIVERY_SEND, 0), 1);
-	delivery_free(m);                       /* crashed: nothing settled */
+	tk_delivery_free(m);                      /* crashed: nothing settled */
 	ck_assert_int_eq(count(DELIVERY_RELEASE, 0), 0);
 
 	m = machine("adopter");
 	s[0] = sub(0, T0 - 3600 * S);
 	s[1] = sub(1, T0 + 5 * S);
-	delivery_subs(m, s, 2, T0 + 20 * S);
+	tk_delivery_subs(m, s, 2, T0 + 20 * S);
 	mark = n_lg;
 	in = input(1, T0);
-	delivery_add(m, &in, DELIVERY_ADOPTED, NULL, T0 + 20 * S);
-	delivery_send_due(m, T0 + 20 * S);
+	tk_delivery_add(m, &in, DELIVERY_ADOPTED, NULL, T0 + 20 * S);
+	tk_delivery_send_due(m, T0 + 20 * S);
 	ck_assert_int_eq(count(DELIVERY_SEND, mark), 1);
 	ck_assert_str_eq(last(DELIVERY_SEND)->sub, sub_id(0));
 	answer(last(DELIVERY_SEND)->job, 200, -1, T0 + 21 * S);
@@ -534,16 +534,16 @@ START_TEST(crash_then_adoption)
 	mark = n_lg;
 	in = input(2, T0);
 	in.pending[0] = '\0';
-	delivery_adopt_parked(m, &in, sub_id(1), 2, false, T0 + 30 * S);
-	delivery_adopt_parked(m, &in, sub_id(1), 2, false, T0 + 30 * S);
+	tk_delivery_adopt_parked(m, &in, sub_id(1), 2, false, T0 + 30 * S);
+	tk_delivery_adopt_parked(m, &in, sub_id(1), 2, false, T0 + 30 * S);
 	ck_assert_int_eq(count(DELIVERY_PARK, mark), 1);
 	ck_assert_int_eq(last(DELIVERY_PARK)->attempts, 2);
 	ck_assert_str_eq(last(DELIVERY_PARK)->sub, sub_id(1));
 	ck_assert_int_eq(count(DELIVERY_RELEASE, mark), 0);
 	/* Unsubscribed meanwhile: not wanted. */
-	delivery_adopt_parked(m, &in, sub_id(5), 2, false, T0 + 30 * S);
+	tk_delivery_adopt_parked(m, &in, sub_id(5), 2, false, T0 + 30 * S);
 	ck_assert_int_eq(count(DELIVERY_PARK, mark), 1);
-	delivery_send_due(m, T0 + 30 * S);
+	tk_delivery_send_due(m, T0 + 30 * S);
 	ck_assert_int_eq(count(DELIVERY_SEND, mark), 1);
 	answer(last(DELIVERY_SEND)->job, 200, -1, T0 + 31 * S);
 	ck_assert_int_eq(last(DELIVERY_RECORD)->attempts, 3);
@@ -559,11 +559,12 @@ START_TEST(adopter_chosen)
 	char *before[] = { "a:1:9", "b:2:9", "c:3:9", NULL };
 	char *same[] = { "a:1:9", "b:2:9", NULL };
 
-	ck_assert(delivery_adopts("a:1:9", live, NULL, false));  /* start */
-	ck_assert(delivery_adopts("a:1:9", live, before, false)); /* c died */
-	ck_assert(!delivery_adopts("a:1:9", live, same, false));
-	ck_assert(delivery_adopts("a:1:9", live, same, true));
-	ck_assert(!delivery_adopts("b:2:9", live, before, true));
+	ck_assert(tk_delivery_adopts("a:1:9", live, NULL, false));  /* start */
+	/* c died */
+	ck_assert(tk_delivery_adopts("a:1:9", live, before, false));
+	ck_assert(!tk_delivery_adopts("a:1:9", live, same, false));
+	ck_assert(tk_delivery_adopts("a:1:9", live, same, true));
+	ck_assert(!tk_delivery_adopts("b:2:9", live, before, true));
 }
 END_TEST
 
@@ -571,7 +572,7 @@ END_TEST
  * event settles without it. */
 START_TEST(unsubscribe_cancels)
 {
-	struct delivery_job *j;
+	struct tk_delivery_job *j;
 	vd_delivery_t d = { "u", "e", 0, VD_ECANCELED, "canceled", -1, 0 };
 
 	subs(m, 1, T0);
@@ -581,7 +582,7 @@ START_TEST(unsubscribe_cancels)
 	subs(m, 0, T0 + S);
 	ck_assert_int_eq(count(DELIVERY_CANCEL, 0), 1);
 	ck_assert_ptr_eq(last(DELIVERY_CANCEL)->job, j);
-	delivery_result(m, j, &d, T0 + S);
+	tk_delivery_result(m, j, &d, T0 + S);
 	ck_assert_int_eq(count(DELIVERY_RECORD, 0), 0);
 	ck_assert_str_eq(last(DELIVERY_SETTLE)->outcomes, "unsubscribed");
 }
@@ -591,10 +592,10 @@ START_TEST(subscriptions_unknown_hold)
 {
 	subs(m, 1, T0);
 	add(m, 1, DELIVERY_FRESH, T0);
-	delivery_send_due(m, T0 + 31 * S);
+	tk_delivery_send_due(m, T0 + 31 * S);
 	ck_assert_int_eq(count(DELIVERY_SEND, 0), 0);
 	subs(m, 1, T0 + 32 * S);
-	delivery_send_due(m, T0 + 32 * S);
+	tk_delivery_send_due(m, T0 + 32 * S);
 	ck_assert_int_eq(count(DELIVERY_SEND, 0), 1);
 }
 END_TEST
@@ -603,7 +604,7 @@ END_TEST
  * its dead letter forgotten. */
 START_TEST(replay_forgets_dead_letter)
 {
-	struct delivery_input in = input(1, T0);
+	struct tk_delivery_input in = input(1, T0);
 	char *targets[] = { (char *)sub_id(1), NULL };
 	size_t mark;
 
@@ -613,7 +614,7 @@ START_TEST(replay_forgets_dead_letter)
 	answer(lg[0].job, 200, -1, T0);
 	answer(lg[1].job, 200, -1, T0);
 	mark = n_lg;
-	delivery_add(m, &in, DELIVERY_REPLAY, targets, T0 + 60 * S);
+	tk_delivery_add(m, &in, DELIVERY_REPLAY, targets, T0 + 60 * S);
 	send_at(T0 + 60 * S);
 	ck_assert_int_eq(count(DELIVERY_SEND, mark), 1);
 	ck_assert_str_eq(last(DELIVERY_SEND)->sub, sub_id(1));
@@ -627,13 +628,13 @@ END_TEST
 
 START_TEST(refused_url_disabled)
 {
-	struct sub s = { "", "http://bad/", T0 };
+	struct tk_sub s = { "", "http://bad/", T0 };
 
 	refuse_bad = true;
 	snprintf(s.id, sizeof s.id, "%s", sub_id(3));
-	delivery_subs(m, &s, 1, T0);
+	tk_delivery_subs(m, &s, 1, T0);
 	add(m, 1, DELIVERY_FRESH, T0);
-	delivery_send_due(m, T0);
+	tk_delivery_send_due(m, T0);
 	ck_assert_int_eq(count(DELIVERY_SEND, 0), 0);
 	ck_assert_int_eq(count(DELIVERY_DISABLE, 0), 1);
 	ck_assert_str_eq(last(DELIVERY_DISABLE)->reason,

@@ -109,7 +109,7 @@ START_TEST(path_segments)
 	ck_assert_ptr_null(svc_path_segment("/tickets/toolongsegment", 1, buf,
 	    sizeof buf));
 	/* A segment that does not fit leaves no stale bytes behind: the
-	 * caller may still name it (tickets_subscription read an
+	 * caller may still name it (tk_subscription read an
 	 * uninitialised id there). */
 	memset(buf, 'x', sizeof buf);
 	ck_assert_ptr_null(svc_path_segment("/tickets/toolongsegment", 1, buf,
