@@ -76,13 +76,17 @@ out:
 	return text;
 }
 
-/* Whether v is a number of ms that an int64_t holds: converting any
- * other double (1e300, as a damaged file may have) is undefined. */
+/* Whether v is a time in ms that the file can carry: converting a double
+ * no int64_t holds (1e300, as a damaged file may have) is undefined, and
+ * cJSON writes a number with 15 significant digits when it reads back
+ * within its epsilon, so that a time past 1e15 ms (the year 33658) would
+ * come back a few ms off, reorder entries and change the hash that says
+ * when to rewrite the file. Real times have 13 digits. */
 static bool
 is_ms(const cJSON *v)
 {
-	return cJSON_IsNumber(v) && v->valuedouble > -9223372036854775808.0 &&
-	    v->valuedouble < 9223372036854775808.0;
+	return cJSON_IsNumber(v) && v->valuedouble > -1e15 &&
+	    v->valuedouble < 1e15;
 }
 
 static char *

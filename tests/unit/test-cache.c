@@ -120,6 +120,9 @@ static const char *const bad_files[] = {
 	    "\"entries\":[]}",
 	"{\"format\":\"vdispatch-registry-cache/1\",\"fetchedAt\":-1e19,"
 	    "\"entries\":[]}",
+	/* Past the year 33658: cJSON would not write it back exactly. */
+	"{\"format\":\"vdispatch-registry-cache/1\",\"fetchedAt\":1e15,"
+	    "\"entries\":[]}",
 };
 
 START_TEST(bad_file_refused)
@@ -181,6 +184,38 @@ START_TEST(last_seen_out_of_range)
 	ck_assert_int_eq(back[1].last_seen_ms, 0);
 	ck_assert_int_eq(back[2].last_seen_ms, 1795000000123LL);
 	vd_entries_free(back, m);
+}
+END_TEST
+
+/* Two entries that differ only in their URL and a lastSeen past 1e15 ms
+ * used to be sorted by lastSeen, written back as one same number, and
+ * read back in the other order: the hash changed on a file rewritten
+ * unchanged (fuzz-cache found it). */
+START_TEST(far_last_seen_keeps_order)
+{
+	static const char text[] = "{\"format\":\"vdispatch-registry-cache/1\","
+	    "\"fetchedAt\":1,\"entries\":[{\"name\":\"A\",\"version\":"
+	    "\"1.0.0\",\"url\":\"b\",\"lastSeen\":10000000000000002},"
+	    "{\"name\":\"A\",\"version\":\"1.0.0\",\"url\":\"a\","
+	    "\"lastSeen\":9999999999999998}]}";
+	vd_entry_t *e, *back;
+	size_t n, m;
+	int64_t fetched;
+	char *again;
+
+	ck_assert_int_eq(vd_cache_parse(text, strlen(text), &e, &n,
+	    &fetched, NULL), VD_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(e[0].last_seen_ms, 0);
+	ck_assert_str_eq(e[0].url, "a");
+	again = vd_cache_serialize(e, n, fetched);
+	ck_assert_int_eq(vd_cache_parse(again, strlen(again), &back, &m,
+	    &fetched, NULL), VD_OK);
+	ck_assert_uint_eq(m, 2);
+	ck_assert(vd_cache_hash(e, n) == vd_cache_hash(back, m));
+	free(again);
+	vd_entries_free(back, m);
+	vd_entries_free(e, n);
 }
 END_TEST
 
@@ -274,6 +309,7 @@ cache_suite(void)
 	    sizeof bad_files / sizeof bad_files[0]);
 	tcase_add_test(tc, bad_entries_skipped);
 	tcase_add_test(tc, last_seen_out_of_range);
+	tcase_add_test(tc, far_last_seen_keeps_order);
 	tcase_add_test(tc, hash_ignores_last_seen);
 	tcase_add_test(tc, save_and_load);
 	suite_add_tcase(s, tc);
