@@ -65,7 +65,7 @@ VD_USER=${VD_USER:-vdispatch}
 
 # Settings: the environment wins, then what the last `up` saved, then the
 # defaults. `up` saves them so that later commands find the same stack.
-SAVED_LISTEN='' SAVED_DB_LISTEN='' SAVED_MONGODB_URI='' SAVED_SANITIZE=''
+SAVED_LISTEN='' SAVED_DB_LISTEN='' SAVED_MONGODB_URI='' SAVED_SANITIZE='' SAVED_PUBLIC_URL=''
 if [ -f "$SETTINGS" ]; then
 	# shellcheck disable=SC1090
 	. "$SETTINGS"
@@ -121,7 +121,12 @@ if [ "$SANITIZE" = 1 ]; then
 	fi
 	export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 fi
-VD_PUBLIC_URL=http://$VD_LISTEN
+# The URL others reach nginx at (what the responders register and the reply
+# feed subscribes with): a given one wins, then the one the last `up` was
+# given, else nginx's address. The stack's own requests go to nginx's
+# address (LOCAL_URL), which may not be the public one (a proxy in front).
+LOCAL_URL=http://$VD_LISTEN
+VD_PUBLIC_URL=${VD_PUBLIC_URL:-${SAVED_PUBLIC_URL:-$LOCAL_URL}}
 # The last good copy of the registry, for the responders and dispatch to
 # keep calling from while the registry database is down.
 VD_REGISTRY_CACHE=${VD_REGISTRY_CACHE:-$STATE/cache/registry-cache.json}
@@ -142,6 +147,8 @@ save_settings() {
 		printf 'SAVED_DB_LISTEN=%q\n' "$VD_DB_LISTEN"
 		printf 'SAVED_MONGODB_URI=%q\n' "$uri"
 		printf 'SAVED_SANITIZE=%q\n' "$SANITIZE"
+		[ "$VD_PUBLIC_URL" = "$LOCAL_URL" ] ||
+			printf 'SAVED_PUBLIC_URL=%q\n' "$VD_PUBLIC_URL"
 	} >"$SETTINGS"
 }
 
@@ -215,3 +222,28 @@ cmd_token() {
 	[ $# -gt 0 ] || die "usage: spawn/stack token [--ttl SECONDS] ROLE... (roles: $ROLES)"
 	mint_token "$ttl" "$@"
 }
+
+# `env`: the settings of this stack as shell exports (tests/run, bench/run
+# and spawn/cluster read them).
+cmd_env() {
+	printf 'export VD_STATE_DIR=%q\n' "$STATE"
+	printf 'export VD_LISTEN=%q\n' "$VD_LISTEN"
+	printf 'export VD_DB_LISTEN=%q\n' "$VD_DB_LISTEN"
+	printf 'export VD_PUBLIC_URL=%q\n' "$VD_PUBLIC_URL"
+	printf 'export MONGODB_URI=%q\n' "$MONGODB_URI"
+	printf 'export VD_BINDIR=%q\n' "$BINDIR"
+	printf 'export VD_REGISTRY_CACHE=%q\n' "$VD_REGISTRY_CACHE"
+	printf 'export VD_EVENTS_SECRET_FILE=%q\n' "$STATE/events.secret"
+	printf 'export VD_AUTH_HS256_SECRET_FILE=%q\n' "$STATE/auth.secret"
+	printf 'export VD_SERVICES_CONF=%q\n' "$SERVICES_CONF"
+	printf 'export VD_SANITIZE=%q\n' "$SANITIZE"
+	if [ "$SANITIZE" = 1 ]; then
+		printf 'export ASAN_OPTIONS=%q\n' "$ASAN_OPTIONS"
+		printf 'export UBSAN_OPTIONS=%q\n' "$UBSAN_OPTIONS"
+		printf 'export LSAN_OPTIONS=%q\n' "$LSAN_OPTIONS"
+	fi
+}
+
+# Run the Python part of the stack (spawn/vdstack: the nginx configuration,
+# the events command, the demo).
+vdstack() { python3 -B "$HERE/vdstack" "$@"; }

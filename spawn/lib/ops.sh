@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# spawn/lib/ops.sh: the commands over the parts: up, down, status, logs, pids, start, stop, check, events.
+# spawn/lib/ops.sh: the commands over the parts: up, down, status, logs, pids,
+# start, stop, check; events and demo hand over to spawn/vdstack.
 # Sourced by spawn/stack (its say, warn, die and settings).
 
 load_data() {
@@ -32,31 +33,13 @@ cmd_up() {
 	say "up: $VD_PUBLIC_URL (state in $STATE)"
 }
 
-# The subscriptions as the tickets service lists them, one URL a line.
-subscriptions() {
-	local v
-	v=$(services | awk '$1 == "tickets" {print $2; exit}')
-	[ -n "$v" ] || return 0
-	curl -fsS --max-time 5 -H "Authorization: Bearer $(mint_token 60 operator)" \
-		"$VD_PUBLIC_URL/tickets/v$v/tickets/subscriptions" 2>/dev/null |
-		python3 -c 'import json,sys; [print(s["url"]) for s in json.load(sys.stdin)]' 2>/dev/null
-}
-
 # Up means ready: each reply feed has subscribed to the tickets service
 # (its first try may come before nginx is up; it retries within seconds).
 wait_subscribed() {
-	local v url deadline=$((SECONDS + 30))
-	for v in $(services | awk '$1 == "replyfeed" {print $2}'); do
-		url="$VD_PUBLIC_URL/replyfeed/v$v/replyEvent"
-		until subscriptions | grep -qxF "$url"; do
-			if [ "$SECONDS" -ge "$deadline" ]; then
-				warn "replyfeed@$v has not subscribed yet (see its log)"
-				return 0
-			fi
-			sleep 0.5
-		done
-		say "replyfeed@$v: subscribed ($url)"
-	done
+	local token
+	token=$(mint_token 60 operator)
+	VD_OPERATOR_TOKEN=$token vdstack wait-subscribed --services "$SERVICES_CONF" \
+		--url "$LOCAL_URL" --public-url "$VD_PUBLIC_URL"
 }
 
 cmd_down() {
@@ -213,25 +196,6 @@ cmd_stop() {
 	esac
 }
 
-cmd_env() {
-	printf 'export VD_STATE_DIR=%q\n' "$STATE"
-	printf 'export VD_LISTEN=%q\n' "$VD_LISTEN"
-	printf 'export VD_DB_LISTEN=%q\n' "$VD_DB_LISTEN"
-	printf 'export VD_PUBLIC_URL=%q\n' "$VD_PUBLIC_URL"
-	printf 'export MONGODB_URI=%q\n' "$MONGODB_URI"
-	printf 'export VD_BINDIR=%q\n' "$BINDIR"
-	printf 'export VD_REGISTRY_CACHE=%q\n' "$VD_REGISTRY_CACHE"
-	printf 'export VD_EVENTS_SECRET_FILE=%q\n' "$STATE/events.secret"
-	printf 'export VD_AUTH_HS256_SECRET_FILE=%q\n' "$STATE/auth.secret"
-	printf 'export VD_SERVICES_CONF=%q\n' "$SERVICES_CONF"
-	printf 'export VD_SANITIZE=%q\n' "$SANITIZE"
-	if [ "$SANITIZE" = 1 ]; then
-		printf 'export ASAN_OPTIONS=%q\n' "$ASAN_OPTIONS"
-		printf 'export UBSAN_OPTIONS=%q\n' "$UBSAN_OPTIONS"
-		printf 'export LSAN_OPTIONS=%q\n' "$LSAN_OPTIONS"
-	fi
-}
-
 cmd_check() {
 	[ "$MODE" = checkout ] || die "check needs a source checkout (tests/ is not installed)"
 	lock
@@ -246,37 +210,37 @@ cmd_check() {
 	return "$rc"
 }
 
-# --- events: the tickets service's delivery records ---------------------------
+# --- events and demo: spawn/vdstack/events.py and demo.py ---------------------
 
 cmd_events() {
-	local v base
-	v=$(services | awk '$1 == "tickets" {print $2; exit}')
-	[ -n "$v" ] || die "no tickets service in $SERVICES_CONF"
-	base=$VD_PUBLIC_URL/tickets/v$v/tickets
-	local -a req
-	case ${1:-subscriptions} in
-	subscriptions) req=("$base/subscriptions") ;;
-	deadletters)
-		req=("$base/deadletters${2:+?subscription=$2}") ;;
-	show)
-		[ -n "${2:-}" ] || die "usage: spawn/stack events show EVENT_ID"
-		req=("$base/events/$2") ;;
-	replay)
-		[ -n "${2:-}" ] || die "usage: spawn/stack events replay EVENT_ID [SUBSCRIPTION]"
-		req=(-X POST -H 'Content-Type: application/json'
-			-d "${3:+{\"subscription\":\"$3\"\}}" "$base/events/$2/replay")
-		[ -n "${3:-}" ] || req=(-X POST "$base/events/$2/replay") ;;
-	replay-since)
-		[ -n "${3:-}" ] || die "usage: spawn/stack events replay-since SUBSCRIPTION 2026-11-26T10:00:00Z"
-		req=(-X POST -H 'Content-Type: application/json'
-			-d "{\"since\":\"$3\"}" "$base/subscriptions/$2/replay") ;;
-	*) die "events: unknown command ${1} (see spawn/stack --help)" ;;
-	esac
-	local out rc=0
-	out=$(curl -sS --max-time 30 -w '\n%{http_code}' \
-		-H "Authorization: Bearer $(mint_token 300 operator)" "${req[@]}") || rc=$?
-	[ "$rc" -eq 0 ] || die "cannot reach $base (is the stack up?)"
-	printf '%s\n' "${out%$'\n'*}" | python3 -m json.tool 2>/dev/null ||
-		printf '%s\n' "${out%$'\n'*}"
-	case ${out##*$'\n'} in 2??) return 0 ;; *) return 1 ;; esac
+	local token
+	token=$(mint_token 300 operator)
+	VD_OPERATOR_TOKEN=$token vdstack events --services "$SERVICES_CONF" \
+		--url "$LOCAL_URL" -- "$@"
+}
+
+cmd_demo() {
+	local seconds=15
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--seconds) seconds=${2:?--seconds needs a number}; shift ;;
+		--seconds=*) seconds=${1#*=} ;;
+		*) die "usage: spawn/stack demo [--seconds N]" ;;
+		esac
+		shift
+	done
+	[[ $seconds =~ ^[0-9]+$ ]] || die "--seconds needs a number"
+	if ! cmd_status >/dev/null 2>&1; then
+		lock
+		cmd_up
+		unlock
+	fi
+	# Adding a reply needs the role tickets.write: dispatch takes the
+	# token from VD_TOKEN (not from its command line, which ps shows).
+	local token operator
+	token=$(mint_token 600 tickets.write)
+	operator=$(mint_token 600 operator)
+	VD_TOKEN=$token VD_OPERATOR_TOKEN=$operator vdstack demo --bindir "$BINDIR" \
+		--logs "$LOGS" --services "$SERVICES_CONF" --url "$LOCAL_URL" \
+		--public-url "$VD_PUBLIC_URL" --seconds "$seconds"
 }
