@@ -10,6 +10,10 @@ import urllib.request
 
 from .services import ConfigError, versions
 
+# The stack's nginx is on this machine: never through a proxy that
+# http_proxy names.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 def request(url, method="GET", body=None, timeout=30):
     """(status, text) of METHOD URL with the JSON BODY (None: no body);
@@ -22,7 +26,7 @@ def request(url, method="GET", body=None, timeout=30):
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as res:
+        with _OPENER.open(req, timeout=timeout) as res:
             return res.status, res.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode("utf-8", "replace")
@@ -45,7 +49,7 @@ def subscriptions(services, url):
         if status // 100 != 2:
             return []
         return [s["url"] for s in json.loads(text)]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ConfigError, OSError, ValueError, KeyError, TypeError):
         return []
 
 
