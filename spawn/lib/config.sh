@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# spawn/lib/config.sh: the stack's settings: where its state is, what the environment, STATE/vdispatch.env and the last `up` say, the secrets and tokens, and `env`.
+# spawn/lib/config.sh: the stack's settings: where its state is, what the
+# environment, STATE/vdispatch.env and the last `up` say, the secrets and
+# tokens, and `env`.
 # Sourced by spawn/stack (its say, warn, die and settings).
 
 if [ -f "$ROOT/configure.ac" ] && [ -d "$ROOT/src" ]; then

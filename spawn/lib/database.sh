@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# spawn/lib/database.sh: the database: the stack's PostgreSQL cluster and FerretDB on it.
+# spawn/lib/database.sh: the database: the stack's PostgreSQL cluster and
+# FerretDB on it.
 # Sourced by spawn/stack (its say, warn, die and settings).
 
 # The default database is FerretDB (vd-ferretdb, MongoDB's wire protocol) on

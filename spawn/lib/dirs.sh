@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# spawn/lib/dirs.sh: the state directory's layout (sockets, public files, logs) and, as root, who owns what.
+# spawn/lib/dirs.sh: the state directory's layout (sockets, public files,
+# logs) and, as root, who owns what.
 # Sourced by spawn/stack (its say, warn, die and settings).
 
 # The directory that holds sockets/. It is the state directory, unless the

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# spawn/lib/nginx.sh: nginx: the stack's own configuration rendered from the template, started, reloaded and stopped; `nginx-conf` for the system's nginx.
+# spawn/lib/nginx.sh: the stack's own nginx: its nginx.conf around
+# vdispatch.conf (the template rendered by spawn/vdstack/nginx.py), started,
+# reloaded and stopped; `nginx-conf` for the system's nginx.
 # Sourced by spawn/stack (its say, warn, die and settings).
 
 nginx_cmd() {

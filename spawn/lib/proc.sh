@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# spawn/lib/proc.sh: processes and ports: the state directory's lock, pid files, stopping with a deadline, waiting for a port.
+# spawn/lib/proc.sh: processes and ports: the state directory's lock, pid
+# files, stopping with a deadline, waiting for a port.
 # Sourced by spawn/stack (its say, warn, die and settings).
 
 # Take the state directory's lock for the rest of the command (or until

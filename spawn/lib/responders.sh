@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# spawn/lib/responders.sh: the FastCGI responders under spawn-fcgi and multiwatch, one line of services.conf each.
+# spawn/lib/responders.sh: the FastCGI responders under spawn-fcgi and
+# multiwatch, one line of services.conf each.
 # Sourced by spawn/stack (its say, warn, die and settings).
 
 # Print the pid of the supervisor (multiwatch) of responder NAME@VERSION,

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# spawn/lib/setup.sh: `setup`: the Debian packages, the embedded database (FerretDB, built with Go and a patch) and the C code (plain and sanitized builds).
+# spawn/lib/setup.sh: `setup`: the Debian packages, the embedded database
+# (FerretDB, built with Go and a patch) and the C code (plain and sanitized
+# builds).
 # Sourced by spawn/stack (its say, warn, die and settings).
 
 find_go() {
