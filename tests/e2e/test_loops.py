@@ -8,6 +8,7 @@ service's own addComment (1.0.0 and 1.0.1), a third adds one reply; each
 event carries ticketId, user and message, which addComment accepted as a
 new reply, whose event made two more, without end."""
 
+import concurrent.futures
 import json
 import socket
 import time
@@ -176,16 +177,18 @@ def test_subscriptions_are_capped(post, get):
             post(UNSUBSCRIBE, {"url": url})
 
 
-def queue_then_unsubscribe(post, subscriber, n, label):
-    """Subscribes subscriber, adds n replies (through both versions), waits
-    for 16 POSTs to reach it, unsubscribes it; returns when that was
-    answered (time.monotonic())."""
+def queue_then_unsubscribe(post, subscriber, n, label, writers=1):
+    """Subscribes subscriber, adds n replies (through both versions, from
+    WRITERS threads), waits for 16 POSTs to reach it, unsubscribes it;
+    returns when that was answered (time.monotonic())."""
     status, _, body = post(SUBSCRIBE, {"url": subscriber.url})
     assert status == 200, body
-    for i in range(n):
-        status, _, body = comment(post, "%s %d" % (label, i),
-                                  ("1.0.0", "1.0.1")[i % 2])
-        assert status == 200, body
+
+    def add(i):
+        return comment(post, "%s %d" % (label, i), ("1.0.0", "1.0.1")[i % 2])
+    with concurrent.futures.ThreadPoolExecutor(writers) as pool:
+        for status, _, body in pool.map(add, range(n)):
+            assert status == 200, body
     wait_until(lambda: len(subscriber.received()) >= 16, 20,
                what="deliveries to come")
     status, _, body = post(UNSUBSCRIBE, {"url": subscriber.url})
@@ -215,16 +218,23 @@ def test_an_unsubscribe_ends_a_delivery_storm_at_once(post, subscriber,
     within a moment: what is queued is dropped, what is in flight is
     canceled. Before the fix each process went on starting new POSTs until
     it next read the subscriptions (every 2 s), and finished those under
-    way, however long they took."""
+    way, however long they took.
+
+    Each delivery is held 1 s, so that POSTs keep starting while the
+    unsubscribe comes, and 32 run at once (8 from each of 4 processes):
+    about 32 more arrive each second until then. 160 replies added from
+    8 threads keep the backlog far from drained on a slow machine (48
+    added one by one were all delivered before the unsubscribe on one)."""
     subscriber.respond(200, delay=1.0)
-    ended = queue_then_unsubscribe(post, subscriber, 48, unique("storm"))
+    ended = queue_then_unsubscribe(post, subscriber, 160, unique("storm"),
+                                   writers=8)
     time.sleep(3)
     received = subscriber.received()
     late = [d for d in received if d["at"] > ended + 0.7]
     assert late == [], "%d of %d deliveries came after the unsubscribe: " \
         "%r" % (len(late), len(received),
                 sorted(round(d["at"] - ended, 2) for d in late))
-    assert len(received) < 48, "the storm was over before the unsubscribe"
+    assert len(received) < 160, "the storm was over before the unsubscribe"
 
 
 def test_registry_urls_off_the_allow_list_are_never_called(dispatch,
