@@ -305,8 +305,10 @@ main(int argc, char **argv)
 	snprintf(cfg.event_url, sizeof cfg.event_url, "%s%s/replyEvent",
 	    cfg.public_url, cfg.prefix);
 
-	if (!svc_log_init("replyfeed", cfg.version, cfg.log_level))
+	if (!svc_log_init("replyfeed", cfg.version, cfg.log_level, &error)) {
+		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
 		return 64;
+	}
 	if (log_file != NULL && !svc_log_open(log_file)) {
 		perror(log_file);
 		return 1;
@@ -326,12 +328,16 @@ main(int argc, char **argv)
 		    "without checking their signatures");
 	}
 	/* Fail closed: no key and no --insecure-no-auth, no service. */
-	if (!cfg.decommission && (auth = svc_auth_from_env("replyfeed.fcgi",
-	    insecure_auth)) == NULL)
+	if (!cfg.decommission &&
+	    (auth = svc_auth_from_env(insecure_auth, &error)) == NULL) {
+		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
 		return 64;
+	}
 	svc_db_init();
 	if (cfg.decommission) {
-		rc = rf_subscription_decommission(&cfg);
+		rc = rf_subscription_decommission(&cfg, &error) ? 0 : 1;
+		if (rc != 0)
+			fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
 		mongoc_cleanup();
 		return rc;
 	}

@@ -178,8 +178,8 @@ bool tk_store_insert_ticket(struct tk_store *store, const bson_t *ticket,
     bson_error_t *error);
 
 /* load.c: loads the tickets of a JSON file when there are none yet.
- * Returns how many were inserted, -1 on error (said on stderr). */
-long tk_load(struct tk_store *store, const char *path);
+ * Returns how many were inserted, -1 with error when it cannot. */
+long tk_load(struct tk_store *store, const char *path, bson_error_t *error);
 
 /* ---- store*.c: what the outbox keeps ---- */
 

@@ -696,7 +696,7 @@ main(void)
 	SRunner *sr = srunner_create(suite());
 	int failed;
 
-	svc_log_init("test-delivery", "0", "error");
+	svc_log_init("test-delivery", "0", "error", NULL);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
