@@ -4,7 +4,6 @@
  * valid, bad signature, alg none, algorithm confusion, roles, issuer and
  * audience, malformed base64 and JSON; and the route table's 401 and 403.
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "service.h"
+#include "unit.h"
 
 #define NOW 1800000000L
 #define SECRET "0123456789abcdef0123456789abcdef-test-secret"
@@ -550,8 +550,6 @@ main(void)
 {
 	Suite *s = suite_create("auth");
 	TCase *tc = tcase_create("auth");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -567,9 +565,5 @@ main(void)
 	tcase_add_test(tc, from_env);
 	tcase_add_test(tc, route_table);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -4,7 +4,6 @@
  * on SIGHUP and SIGUSR2 after a rotation. Each test runs in a process of
  * its own (Check forks), so changing its stderr is harmless.
  */
-#include <check.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "service.h"
+#include "unit.h"
 
 static char dir[] = "/tmp/test-log-XXXXXX";
 static char path[256], rotated[256];
@@ -141,8 +141,6 @@ main(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, unknown_level_refused);
@@ -151,9 +149,5 @@ main(void)
 	tcase_add_test(tc, reopened_on_sigusr2);
 	tcase_add_test(tc, reopened_on_sighup);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }
