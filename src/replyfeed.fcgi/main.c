@@ -345,6 +345,7 @@ main(int argc, char **argv)
 	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
 		fprintf(stderr, "replyfeed.fcgi: fd 0 is not a FastCGI socket: "
 		    "run me under spawn-fcgi (see --help)\n");
+		svc_auth_free(auth);
 		mongoc_cleanup();
 		return 1;
 	}
@@ -357,6 +358,8 @@ main(int argc, char **argv)
 		svc_log(SVC_WARN, "no metrics: %s", error.message);
 	if ((app.store = rf_store_open(&cfg, "replyfeed", &error)) == NULL) {
 		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
+		svc_metrics_close(app.metrics);
+		svc_auth_free(auth);
 		mongoc_cleanup();
 		return 1;
 	}
