@@ -26,7 +26,7 @@
 /* Request bodies above this are refused with 413, here and at nginx. */
 #define SVC_BODY_MAX (64 * 1024)
 
-/* ---- buf.c-like growable buffer (response.c) ---- */
+/* ---- response.c: a growable buffer ---- */
 
 struct svc_buf {
 	char *data;
