@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "dispatch.h"
 
 #define TALLY_COLUMNS 4
@@ -195,116 +197,123 @@ percentile(const double *sorted, size_t n, double p)
 	return sorted[(rank > n ? n : rank) - 1];
 }
 
-/* Writes s as a JSON string. */
-static void
-json_string(const char *s)
+/* x (not negative) to the thousandth: the summary's seconds and
+ * milliseconds. */
+static double
+milli(double x)
 {
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	return (double)(long long)(x * 1000 + 0.5) / 1000;
 }
 
-static void
-print_json(const struct run *run, double seconds, const double *lat,
-    size_t n)
+/* The counters of a tally as an object: {key: n} when names is NULL,
+ * else {key: {names[c]: n[c], ...}}. */
+static cJSON *
+tally_json(const struct tally *t, const char *const *names, int columns)
 {
-	const struct run_stats *t = &run->total;
+	cJSON *obj = cJSON_CreateObject(), *row;
 	size_t i;
+	int c;
 
-	printf("{\"name\":");
-	json_string(run->spec->name);
-	printf(",\"range\":");
-	json_string(run->spec->range);
-	printf(",\"calls\":%zu,\"concurrency\":%ld,\"seconds\":%.3f,"
-	    "\"ok\":%ld,\"failed\":%ld,\"outcomes\":{", n,
-	    run->spec->concurrency, seconds, t->ok, t->failed);
-	for (i = 0; i < t->outcomes.len; i++) {
-		printf("%s", i > 0 ? "," : "");
-		json_string(t->outcomes.rows[i].key);
-		printf(":%ld", t->outcomes.rows[i].n[0]);
+	for (i = 0; i < t->len; i++) {
+		if (names == NULL) {
+			cJSON_AddNumberToObject(obj, t->rows[i].key,
+			    (double)t->rows[i].n[0]);
+			continue;
+		}
+		row = cJSON_AddObjectToObject(obj, t->rows[i].key);
+		for (c = 0; c < columns; c++)
+			cJSON_AddNumberToObject(row, names[c],
+			    (double)t->rows[i].n[c]);
 	}
-	printf("},\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-	    "\"max\":%.3f},\"versions\":{", percentile(lat, n, 50),
-	    percentile(lat, n, 90), percentile(lat, n, 99),
-	    n > 0 ? lat[n - 1] : 0.0);
-	for (i = 0; i < t->attempts.len; i++) {
-		const long *c = t->attempts.rows[i].n;
-
-		printf("%s", i > 0 ? "," : "");
-		json_string(t->attempts.rows[i].key);
-		printf(":{\"ok\":%ld,\"failed\":%ld,\"skipped\":%ld,"
-		    "\"budget_refused\":%ld}", c[ATT_OK], c[ATT_FAILED],
-		    c[ATT_SKIPPED], c[ATT_REFUSED]);
-	}
-	printf("},\"breaker\":{");
-	for (i = 0; i < t->breaker.len; i++) {
-		const long *c = t->breaker.rows[i].n;
-
-		printf("%s", i > 0 ? "," : "");
-		json_string(t->breaker.rows[i].key);
-		printf(":{\"open\":%ld,\"half-open\":%ld,\"closed\":%ld}",
-		    c[BR_OPEN], c[BR_HALF_OPEN], c[BR_CLOSED]);
-	}
-	printf("},\"hosts\":{");
-	for (i = 0; i < t->hosts.len; i++) {
-		printf("%s", i > 0 ? "," : "");
-		json_string(t->hosts.rows[i].key);
-		printf(":%ld", t->hosts.rows[i].n[0]);
-	}
-	printf("},\"first_error\":");
-	json_string(t->first_error);
-	printf("}\n");
+	return obj;
 }
 
-static void
-print_table(const struct run *run, double seconds, const double *lat,
-    size_t n)
+/* The run's figures, the one walk over them: what --json prints, and what
+ * the table is printed from. lat is the n latencies, sorted. */
+static cJSON *
+summary(const struct run *run, double seconds, const double *lat, size_t n)
 {
+	static const char *const attempts[] = { "ok", "failed", "skipped",
+	    "budget_refused" };
+	static const char *const breaker[] = { "open", "half-open", "closed" };
 	const struct run_stats *t = &run->total;
-	size_t i;
+	cJSON *out = cJSON_CreateObject(), *latency;
 
-	printf("%s %s: %zu calls, %ld at a time, in %.2f s (%.1f calls/s)\n",
-	    run->spec->name, run->spec->range, n, run->spec->concurrency,
-	    seconds, seconds > 0 ? (double)n / seconds : 0.0);
+	cJSON_AddStringToObject(out, "name", run->spec->name);
+	cJSON_AddStringToObject(out, "range", run->spec->range);
+	cJSON_AddNumberToObject(out, "calls", (double)n);
+	cJSON_AddNumberToObject(out, "concurrency",
+	    (double)run->spec->concurrency);
+	cJSON_AddNumberToObject(out, "seconds", milli(seconds));
+	cJSON_AddNumberToObject(out, "ok", (double)t->ok);
+	cJSON_AddNumberToObject(out, "failed", (double)t->failed);
+	cJSON_AddItemToObject(out, "outcomes", tally_json(&t->outcomes, NULL,
+	    1));
+	latency = cJSON_AddObjectToObject(out, "latency_ms");
+	cJSON_AddNumberToObject(latency, "p50", milli(percentile(lat, n, 50)));
+	cJSON_AddNumberToObject(latency, "p90", milli(percentile(lat, n, 90)));
+	cJSON_AddNumberToObject(latency, "p99", milli(percentile(lat, n, 99)));
+	cJSON_AddNumberToObject(latency, "max", milli(n > 0 ? lat[n - 1] :
+	    0.0));
+	cJSON_AddItemToObject(out, "versions", tally_json(&t->attempts,
+	    attempts, 4));
+	cJSON_AddItemToObject(out, "breaker", tally_json(&t->breaker, breaker,
+	    3));
+	cJSON_AddItemToObject(out, "hosts", tally_json(&t->hosts, NULL, 1));
+	cJSON_AddStringToObject(out, "first_error", t->first_error);
+	return out;
+}
+
+/* The member name of obj as a number (0 when missing). */
+static double
+num(const cJSON *obj, const char *name)
+{
+	return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(obj,
+	    name));
+}
+
+static const cJSON *
+member(const cJSON *obj, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, name);
+}
+
+/* The summary for a reader. */
+static void
+print_table(const cJSON *sum)
+{
+	const cJSON *lat = member(sum, "latency_ms"), *row;
+	double seconds = num(sum, "seconds"), calls = num(sum, "calls");
+
+	printf("%s %s: %.0f calls, %.0f at a time, in %.2f s (%.1f calls/s)\n",
+	    cJSON_GetStringValue(member(sum, "name")),
+	    cJSON_GetStringValue(member(sum, "range")), calls,
+	    num(sum, "concurrency"), seconds,
+	    seconds > 0 ? calls / seconds : 0.0);
 	printf("  %-32s %8s\n", "outcome", "calls");
-	for (i = 0; i < t->outcomes.len; i++)
-		printf("  %-32s %8ld\n", t->outcomes.rows[i].key,
-		    t->outcomes.rows[i].n[0]);
+	cJSON_ArrayForEach(row, member(sum, "outcomes"))
+		printf("  %-32s %8.0f\n", row->string, row->valuedouble);
 	printf("  latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
-	    percentile(lat, n, 50), percentile(lat, n, 90),
-	    percentile(lat, n, 99), n > 0 ? lat[n - 1] : 0.0);
+	    num(lat, "p50"), num(lat, "p90"), num(lat, "p99"),
+	    num(lat, "max"));
 	printf("  %-12s %9s %9s %9s %9s\n", "version", "ok", "failed",
 	    "skipped", "refused");
-	for (i = 0; i < t->attempts.len; i++) {
-		const long *c = t->attempts.rows[i].n;
-
-		printf("  %-12s %9ld %9ld %9ld %9ld\n",
-		    t->attempts.rows[i].key, c[ATT_OK], c[ATT_FAILED],
-		    c[ATT_SKIPPED], c[ATT_REFUSED]);
-	}
+	cJSON_ArrayForEach(row, member(sum, "versions"))
+		printf("  %-12s %9.0f %9.0f %9.0f %9.0f\n", row->string,
+		    num(row, "ok"), num(row, "failed"), num(row, "skipped"),
+		    num(row, "budget_refused"));
 	printf("  (attempts by version; skipped: circuit open; refused: "
 	    "retry budget)\n");
-	for (i = 0; i < t->breaker.len; i++) {
-		const long *c = t->breaker.rows[i].n;
-
-		printf("  circuit of %s: opened %ld, half-open %ld, closed "
-		    "%ld\n", t->breaker.rows[i].key, c[BR_OPEN],
-		    c[BR_HALF_OPEN], c[BR_CLOSED]);
-	}
-	for (i = 0; i < t->hosts.len; i++)
-		printf("  answered by %s: %ld\n", t->hosts.rows[i].key,
-		    t->hosts.rows[i].n[0]);
-	if (t->first_error[0] != '\0')
-		printf("  first error: %s\n", t->first_error);
+	cJSON_ArrayForEach(row, member(sum, "breaker"))
+		printf("  circuit of %s: opened %.0f, half-open %.0f, closed "
+		    "%.0f\n", row->string, num(row, "open"),
+		    num(row, "half-open"), num(row, "closed"));
+	cJSON_ArrayForEach(row, member(sum, "hosts"))
+		printf("  answered by %s: %.0f\n", row->string,
+		    row->valuedouble);
+	if (*cJSON_GetStringValue(member(sum, "first_error")) != '\0')
+		printf("  first error: %s\n",
+		    cJSON_GetStringValue(member(sum, "first_error")));
 }
 
 int
@@ -347,18 +356,26 @@ call_many(struct options *opts, const struct call_spec *spec)
 	status = run.status;
 	if (status == 0) {
 		size_t n = (size_t)(run.total.ok + run.total.failed);
+		char *text = NULL;
+		cJSON *sum;
 
 		qsort(run.latency_ms, (size_t)spec->count, sizeof (double),
 		    compare_double);
 		/* Calls not made (none, unless a thread failed to start)
 		 * were zeroed: sorted first; leave them out. */
-		if (spec->json)
-			print_json(&run, seconds, run.latency_ms +
-			    (size_t)spec->count - n, n);
-		else
-			print_table(&run, seconds, run.latency_ms +
-			    (size_t)spec->count - n, n);
+		sum = summary(&run, seconds, run.latency_ms +
+		    (size_t)spec->count - n, n);
 		status = run.total.failed > 0 ? EXIT_FAILED : EXIT_SUCCESS;
+		if (!spec->json)
+			print_table(sum);
+		else if ((text = cJSON_PrintUnformatted(sum)) != NULL)
+			printf("%s\n", text);
+		else {
+			fprintf(stderr, "dispatch: out of memory\n");
+			status = EXIT_FAILED;
+		}
+		cJSON_free(text);
+		cJSON_Delete(sum);
 		if (fflush(stdout) != 0) {
 			perror("dispatch: stdout");
 			status = EXIT_FAILED;

@@ -2,7 +2,9 @@
  * cachefile.c - the registry copy's file: its JSON text (written and
  * parsed, pure), a hash of its entries, and the file written atomically
  * (temporary file in the same directory, fsync, rename) and read back.
- * Several processes may share one file; a reader sees a whole one.
+ * Several processes may share one file; a reader sees a whole one. The
+ * services' svc_write_atomic takes the same steps (docs/code.md says why
+ * they are two).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -294,7 +294,9 @@ vd_step_t vd_plan_next(struct vd_plan *p, int64_t now);
 bool vd_plan_record(struct vd_plan *p, const vd_step_t *s, vd_code_t code,
     size_t made, int64_t now, struct vd_plan_change *change);
 
-/* cache.c: the client's copy of the whole registry (see cache.c). */
+/* cache.c and cachefile.c: the client's copy of the whole registry (see
+ * cache.c), and its file (cachefile.c: vd_cache_serialize to
+ * vd_cache_load). */
 
 /* One read of the registry: every entry, sorted. Shared by the calls that
  * use it and freed by the last (refs is guarded by the client's

@@ -1,8 +1,10 @@
 /*
- * latest.c - GET /latestReplies: the latest replies, oldest first.
+ * latest.c - GET /latestReplies: the latest replies, oldest first, when
+ * nginx cannot answer from the file latestfile.c keeps (it is not made
+ * yet: nginx's 404 there comes here).
  *
- * Read from this service's own database on every request, so that every
- * worker process answers the same and a restart loses nothing (the
+ * Read from this service's own database on every such request, so that
+ * every worker process answers the same and a restart loses nothing (the
  * article kept them in one process's memory).
  */
 #include "replyfeed.h"

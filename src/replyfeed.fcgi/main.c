@@ -305,8 +305,10 @@ main(int argc, char **argv)
 	snprintf(cfg.event_url, sizeof cfg.event_url, "%s%s/replyEvent",
 	    cfg.public_url, cfg.prefix);
 
-	if (!svc_log_init("replyfeed", cfg.version, cfg.log_level))
+	if (!svc_log_init("replyfeed", cfg.version, cfg.log_level, &error)) {
+		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
 		return 64;
+	}
 	if (log_file != NULL && !svc_log_open(log_file)) {
 		perror(log_file);
 		return 1;
@@ -326,12 +328,16 @@ main(int argc, char **argv)
 		    "without checking their signatures");
 	}
 	/* Fail closed: no key and no --insecure-no-auth, no service. */
-	if (!cfg.decommission && (auth = svc_auth_from_env("replyfeed.fcgi",
-	    insecure_auth)) == NULL)
+	if (!cfg.decommission &&
+	    (auth = svc_auth_from_env(insecure_auth, &error)) == NULL) {
+		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
 		return 64;
+	}
 	svc_db_init();
 	if (cfg.decommission) {
-		rc = rf_subscription_decommission(&cfg);
+		rc = rf_subscription_decommission(&cfg, &error) ? 0 : 1;
+		if (rc != 0)
+			fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
 		mongoc_cleanup();
 		return rc;
 	}
@@ -339,6 +345,7 @@ main(int argc, char **argv)
 	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
 		fprintf(stderr, "replyfeed.fcgi: fd 0 is not a FastCGI socket: "
 		    "run me under spawn-fcgi (see --help)\n");
+		svc_auth_free(auth);
 		mongoc_cleanup();
 		return 1;
 	}
@@ -351,6 +358,8 @@ main(int argc, char **argv)
 		svc_log(SVC_WARN, "no metrics: %s", error.message);
 	if ((app.store = rf_store_open(&cfg, "replyfeed", &error)) == NULL) {
 		fprintf(stderr, "replyfeed.fcgi: %s\n", error.message);
+		svc_metrics_close(app.metrics);
+		svc_auth_free(auth);
 		mongoc_cleanup();
 		return 1;
 	}

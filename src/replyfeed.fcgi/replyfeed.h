@@ -100,8 +100,10 @@ bool rf_subscription_state(struct rf_subscription *sub, char *version,
 
 /* replyfeed.fcgi --decommission: unsubscribes cfg->event_url through
  * "Ticket Unsubscribe" and removes this version's registry entries,
- * saying on stdout what it did. Returns the exit status. */
-int rf_subscription_decommission(const struct rf_config *cfg);
+ * saying on stdout what it did. false with error saying what it could
+ * not do (it tries both). */
+bool rf_subscription_decommission(const struct rf_config *cfg,
+    bson_error_t *error);
 
 /* ---- the process ---- */
 

@@ -208,11 +208,7 @@ rf_subscription_main(void *arg)
 	vd_client_set_observer(client, svc_metrics_vd_observe, s->metrics);
 	/* A call never holds the thread (and so a shutdown) long. */
 	vd_client_set_timeouts(client, 1000, 5000, 10000);
-	if ((body = url_body(s->url)) == NULL) {
-		svc_log(SVC_ERROR, "subscription: out of memory");
-		vd_client_destroy(client);
-		return NULL;
-	}
+	body = url_body(s->url);
 	while (!wait_stop(s, delay)) {
 		make_rid(rid, sizeof rid, "sub", ++s->calls);
 		use_token_file(client);
@@ -323,28 +319,25 @@ rf_subscription_state(struct rf_subscription *s, char *version, size_t size)
 	return subscribed;
 }
 
-int
-rf_subscription_decommission(const struct rf_config *cfg)
+bool
+rf_subscription_decommission(const struct rf_config *cfg, bson_error_t *error)
 {
 	vd_client_t *client;
 	vd_error_t err;
 	char version[32], rid[48], *body, *reply = NULL;
+	char failed[sizeof error->message] = "";
 	cJSON *json;
-	int rc = 0;
 
 	if ((client = new_client(cfg->mongodb_uri, cfg->public_url, &err)) ==
 	    NULL) {
-		fprintf(stderr, "replyfeed.fcgi: %s\n", err.message);
-		return 1;
+		bson_set_error(error, 0, 0, "%s", err.message);
+		return false;
 	}
 	vd_client_set_logger(client, svc_log_vd, NULL);
-	if ((body = url_body(cfg->event_url)) == NULL) {
-		fprintf(stderr, "replyfeed.fcgi: out of memory\n");
-		vd_client_destroy(client);
-		return 1;
-	}
+	body = url_body(cfg->event_url);
 	make_rid(rid, sizeof rid, "decommission", 1);
 	use_token_file(client);
+	/* Both steps are tried; what failed is said together. */
 	if (call_once(client, UNSUBSCRIBE, UNSUBSCRIBE_RANGE, body, rid,
 	    version, sizeof version, &reply, &err)) {
 		json = reply != NULL ? cJSON_Parse(reply) : NULL;
@@ -353,22 +346,24 @@ rf_subscription_decommission(const struct rf_config *cfg)
 		    cJSON_IsFalse(cJSON_GetObjectItem(json, "removed")) ?
 		    " (it was not subscribed)" : "");
 		cJSON_Delete(json);
-	} else {
-		fprintf(stderr, "replyfeed.fcgi: cannot unsubscribe %s: %s\n",
+	} else
+		snprintf(failed, sizeof failed, "cannot unsubscribe %.160s: %s",
 		    cfg->event_url, err.message);
-		rc = 1;
-	}
 	/* This host's entries only: the other hosts' stay. */
 	if (vd_unregister_host(client, LATEST, cfg->version, cfg->public_url,
 	    &err) == VD_OK)
 		printf("unregistered %s %s\n", LATEST, cfg->version);
-	else {
-		fprintf(stderr, "replyfeed.fcgi: cannot unregister %s %s: %s\n",
-		    LATEST, cfg->version, err.message);
-		rc = 1;
-	}
+	else
+		snprintf(failed + strlen(failed), sizeof failed -
+		    strlen(failed), "%scannot unregister %s %s: %s",
+		    *failed != '\0' ? "; " : "", LATEST, cfg->version,
+		    err.message);
 	bson_free(reply);
 	cJSON_free(body);
 	vd_client_destroy(client);
-	return rc;
+	if (*failed != '\0') {
+		bson_set_error(error, 0, 0, "%s", failed);
+		return false;
+	}
+	return true;
 }

@@ -2,7 +2,7 @@
  * atomicfile.c - replacing a file whole: readers (nginx serving it, the
  * next worker) see the old content or the new, never a part. The one
  * atomic write of the services (libvdispatch's registry cache has its
- * own, the library depending on nothing of ours).
+ * own, with the same steps: docs/code.md says why they are two).
  *
  * The text goes to a file of its own beside the target (the same file
  * system, so that rename() replaces atomically), is flushed to the disk

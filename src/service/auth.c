@@ -61,8 +61,7 @@ svc_base64url_decode(const char *in, size_t len, size_t *out_len)
 	if (len % 4 == 1 || len > 64 * 1024)
 		return NULL;
 	pad = (4 - len % 4) % 4;
-	if ((std = malloc(len + pad + 1)) == NULL)
-		return NULL;
+	std = bson_malloc(len + pad + 1);
 	for (i = 0; i < len; i++) {
 		char c = in[i];
 
@@ -72,21 +71,18 @@ svc_base64url_decode(const char *in, size_t len, size_t *out_len)
 			c = '/';
 		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		    (c >= '0' && c <= '9'))) {
-			free(std);
+			bson_free(std);
 			return NULL;
 		}
 		std[i] = (unsigned char)c;
 	}
 	memset(std + len, '=', pad);
 	n = len + pad;
-	if ((out = malloc(n / 4 * 3 + 1)) == NULL) {
-		free(std);
-		return NULL;
-	}
+	out = bson_malloc(n / 4 * 3 + 1);
 	got = n == 0 ? 0 : EVP_DecodeBlock(out, std, (int)n);
-	free(std);
+	bson_free(std);
 	if (got < 0 || (size_t)got < pad) {
-		free(out);
+		bson_free(out);
 		return NULL;
 	}
 	*out_len = (size_t)got - pad;
@@ -107,12 +103,12 @@ member_bn(const cJSON *jwk, const char *name, size_t want)
 	    NULL)
 		return NULL;
 	bn = (want == 0 || len == want) ? BN_bin2bn(raw, (int)len, NULL) : NULL;
-	free(raw);
+	bson_free(raw);
 	return bn;
 }
 
 static EVP_PKEY *
-rsa_key(const cJSON *jwk, char *err, size_t errsize)
+rsa_key(const cJSON *jwk, bson_error_t *error)
 {
 	BIGNUM *n = member_bn(jwk, "n", 0), *e = member_bn(jwk, "e", 0);
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -121,9 +117,9 @@ rsa_key(const cJSON *jwk, char *err, size_t errsize)
 	EVP_PKEY *pkey = NULL;
 
 	if (n == NULL || e == NULL)
-		snprintf(err, errsize, "an RSA key needs n and e");
+		bson_set_error(error, 0, 0, "an RSA key needs n and e");
 	else if (BN_num_bits(n) < 2048)
-		snprintf(err, errsize, "an RSA key of %d bits (2048 at least)",
+		bson_set_error(error, 0, 0, "an RSA key of %d bits (2048 at least)",
 		    BN_num_bits(n));
 	else if (bld == NULL ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
@@ -132,7 +128,7 @@ rsa_key(const cJSON *jwk, char *err, size_t errsize)
 	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
 	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-		snprintf(err, errsize, "an RSA key OpenSSL does not take");
+		bson_set_error(error, 0, 0, "an RSA key OpenSSL does not take");
 	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
@@ -142,7 +138,7 @@ rsa_key(const cJSON *jwk, char *err, size_t errsize)
 }
 
 static EVP_PKEY *
-ec_key(const cJSON *jwk, char *err, size_t errsize)
+ec_key(const cJSON *jwk, bson_error_t *error)
 {
 	const char *x = svc_json_str(jwk, "x"), *y = svc_json_str(jwk, "y");
 	unsigned char point[65], *rx = NULL, *ry = NULL;
@@ -152,13 +148,13 @@ ec_key(const cJSON *jwk, char *err, size_t errsize)
 	EVP_PKEY *pkey = NULL;
 
 	if (strcmp(svc_json_str(jwk, "crv"), "P-256") != 0) {
-		snprintf(err, errsize, "an EC key on a curve other than P-256");
+		bson_set_error(error, 0, 0, "an EC key on a curve other than P-256");
 		return NULL;
 	}
 	rx = svc_base64url_decode(x, strlen(x), &lx);
 	ry = svc_base64url_decode(y, strlen(y), &ly);
 	if (rx == NULL || ry == NULL || lx != 32 || ly != 32) {
-		snprintf(err, errsize, "an EC key needs x and y of 32 bytes");
+		bson_set_error(error, 0, 0, "an EC key needs x and y of 32 bytes");
 		goto out;
 	}
 	/* The uncompressed point, which OpenSSL checks is on the curve. */
@@ -173,26 +169,26 @@ ec_key(const cJSON *jwk, char *err, size_t errsize)
 	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
 	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-		snprintf(err, errsize, "an EC key that is not a P-256 point");
+		bson_set_error(error, 0, 0, "an EC key that is not a P-256 point");
 out:
 	EVP_PKEY_CTX_free(ctx);
-	free(rx);
-	free(ry);
+	bson_free(rx);
+	bson_free(ry);
 	return pkey;
 }
 
-/* Takes the signing keys of a JWKS document; false with err on a key that
+/* Takes the signing keys of a JWKS document; false with error on a key that
  * is meant for signing and cannot be used (better to refuse to start than
  * to drop a key the operator counts on). */
 static bool
-load_jwks(struct svc_auth *a, const char *jwks, char *err, size_t errsize)
+load_jwks(struct svc_auth *a, const char *jwks, bson_error_t *error)
 {
 	cJSON *doc = cJSON_Parse(jwks), *jwk;
 	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(doc, "keys");
 	bool ok = true;
 
 	if (!cJSON_IsArray(keys)) {
-		snprintf(err, errsize, "the JWKS is not {\"keys\": [...]}");
+		bson_set_error(error, 0, 0, "the JWKS is not {\"keys\": [...]}");
 		cJSON_Delete(doc);
 		return false;
 	}
@@ -201,12 +197,12 @@ load_jwks(struct svc_auth *a, const char *jwks, char *err, size_t errsize)
 		const char *alg = svc_json_str(jwk, "alg");
 		const char *use = svc_json_str(jwk, "use");
 		struct auth_key *k = &a->keys[a->n_keys];
-		char why[160] = "";
+		bson_error_t why = { 0 };
 
 		if (*use != '\0' && strcmp(use, "sig") != 0)
 			continue;
 		if (a->n_keys == KEYS_MAX) {
-			snprintf(err, errsize, "more than %d keys in the JWKS",
+			bson_set_error(error, 0, 0, "more than %d keys in the JWKS",
 			    KEYS_MAX);
 			ok = false;
 			break;
@@ -214,18 +210,18 @@ load_jwks(struct svc_auth *a, const char *jwks, char *err, size_t errsize)
 		if (strcmp(kty, "RSA") == 0 && (*alg == '\0' ||
 		    strcmp(alg, "RS256") == 0)) {
 			k->type = KEY_RSA;
-			k->pkey = rsa_key(jwk, why, sizeof why);
+			k->pkey = rsa_key(jwk, &why);
 		} else if (strcmp(kty, "EC") == 0 && (*alg == '\0' ||
 		    strcmp(alg, "ES256") == 0)) {
 			k->type = KEY_EC;
-			k->pkey = ec_key(jwk, why, sizeof why);
+			k->pkey = ec_key(jwk, &why);
 		} else
-			snprintf(why, sizeof why, "a key of kty \"%.20s\" alg "
+			bson_set_error(&why, 0, 0, "a key of kty \"%.20s\" alg "
 			    "\"%.20s\" (RSA for RS256 and EC P-256 for ES256 "
 			    "only; HS256 takes the shared secret)", kty, alg);
 		if (k->pkey == NULL) {
-			snprintf(err, errsize, "JWKS key %zu: %s", a->n_keys +
-			    1, why);
+			bson_set_error(error, 0, 0, "JWKS key %zu: %s",
+			    a->n_keys + 1, why.message);
 			ok = false;
 			break;
 		}
@@ -233,7 +229,7 @@ load_jwks(struct svc_auth *a, const char *jwks, char *err, size_t errsize)
 		a->n_keys++;
 	}
 	if (ok && a->n_keys == 0) {
-		snprintf(err, errsize, "the JWKS has no signing key");
+		bson_set_error(error, 0, 0, "the JWKS has no signing key");
 		ok = false;
 	}
 	cJSON_Delete(doc);
@@ -241,39 +237,35 @@ load_jwks(struct svc_auth *a, const char *jwks, char *err, size_t errsize)
 }
 
 struct svc_auth *
-svc_auth_new(const struct svc_auth_config *cfg, char *err, size_t errsize)
+svc_auth_new(const struct svc_auth_config *cfg, bson_error_t *error)
 {
-	struct svc_auth *a = calloc(1, sizeof *a);
+	struct svc_auth *a = bson_malloc0(sizeof *a);
 
-	if (a == NULL) {
-		snprintf(err, errsize, "out of memory");
-		return NULL;
-	}
 	a->insecure = cfg->insecure;
 	a->protect_reads = cfg->protect_reads;
 	a->leeway = cfg->leeway;
 	if (cfg->issuer != NULL && *cfg->issuer != '\0')
-		a->issuer = strdup(cfg->issuer);
+		a->issuer = bson_strdup(cfg->issuer);
 	if (cfg->audience != NULL && *cfg->audience != '\0')
-		a->audience = strdup(cfg->audience);
+		a->audience = bson_strdup(cfg->audience);
 	if (cfg->secret != NULL) {
 		/* RFC 7518, 3.2: a key of at least the hash's size. */
 		if (cfg->secret_len < 32) {
-			snprintf(err, errsize, "the HS256 secret has %zu bytes "
+			bson_set_error(error, 0, 0, "the HS256 secret has %zu bytes "
 			    "(32 at least)", cfg->secret_len);
 			svc_auth_free(a);
 			return NULL;
 		}
-		a->secret = malloc(cfg->secret_len);
+		a->secret = bson_malloc(cfg->secret_len);
 		memcpy(a->secret, cfg->secret, cfg->secret_len);
 		a->secret_len = cfg->secret_len;
 	}
-	if (cfg->jwks != NULL && !load_jwks(a, cfg->jwks, err, errsize)) {
+	if (cfg->jwks != NULL && !load_jwks(a, cfg->jwks, error)) {
 		svc_auth_free(a);
 		return NULL;
 	}
 	if (!a->insecure && a->secret == NULL && a->n_keys == 0) {
-		snprintf(err, errsize, "no key to check tokens with");
+		bson_set_error(error, 0, 0, "no key to check tokens with");
 		svc_auth_free(a);
 		return NULL;
 	}
@@ -289,12 +281,12 @@ svc_auth_free(struct svc_auth *a)
 		return;
 	if (a->secret != NULL)
 		OPENSSL_cleanse(a->secret, a->secret_len);
-	free(a->secret);
-	free(a->issuer);
-	free(a->audience);
+	bson_free(a->secret);
+	bson_free(a->issuer);
+	bson_free(a->audience);
 	for (i = 0; i < a->n_keys; i++)
 		EVP_PKEY_free(a->keys[i].pkey);
-	free(a);
+	bson_free(a);
 }
 
 bool
@@ -365,19 +357,19 @@ pkey_ok(EVP_PKEY *pkey, bool ec, const char *input, size_t len,
 static bool
 signature_ok(const struct svc_auth *a, const char *alg, const char *kid,
     const char *input, size_t len, const unsigned char *sig, size_t sig_len,
-    char *why, size_t whysize)
+    bson_error_t *error)
 {
 	bool ec;
 	size_t i;
 
 	if (strcmp(alg, "HS256") == 0) {
 		if (a->secret == NULL) {
-			snprintf(why, whysize, "HS256 is not accepted here");
+			bson_set_error(error, 0, 401, "HS256 is not accepted here");
 			return false;
 		}
 		if (hs256_ok(a, input, len, sig, sig_len))
 			return true;
-		snprintf(why, whysize, "invalid signature");
+		bson_set_error(error, 0, 401, "invalid signature");
 		return false;
 	}
 	if (strcmp(alg, "RS256") == 0)
@@ -385,7 +377,7 @@ signature_ok(const struct svc_auth *a, const char *alg, const char *kid,
 	else if (strcmp(alg, "ES256") == 0)
 		ec = true;
 	else {
-		snprintf(why, whysize, "alg %.20s is not accepted", alg);
+		bson_set_error(error, 0, 401, "alg %.20s is not accepted", alg);
 		return false;
 	}
 	for (i = 0; i < a->n_keys; i++) {
@@ -395,14 +387,14 @@ signature_ok(const struct svc_auth *a, const char *alg, const char *kid,
 		if (pkey_ok(a->keys[i].pkey, ec, input, len, sig, sig_len))
 			return true;
 	}
-	snprintf(why, whysize, "invalid signature");
+	bson_set_error(error, 0, 401, "invalid signature");
 	return false;
 }
 
 /* The claims: times, issuer, audience (a string or an array). */
 static bool
 claims_ok(const struct svc_auth *a, const cJSON *claims, int64_t now,
-    char *why, size_t whysize)
+    bson_error_t *error)
 {
 	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(claims, "exp");
 	const cJSON *nbf = cJSON_GetObjectItemCaseSensitive(claims, "nbf");
@@ -411,21 +403,21 @@ claims_ok(const struct svc_auth *a, const cJSON *claims, int64_t now,
 	bool found = false;
 
 	if (!cJSON_IsNumber(exp)) {
-		snprintf(why, whysize, "the token has no exp");
+		bson_set_error(error, 0, 401, "the token has no exp");
 		return false;
 	}
 	if ((double)now > exp->valuedouble + a->leeway) {
-		snprintf(why, whysize, "token expired");
+		bson_set_error(error, 0, 401, "token expired");
 		return false;
 	}
 	if (nbf != NULL && (!cJSON_IsNumber(nbf) ||
 	    (double)now + a->leeway < nbf->valuedouble)) {
-		snprintf(why, whysize, "token not yet valid");
+		bson_set_error(error, 0, 401, "token not yet valid");
 		return false;
 	}
 	if (a->issuer != NULL &&
 	    strcmp(svc_json_str(claims, "iss"), a->issuer) != 0) {
-		snprintf(why, whysize, "wrong issuer");
+		bson_set_error(error, 0, 401, "wrong issuer");
 		return false;
 	}
 	if (a->audience == NULL)
@@ -438,7 +430,7 @@ claims_ok(const struct svc_auth *a, const cJSON *claims, int64_t now,
 			    strcmp(item->valuestring, a->audience) == 0)
 				found = true;
 	if (!found)
-		snprintf(why, whysize, "wrong audience");
+		bson_set_error(error, 0, 401, "wrong audience");
 	return found;
 }
 
@@ -469,7 +461,7 @@ part_json(const char *s, size_t len)
 	/* Whole and NUL-free: cJSON would stop at an inner NUL. */
 	json = memchr(raw, '\0', n) == NULL ?
 	    cJSON_ParseWithOpts((const char *)raw, NULL, true) : NULL;
-	free(raw);
+	bson_free(raw);
 	if (json != NULL && !cJSON_IsObject(json)) {
 		cJSON_Delete(json);
 		json = NULL;
@@ -477,59 +469,57 @@ part_json(const char *s, size_t len)
 	return json;
 }
 
-int
+bool
 svc_auth_check(const struct svc_auth *a, const char *token,
-    const char *role, int64_t now, char *why, size_t whysize)
+    const char *role, int64_t now, bson_error_t *error)
 {
 	const char *dot1, *dot2;
 	cJSON *header = NULL, *claims = NULL;
 	const cJSON *crit;
 	unsigned char *sig = NULL;
 	size_t sig_len = 0;
-	int status = 401;
+	bool ok = false;
 
-	*why = '\0';
 	if (token == NULL || *token == '\0') {
-		snprintf(why, whysize, "a bearer token is needed");
-		return 401;
+		bson_set_error(error, 0, 401, "a bearer token is needed");
+		return false;
 	}
 	if (strlen(token) > 8192 || (dot1 = strchr(token, '.')) == NULL ||
 	    (dot2 = strchr(dot1 + 1, '.')) == NULL ||
 	    strchr(dot2 + 1, '.') != NULL) {
-		snprintf(why, whysize, "malformed token");
-		return 401;
+		bson_set_error(error, 0, 401, "malformed token");
+		return false;
 	}
 	if ((header = part_json(token, (size_t)(dot1 - token))) == NULL ||
 	    (claims = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1))) ==
 	    NULL ||
 	    (sig = svc_base64url_decode(dot2 + 1, strlen(dot2 + 1),
 	    &sig_len)) == NULL) {
-		snprintf(why, whysize, "malformed token");
+		bson_set_error(error, 0, 401, "malformed token");
 		goto out;
 	}
 	/* RFC 7515 4.1.11: extensions we do not know must not be ignored. */
 	crit = cJSON_GetObjectItemCaseSensitive(header, "crit");
 	if (crit != NULL) {
-		snprintf(why, whysize, "unsupported crit header");
+		bson_set_error(error, 0, 401, "unsupported crit header");
 		goto out;
 	}
 	if (!signature_ok(a, svc_json_str(header, "alg"),
 	    svc_json_str(header, "kid"), token, (size_t)(dot2 - token), sig,
-	    sig_len, why, whysize) ||
-	    !claims_ok(a, claims, now, why, whysize))
+	    sig_len, error) ||
+	    !claims_ok(a, claims, now, error))
 		goto out;
 	if (role != NULL && !has_role(claims, role)) {
-		snprintf(why, whysize, "the token does not hold the role %s",
-		    role);
-		status = 403;
+		bson_set_error(error, 0, 403,
+		    "the token does not hold the role %s", role);
 		goto out;
 	}
-	status = 200;
+	ok = true;
 out:
 	cJSON_Delete(header);
 	cJSON_Delete(claims);
-	free(sig);
-	return status;
+	bson_free(sig);
+	return ok;
 }
 
 bool
@@ -547,8 +537,7 @@ svc_auth_request(const struct svc_auth *a, const struct svc_request *req,
     const char *role, struct svc_response *resp)
 {
 	const char *h, *token = "";
-	char why[160];
-	int status;
+	bson_error_t why;
 
 	if (!svc_auth_required(a, role) || svc_auth_insecure(a))
 		return true;
@@ -569,17 +558,15 @@ svc_auth_request(const struct svc_auth *a, const struct svc_request *req,
 		    "Bearer error=\"invalid_request\"");
 		return false;
 	}
-	status = svc_auth_check(a, token, role, svc_now_ms() / 1000, why,
-	    sizeof why);
-	if (status == 200)
+	if (svc_auth_check(a, token, role, svc_now_ms() / 1000, &why))
 		return true;
-	if (status == 403) {
-		svc_response_error(resp, 403, "forbidden", "%s", why);
+	if (why.code == 403) {
+		svc_response_error(resp, 403, "forbidden", "%s", why.message);
 		svc_response_header(resp, "WWW-Authenticate",
 		    "Bearer error=\"insufficient_scope\", scope=\"%s\"", role);
 		return false;
 	}
-	svc_response_error(resp, 401, "unauthorized", "%s", why);
+	svc_response_error(resp, 401, "unauthorized", "%s", why.message);
 	if (*token == '\0')
 		svc_response_header(resp, "WWW-Authenticate", "Bearer");
 	else

@@ -12,25 +12,26 @@
 
 #define AUTH_FILE_MAX (256 * 1024)
 
-/* The whole file at path, NUL-terminated, in a new buffer; NULL with a
- * line on stderr when it cannot be read. */
+/* The whole file at path, NUL-terminated, in a new buffer (bson_free());
+ * NULL with error when it cannot be read. */
 static char *
-read_file(const char *program, const char *path, size_t *len)
+read_file(const char *path, size_t *len, bson_error_t *error)
 {
 	FILE *f = fopen(path, "rb");
 	char *data;
 	size_t n;
 
 	if (f == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", program, path, strerror(errno));
+		bson_set_error(error, 0, (uint32_t)errno, "%s: %s", path,
+		    strerror(errno));
 		return NULL;
 	}
-	data = malloc(AUTH_FILE_MAX + 1);
-	n = data != NULL ? fread(data, 1, AUTH_FILE_MAX + 1, f) : 0;
+	data = bson_malloc(AUTH_FILE_MAX + 1);
+	n = fread(data, 1, AUTH_FILE_MAX + 1, f);
 	fclose(f);
-	if (data == NULL || n > AUTH_FILE_MAX) {
-		fprintf(stderr, "%s: %s: too large\n", program, path);
-		free(data);
+	if (n > AUTH_FILE_MAX) {
+		bson_set_error(error, 0, 0, "%s: too large", path);
+		bson_free(data);
 		return NULL;
 	}
 	data[n] = '\0';
@@ -47,13 +48,14 @@ env(const char *name)
 }
 
 struct svc_auth *
-svc_auth_from_env(const char *program, bool insecure)
+svc_auth_from_env(bool insecure, bson_error_t *error)
 {
 	struct svc_auth_config cfg;
 	struct svc_auth *auth;
 	const char *secret_file = env("VD_AUTH_HS256_SECRET_FILE");
 	const char *jwks_file = env("VD_AUTH_JWKS");
-	char *secret = NULL, *jwks = NULL, err[256], *end;
+	char *secret = NULL, *jwks = NULL, *end;
+	bson_error_t why;
 	size_t len = 0;
 
 	memset(&cfg, 0, sizeof cfg);
@@ -66,8 +68,8 @@ svc_auth_from_env(const char *program, bool insecure)
 	if (env("VD_AUTH_LEEWAY") != NULL) {
 		cfg.leeway = (int)strtol(env("VD_AUTH_LEEWAY"), &end, 10);
 		if (*end != '\0' || cfg.leeway < 0 || cfg.leeway > 3600) {
-			fprintf(stderr, "%s: VD_AUTH_LEEWAY is seconds, 0 to "
-			    "3600\n", program);
+			bson_set_error(error, 0, 0, "VD_AUTH_LEEWAY is seconds, "
+			    "0 to 3600");
 			return NULL;
 		}
 	}
@@ -75,7 +77,7 @@ svc_auth_from_env(const char *program, bool insecure)
 		cfg.secret = (const unsigned char *)env("VD_AUTH_HS256_SECRET");
 		cfg.secret_len = strlen(env("VD_AUTH_HS256_SECRET"));
 	} else if (secret_file != NULL) {
-		if ((secret = read_file(program, secret_file, &len)) == NULL)
+		if ((secret = read_file(secret_file, &len, error)) == NULL)
 			return NULL;
 		/* As `echo` or an editor leaves it. */
 		if (len > 0 && secret[len - 1] == '\n')
@@ -84,21 +86,20 @@ svc_auth_from_env(const char *program, bool insecure)
 		cfg.secret_len = len;
 	}
 	if (jwks_file != NULL &&
-	    (jwks = read_file(program, jwks_file, &len)) == NULL) {
-		free(secret);
+	    (jwks = read_file(jwks_file, &len, error)) == NULL) {
+		bson_free(secret);
 		return NULL;
 	}
 	cfg.jwks = jwks;
-	auth = svc_auth_new(&cfg, err, sizeof err);
+	auth = svc_auth_new(&cfg, &why);
 	if (secret != NULL)
 		memset(secret, 0, strlen(secret));
-	free(secret);
-	free(jwks);
+	bson_free(secret);
+	bson_free(jwks);
 	if (auth == NULL) {
-		fprintf(stderr, "%s: authentication: %s (set "
+		bson_set_error(error, 0, 0, "authentication: %s (set "
 		    "VD_AUTH_HS256_SECRET, VD_AUTH_HS256_SECRET_FILE or "
-		    "VD_AUTH_JWKS, or pass --insecure-no-auth)\n", program,
-		    err);
+		    "VD_AUTH_JWKS, or pass --insecure-no-auth)", why.message);
 		return NULL;
 	}
 	if (insecure)

@@ -20,7 +20,7 @@ container_to_json(const bson_iter_t *it, bool array, int depth)
 	cJSON *out;
 
 	out = array ? cJSON_CreateArray() : cJSON_CreateObject();
-	if (out == NULL || depth > MAX_DEPTH || !bson_iter_recurse(it, &child))
+	if (depth > MAX_DEPTH || !bson_iter_recurse(it, &child))
 		return out;
 	while (bson_iter_next(&child)) {
 		cJSON *v = value_to_json(&child, depth + 1);
@@ -85,9 +85,9 @@ cJSON *
 svc_bson_to_json(const bson_t *doc)
 {
 	bson_iter_t it;
-	cJSON *out;
+	cJSON *out = cJSON_CreateObject();
 
-	if ((out = cJSON_CreateObject()) == NULL || !bson_iter_init(&it, doc))
+	if (!bson_iter_init(&it, doc))
 		return out;
 	while (bson_iter_next(&it)) {
 		cJSON *v = value_to_json(&it, 1);

@@ -91,7 +91,8 @@ on_reopen_signal(int sig)
 }
 
 bool
-svc_log_init(const char *name, const char *version, const char *level)
+svc_log_init(const char *name, const char *version, const char *level,
+    bson_error_t *error)
 {
 	struct sigaction sa;
 
@@ -99,8 +100,8 @@ svc_log_init(const char *name, const char *version, const char *level)
 	if (level == NULL)
 		level = getenv("VD_LOG_LEVEL");
 	if (level != NULL && !level_parse(level, &log_min)) {
-		fprintf(stderr, "%s: unknown log level '%s' (debug, info, warn "
-		    "or error)\n", log_who, level);
+		bson_set_error(error, 0, 0, "unknown log level '%.32s' (debug, "
+		    "info, warn or error)", level);
 		return false;
 	}
 	log_journal = stderr_is_journal();

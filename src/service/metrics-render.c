@@ -26,21 +26,22 @@ static const struct family families[] = {
 	  "endpoint and method." },
 	{ SVC_METRIC_ATTEMPTS,
 	  "Call attempts made through libvdispatch, by target service, "
-	  "version and result." },
+	  "version, host and result." },
 	{ SVC_METRIC_FALLBACKS,
 	  "Attempts on a version that was not the first one tried for its "
-	  "call, by target service and version." },
+	  "call, by target service, version and host." },
 	{ SVC_METRIC_SKIPPED,
-	  "Versions passed over because their circuit breaker was open." },
+	  "Versions at a host passed over because their circuit breaker was "
+	  "open." },
 	{ SVC_METRIC_BUDGET,
 	  "Fallbacks refused by the retry budget, by target service." },
 	{ SVC_METRIC_BREAKER,
-	  "Circuit breaker of a target service version: 0 closed, 1 "
-	  "half-open, 2 open (the most open among this version's "
+	  "Circuit breaker of a target service version at a host: 0 closed, "
+	  "1 half-open, 2 open (the most open among this version's "
 	  "processes)." },
 	{ SVC_METRIC_BREAKER_CHANGES,
-	  "Circuit breaker state changes, by target service, version and new "
-	  "state." },
+	  "Circuit breaker state changes, by target service, version, host "
+	  "and new state." },
 	{ SVC_METRIC_EVENTS,
 	  "Reply event POSTs to subscribers, by outcome (delivered, failed)." },
 };

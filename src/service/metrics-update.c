@@ -201,25 +201,62 @@ breaker_value(const char *state)
 	return 0;
 }
 
+/* Appends key="value" to the labels in buf; false when it does not fit. */
+static bool
+label_fits(char *buf, size_t size, const char *key, const char *value)
+{
+	return svc_metrics_label(buf, size, key, value) < size;
+}
+
+/* The labels of what an observation is about: the service, and but for a
+ * budget refusal (the service's budget) the version at its host, so that
+ * each host's breaker is a series of its own. false when they do not fit
+ * in size. */
+static bool
+target_labels(const vd_observation_t *obs, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (!label_fits(buf, size, "service", obs->service))
+		return false;
+	if (obs->kind == VD_OBSERVE_BUDGET)
+		return true;
+	return label_fits(buf, size, "version", obs->version) &&
+	    (obs->host == NULL || *obs->host == '\0' ||
+	    label_fits(buf, size, "host", obs->host));
+}
+
+/* Counts one in the counter name{target,key="value"}. */
+static void
+count_one(struct svc_metrics *m, const char *name, const char *target,
+    const char *key, const char *value)
+{
+	char labels[MX_LABELS];
+
+	snprintf(labels, sizeof labels, "%s", target);
+	if (label_fits(labels, sizeof labels, key, value))
+		svc_metrics_count(m, name, labels, 1);
+	else
+		__atomic_fetch_add(&m->seg->overflow, 1, __ATOMIC_RELAXED);
+}
+
 void
 svc_metrics_vd_observe(const vd_observation_t *obs, void *userdata)
 {
 	struct svc_metrics *m = userdata;
-	char target[MX_LABELS], labels[MX_LABELS];
+	char target[MX_LABELS];
 
 	if (m == NULL || obs == NULL)
 		return;
-	target[0] = '\0';
-	svc_metrics_label(target, sizeof target, "service", obs->service);
-	if (obs->kind != VD_OBSERVE_BUDGET)
-		svc_metrics_label(target, sizeof target, "version",
-		    obs->version);
+	/* Labels that do not fit drop the update, as a full table does,
+	 * rather than count two hosts in one series. */
+	if (!target_labels(obs, target, sizeof target)) {
+		__atomic_fetch_add(&m->seg->overflow, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	switch (obs->kind) {
 	case VD_OBSERVE_ATTEMPT:
-		snprintf(labels, sizeof labels, "%s", target);
-		svc_metrics_label(labels, sizeof labels, "result",
+		count_one(m, SVC_METRIC_ATTEMPTS, target, "result",
 		    result_label(obs->code));
-		svc_metrics_count(m, SVC_METRIC_ATTEMPTS, labels, 1);
 		if (obs->fallback)
 			svc_metrics_count(m, SVC_METRIC_FALLBACKS, target, 1);
 		/* The version has a breaker from now on: its series shows
@@ -234,10 +271,8 @@ svc_metrics_vd_observe(const vd_observation_t *obs, void *userdata)
 	case VD_OBSERVE_BREAKER:
 		svc_metrics_gauge(m, SVC_METRIC_BREAKER, target,
 		    breaker_value(obs->state));
-		snprintf(labels, sizeof labels, "%s", target);
-		svc_metrics_label(labels, sizeof labels, "state",
+		count_one(m, SVC_METRIC_BREAKER_CHANGES, target, "state",
 		    obs->state != NULL ? obs->state : "");
-		svc_metrics_count(m, SVC_METRIC_BREAKER_CHANGES, labels, 1);
 		break;
 	case VD_OBSERVE_BUDGET:
 		svc_metrics_count(m, SVC_METRIC_BUDGET, target, 1);

@@ -82,10 +82,8 @@ svc_request_from_env(struct svc_request *req, char **envp, const char *rid)
 	for (; envp != NULL && envp[n] != NULL; n++)
 		size += strlen(envp[n]) + 1;
 
-	req->params = calloc(n + 1, sizeof *req->params);
-	req->store = malloc(size + 1);
-	if (req->params == NULL || req->store == NULL)
-		abort();
+	req->params = bson_malloc0((n + 1) * sizeof *req->params);
+	req->store = bson_malloc(size + 1);
 	p = req->store;
 	for (i = 0; i < n; i++) {
 		size_t len = strlen(envp[i]) + 1;
@@ -139,8 +137,8 @@ svc_request_clear(struct svc_request *req)
 {
 	struct svc_buf body = req->body_buf;
 
-	free(req->params);
-	free(req->store);
+	bson_free(req->params);
+	bson_free(req->store);
 	svc_buf_reset(&body);
 	memset(req, 0, sizeof *req);
 	/* The body buffer is kept: most requests need about the same size. */

@@ -11,16 +11,13 @@ static void
 buf_reserve(struct svc_buf *buf, size_t more)
 {
 	size_t cap;
-	char *p;
 
 	if (buf->len + more + 1 <= buf->cap)
 		return;
 	cap = buf->cap ? buf->cap : 256;
 	while (cap < buf->len + more + 1)
 		cap *= 2;
-	if ((p = realloc(buf->data, cap)) == NULL)
-		abort();	/* no memory: nothing sensible is left to answer */
-	buf->data = p;
+	buf->data = bson_realloc(buf->data, cap);
 	buf->cap = cap;
 }
 
@@ -62,7 +59,7 @@ svc_buf_reset(struct svc_buf *buf)
 void
 svc_buf_free(struct svc_buf *buf)
 {
-	free(buf->data);
+	bson_free(buf->data);
 	memset(buf, 0, sizeof *buf);
 }
 
@@ -107,13 +104,9 @@ svc_response_free(struct svc_response *resp)
 void
 svc_response_json(struct svc_response *resp, int status, const cJSON *json)
 {
-	char *text;
+	/* Never NULL: out of memory aborts (svc_memory_init). */
+	char *text = cJSON_PrintUnformatted(json);
 
-	if ((text = cJSON_PrintUnformatted(json)) == NULL) {
-		svc_response_error(resp, 500, "internal error",
-		    "could not format the reply");
-		return;
-	}
 	svc_response_raw(resp, status, "application/json", text, strlen(text));
 	cJSON_free(text);
 }

@@ -26,7 +26,7 @@
 /* Request bodies above this are refused with 413, here and at nginx. */
 #define SVC_BODY_MAX (64 * 1024)
 
-/* ---- buf.c-like growable buffer (response.c) ---- */
+/* ---- response.c: a growable buffer ---- */
 
 struct svc_buf {
 	char *data;
@@ -218,18 +218,19 @@ struct svc_auth_config {
 
 struct svc_auth;
 
-/* NULL with err on a bad key, and when there is no key at all and the
+/* NULL with error on a bad key, and when there is no key at all and the
  * config is not insecure (fail closed). Free with svc_auth_free(). */
-struct svc_auth *svc_auth_new(const struct svc_auth_config *cfg, char *err,
-    size_t errsize);
+struct svc_auth *svc_auth_new(const struct svc_auth_config *cfg,
+    bson_error_t *error);
 void svc_auth_free(struct svc_auth *a);
 bool svc_auth_insecure(const struct svc_auth *a);
 
 /* Checks token at now (seconds since the epoch) and, role not NULL, that
- * its roles claim holds role: 200 when it does, 403 when the token is good
- * but lacks the role, 401 otherwise; why says what failed. */
-int svc_auth_check(const struct svc_auth *a, const char *token,
-    const char *role, int64_t now, char *why, size_t whysize);
+ * its roles claim holds role. false when it does not, with error's code
+ * the status to answer (403 when the token is good but lacks the role,
+ * 401 otherwise) and its message what failed. */
+bool svc_auth_check(const struct svc_auth *a, const char *token,
+    const char *role, int64_t now, bson_error_t *error);
 
 /* Whether a route of this role needs a token under a. */
 bool svc_auth_required(const struct svc_auth *a, const char *role);
@@ -241,7 +242,7 @@ bool svc_auth_request(const struct svc_auth *a, const struct svc_request *req,
     const char *role, struct svc_response *resp);
 
 /* base64url without padding (RFC 7515) decoded into a new NUL-terminated
- * buffer of *out_len bytes (free()); NULL when in is not that. */
+ * buffer of *out_len bytes (bson_free()); NULL when in is not that. */
 unsigned char *svc_base64url_decode(const char *in, size_t len,
     size_t *out_len);
 
@@ -252,8 +253,8 @@ unsigned char *svc_base64url_decode(const char *in, size_t len,
  * VD_AUTH_JWKS, VD_AUTH_ISSUER, VD_AUTH_AUDIENCE, VD_AUTH_LEEWAY (60 s),
  * VD_AUTH_READS=1 to protect reads. insecure as given by the option that
  * says so. Logs what it uses (a warning at every start when insecure);
- * NULL, with a line on stderr, when the service must not start. */
-struct svc_auth *svc_auth_from_env(const char *program, bool insecure);
+ * NULL with error when the service must not start. */
+struct svc_auth *svc_auth_from_env(bool insecure, bson_error_t *error);
 
 /* ---- route.c ---- */
 
@@ -334,12 +335,13 @@ int svc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 enum svc_log_level { SVC_DEBUG, SVC_INFO, SVC_WARN, SVC_ERROR };
 
 /* Names this process in every line: "tickets@1.0.1", and sets the least
- * level logged (NULL: $VD_LOG_LEVEL, else info). false, with a line on
- * stderr, for a level that is not debug, info, warn or error. When stderr
+ * level logged (NULL: $VD_LOG_LEVEL, else info). false with error for a
+ * level that is not debug, info, warn or error. When stderr
  * is the journal ($JOURNAL_STREAM), lines carry "<N>" priorities instead
  * of a time. SIGHUP and SIGUSR2 then open the log file again (after a
  * rotation). Call once at start, before svc_log_open(). */
-bool svc_log_init(const char *name, const char *version, const char *level);
+bool svc_log_init(const char *name, const char *version, const char *level,
+    bson_error_t *error);
 
 /* Sends stderr (our lines and the libraries') to path, appending: spawn-fcgi
  * gives its children /dev/null. false with errno when it cannot open. */
@@ -491,7 +493,7 @@ bool svc_db_index(mongoc_collection_t *coll, const bson_t *keys,
 
 /* A document as the article's services returned it: ObjectIds as 24-hex
  * strings, dates as ISO-8601 UTC strings, numbers and strings as they are.
- * Returns a new object (caller frees with cJSON_Delete), NULL on no memory. */
+ * Returns a new object (caller frees with cJSON_Delete), never NULL. */
 cJSON *svc_bson_to_json(const bson_t *doc);
 
 /* The reverse, for loading data: a top-level "_id" that is a 24-hex

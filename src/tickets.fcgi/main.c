@@ -355,17 +355,20 @@ main(int argc, char **argv)
 		return refuse(&cfg, allowed, 64);
 	}
 	snprintf(cfg.prefix, sizeof cfg.prefix, "/tickets/v%s", cfg.version);
-	if (!svc_log_init("tickets", cfg.version, cfg.log_level))
+	if (!svc_log_init("tickets", cfg.version, cfg.log_level, &error)) {
+		fprintf(stderr, "tickets.fcgi: %s\n", error.message);
 		return refuse(&cfg, allowed, 64);
+	}
 	if (log_file != NULL && !svc_log_open(log_file)) {
 		perror(log_file);
 		return refuse(&cfg, allowed, 1);
 	}
 	/* Fail closed: no key and no --insecure-no-auth, no service. */
 	if (cfg.load_file == NULL &&
-	    (app_auth = svc_auth_from_env("tickets.fcgi", insecure_auth)) ==
-	    NULL)
+	    (app_auth = svc_auth_from_env(insecure_auth, &error)) == NULL) {
+		fprintf(stderr, "tickets.fcgi: %s\n", error.message);
 		return refuse(&cfg, allowed, 64);
+	}
 	svc_db_init();
 
 	memset(&app, 0, sizeof app);
@@ -381,8 +384,10 @@ main(int argc, char **argv)
 		svc_log(SVC_WARN, "no generation counter (%s): GET /tickets is "
 		    "read from the database every time", error.message);
 	if (cfg.load_file != NULL) {
-		long n = tk_load(app.store, cfg.load_file);
+		long n = tk_load(app.store, cfg.load_file, &error);
 
+		if (n < 0)
+			fprintf(stderr, "tickets.fcgi: %s\n", error.message);
 		if (n > 0)
 			svc_gen_bump(app.gen);
 		if (n >= 0)

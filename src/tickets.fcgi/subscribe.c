@@ -1,6 +1,9 @@
 /*
  * subscribe.c - POST /tickets/subscribeToComments and
- * /tickets/unsubscribeToComments {"url"}, and GET /tickets/subscriptions.
+ * /tickets/unsubscribeToComments {"url"} (operator.c lists the
+ * subscriptions); which URLs may be subscribed (tk_url_allowed, which the
+ * outbox asks again before each POST); and the loop's guard that refuses
+ * an event delivery sent to the tickets service as a write (tk_guard).
  *
  * Subscriptions are shared data in the database, so one made through any
  * version is honoured by every version and survives restarts (the

@@ -1,6 +1,8 @@
 /*
- * tickets.h - the tickets service: the article's four endpoints over one
- * shared MongoDB database, any version from one binary.
+ * tickets.h - what the tickets service's files share: its configuration,
+ * the handlers (the article's four endpoints and ours), the store over
+ * one shared MongoDB database, the outbox and the loading of sample data;
+ * any version from one binary.
  */
 #ifndef TICKETS_H
 #define TICKETS_H
@@ -67,7 +69,7 @@ bool tk_url_allowed(const struct tk_config *cfg, const char *url,
 bool tk_guard(const struct svc_request *req, struct svc_response *resp,
     void *app);
 
-/* outbox.c: the name a process goes by as owner of events:
+/* adopt.c: the name a process goes by as owner of events:
  * host:pid:start. */
 void tk_owner_name(char *buf, size_t size);
 
@@ -178,8 +180,8 @@ bool tk_store_insert_ticket(struct tk_store *store, const bson_t *ticket,
     bson_error_t *error);
 
 /* load.c: loads the tickets of a JSON file when there are none yet.
- * Returns how many were inserted, -1 on error (said on stderr). */
-long tk_load(struct tk_store *store, const char *path);
+ * Returns how many were inserted, -1 with error when it cannot. */
+long tk_load(struct tk_store *store, const char *path, bson_error_t *error);
 
 /* ---- store*.c: what the outbox keeps ---- */
 

@@ -140,6 +140,9 @@ def test_reply_feed_metrics_and_its_calls(get, stack):
         'vdispatch_breaker_state{service="Ticket Subscribe"')]
     assert states, "no breaker state for the versions called"
     assert all(values[k] in (0, 1, 2) for k in states)
+    # A breaker per version and host: the host the call reached is a label.
+    host = 'host="%s"' % BASE
+    assert all(host in k for k in states), states
     assert values["vdispatch_workers"] == workers_of("replyfeed", "1.0.0")
     # nginx serves /latestReplies from a file; /health reaches a worker.
     status, _, _ = get("/replyfeed/v1.0.0/health")

@@ -95,20 +95,33 @@ check_passed(const char *claims_text, const char *role)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The status svc_auth_check's answer means: 200, or its error's code. */
+static int
+status(const struct svc_auth *auth, const char *token, const char *role,
+    bson_error_t *why)
+{
+	memset(why, 0, sizeof *why);
+	if (svc_auth_check(auth, token, role, NOW, why))
+		return 200;
+	FUZZ_ASSERT(why->message[0] != '\0');
+	return (int)why->code;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct svc_auth *auth;
 	struct fuzz_fields ff;
 	const char *role, *body;
-	char why[256], *token;
+	bson_error_t why;
+	char *token;
 	int code;
 
 	if (auth == NULL) {
 		struct svc_auth_config cfg = { .secret = secret,
 		    .secret_len = sizeof secret, .leeway = LEEWAY };
 
-		if ((auth = svc_auth_new(&cfg, why, sizeof why)) == NULL)
+		if ((auth = svc_auth_new(&cfg, &why)) == NULL)
 			abort();
 	}
 	fuzz_split(&ff, data, size, 2);
@@ -117,23 +130,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (*body == 'C') {
 		/* Claims, signed here: the check goes past the signature. */
 		token = sign(body + 1, strlen(body + 1), secret);
-		code = svc_auth_check(auth, token, *role ? role : NULL, NOW,
-		    why, sizeof why);
+		code = status(auth, token, *role ? role : NULL, &why);
 		FUZZ_ASSERT(code == 200 || code == 401 || code == 403);
 		if (code == 200)
 			check_passed(body + 1, role);
 		free(token);
 		token = sign(body + 1, strlen(body + 1), other);
-		code = svc_auth_check(auth, token, *role ? role : NULL, NOW,
-		    why, sizeof why);
+		code = status(auth, token, *role ? role : NULL, &why);
 		FUZZ_ASSERT(code == 401);
 		free(token);
 	} else {
-		code = svc_auth_check(auth, body, *role ? role : NULL, NOW,
-		    why, sizeof why);
+		code = status(auth, body, *role ? role : NULL, &why);
 		FUZZ_ASSERT(code == 200 || code == 401 || code == 403);
 	}
-	FUZZ_ASSERT(strlen(why) < sizeof why);
+	FUZZ_ASSERT(strlen(why.message) < sizeof why.message);
 	fuzz_free(&ff);
 	return 0;
 }

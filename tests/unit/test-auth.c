@@ -4,7 +4,6 @@
  * valid, bad signature, alg none, algorithm confusion, roles, issuer and
  * audience, malformed base64 and JSON; and the route table's 401 and 403.
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "service.h"
+#include "unit.h"
 
 #define NOW 1800000000L
 #define SECRET "0123456789abcdef0123456789abcdef-test-secret"
@@ -119,7 +119,7 @@ make_auth(const char *issuer, const char *audience)
 {
 	struct svc_auth_config cfg;
 	struct svc_auth *a;
-	char err[256];
+	bson_error_t err;
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.secret = (const unsigned char *)SECRET;
@@ -128,17 +128,22 @@ make_auth(const char *issuer, const char *audience)
 	cfg.issuer = issuer;
 	cfg.audience = audience;
 	cfg.leeway = 30;
-	a = svc_auth_new(&cfg, err, sizeof err);
-	ck_assert_msg(a != NULL, "%s", err);
+	a = svc_auth_new(&cfg, &err);
+	ck_assert_msg(a != NULL, "%s", err.message);
 	return a;
 }
 
 static int
 check(const struct svc_auth *a, const char *token, const char *role)
 {
-	char why[160];
+	bson_error_t why;
 
-	return svc_auth_check(a, token, role, NOW, why, sizeof why);
+	if (svc_auth_check(a, token, role, NOW, &why))
+		return 200;
+	/* A refusal says the status to answer and why. */
+	ck_assert(why.code == 401 || why.code == 403);
+	ck_assert_str_ne(why.message, "");
+	return (int)why.code;
 }
 
 /* Checks token (which it frees) for role: status expected. */
@@ -289,12 +294,12 @@ START_TEST(hs256_only_with_a_secret)
 {
 	struct svc_auth_config cfg;
 	struct svc_auth *a;
-	char err[256];
+	bson_error_t err;
 
 	/* JWKS only: HS256 is refused, even signed with "" or the key. */
 	memset(&cfg, 0, sizeof cfg);
 	cfg.jwks = jwks;
-	a = svc_auth_new(&cfg, err, sizeof err);
+	a = svc_auth_new(&cfg, &err);
 	ck_assert_ptr_nonnull(a);
 	expect(a, sign("HS256", "{\"alg\":\"HS256\"}", good_claims, NULL, ""), "tickets.write", 401);
 	svc_auth_free(a);
@@ -370,17 +375,27 @@ START_TEST(malformed)
 }
 END_TEST
 
+/* svc_auth_new refuses cfg, saying what contains want. */
+static void
+refused(const struct svc_auth_config *cfg, const char *want)
+{
+	bson_error_t err;
+
+	ck_assert_ptr_null(svc_auth_new(cfg, &err));
+	ck_assert_msg(strstr(err.message, want) != NULL, "%s", err.message);
+}
+
 START_TEST(config)
 {
 	struct svc_auth_config cfg;
 	struct svc_auth *a;
-	char err[256];
+	bson_error_t err;
 
 	/* Fail closed: no key, not insecure. */
 	memset(&cfg, 0, sizeof cfg);
-	ck_assert_ptr_null(svc_auth_new(&cfg, err, sizeof err));
+	refused(&cfg, "no key to check tokens with");
 	cfg.insecure = true;
-	a = svc_auth_new(&cfg, err, sizeof err);
+	a = svc_auth_new(&cfg, &err);
 	ck_assert_ptr_nonnull(a);
 	ck_assert(svc_auth_insecure(a));
 	svc_auth_free(a);
@@ -388,21 +403,21 @@ START_TEST(config)
 	memset(&cfg, 0, sizeof cfg);
 	cfg.secret = (const unsigned char *)"short";
 	cfg.secret_len = 5;
-	ck_assert_ptr_null(svc_auth_new(&cfg, err, sizeof err));
+	refused(&cfg, "the HS256 secret has 5 bytes (32 at least)");
 	cfg.secret = NULL;
 	cfg.jwks = "{\"keys\":[]}";
-	ck_assert_ptr_null(svc_auth_new(&cfg, err, sizeof err));
+	refused(&cfg, "the JWKS has no signing key");
 	cfg.jwks = "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}";
-	ck_assert_ptr_null(svc_auth_new(&cfg, err, sizeof err));
+	refused(&cfg, "JWKS key 1: a key of kty \"oct\"");
 	cfg.jwks = "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":"
 	    "\"AQAB\"}]}";
-	ck_assert_ptr_null(svc_auth_new(&cfg, err, sizeof err));
+	refused(&cfg, "JWKS key 1: an RSA key of 17 bits (2048 at least)");
 	cfg.jwks = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":"
 	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"y\":"
 	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}]}";
-	ck_assert_ptr_null(svc_auth_new(&cfg, err, sizeof err));
+	refused(&cfg, "JWKS key 1: an EC key that is not a P-256 point");
 	cfg.jwks = "not json";
-	ck_assert_ptr_null(svc_auth_new(&cfg, err, sizeof err));
+	refused(&cfg, "the JWKS is not {\"keys\": [...]}");
 }
 END_TEST
 
@@ -447,6 +462,40 @@ route(const struct svc_auth *a, const char *method, const char *path,
 	svc_buf_free(&req.body_buf);
 	return resp->status;
 }
+
+/* svc_auth_from_env refuses the environment, saying what contains want. */
+static void
+env_refused(const char *want)
+{
+	bson_error_t err;
+
+	ck_assert_ptr_null(svc_auth_from_env(false, &err));
+	ck_assert_msg(strstr(err.message, want) != NULL, "%s", err.message);
+}
+
+START_TEST(from_env)
+{
+	struct svc_auth *a;
+	bson_error_t err;
+
+	unsetenv("VD_AUTH_HS256_SECRET");
+	unsetenv("VD_AUTH_HS256_SECRET_FILE");
+	unsetenv("VD_AUTH_JWKS");
+	env_refused("authentication: no key to check tokens with (set ");
+	setenv("VD_AUTH_LEEWAY", "soon", 1);
+	env_refused("VD_AUTH_LEEWAY is seconds, 0 to 3600");
+	unsetenv("VD_AUTH_LEEWAY");
+	setenv("VD_AUTH_HS256_SECRET_FILE", "/nonexistent/secret", 1);
+	env_refused("/nonexistent/secret: No such file or directory");
+	unsetenv("VD_AUTH_HS256_SECRET_FILE");
+	setenv("VD_AUTH_HS256_SECRET", SECRET, 1);
+	a = svc_auth_from_env(false, &err);
+	ck_assert_msg(a != NULL, "%s", err.message);
+	expect(a, hs256(good_claims), "tickets.write", 200);
+	svc_auth_free(a);
+	unsetenv("VD_AUTH_HS256_SECRET");
+}
+END_TEST
 
 START_TEST(route_table)
 {
@@ -501,8 +550,6 @@ main(void)
 {
 	Suite *s = suite_create("auth");
 	TCase *tc = tcase_create("auth");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -515,11 +562,8 @@ main(void)
 	tcase_add_test(tc, issuer_audience);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, config);
+	tcase_add_test(tc, from_env);
 	tcase_add_test(tc, route_table);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -2,11 +2,11 @@
  * test-breaker.c - the circuit breaker's states and transitions, driven
  * by a clock of our own (times are plain milliseconds).
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vd-private.h"
+#include "unit.h"
 
 #define T0 1000000         /* any start time */
 
@@ -367,11 +367,5 @@ breaker_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(breaker_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(breaker_suite());
 }

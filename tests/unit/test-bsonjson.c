@@ -2,11 +2,11 @@
  * test-bsonjson.c - documents come out as the article's service showed
  * them: ObjectIds as 24-hex strings, dates as ISO-8601, the rest as stored.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "service.h"
+#include "unit.h"
 
 START_TEST(ids_dates_and_nesting)
 {
@@ -177,8 +177,6 @@ main(void)
 {
 	Suite *s = suite_create("bsonjson");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, ids_dates_and_nesting);
 	tcase_add_test(tc, order_kept);
@@ -187,9 +185,5 @@ main(void)
 	tcase_add_test(tc, iso_time);
 	tcase_add_test(tc, iso_time_parse);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

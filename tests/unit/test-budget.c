@@ -3,11 +3,11 @@
  * own: fallbacks <= percent of calls + per_second * window, over a window
  * that slides by the second.
  */
-#include <check.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "vd-private.h"
+#include "unit.h"
 
 #define T0 1000000000LL   /* any start time, in ms */
 
@@ -182,11 +182,5 @@ budget_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(budget_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(budget_suite());
 }

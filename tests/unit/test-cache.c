@@ -2,7 +2,6 @@
  * test-cache.c - the registry copy's file: what is written is what is read
  * back, the file is replaced atomically, and bad files are refused.
  */
-#include <check.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "vd-private.h"
+#include "unit.h"
 
 /* Two entries: a pre-release with two endpoints and roles, and one with
  * nothing but a GET. */
@@ -319,11 +319,5 @@ cache_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(cache_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(cache_suite());
 }

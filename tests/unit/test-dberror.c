@@ -3,13 +3,13 @@
  * are the database's answer (500, 409...): FerretDB reports its backend's
  * network failures as InternalError (1), told apart by their text.
  */
-#include <check.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include <mongoc/mongoc.h>
 
 #include "service.h"
+#include "unit.h"
 
 static bool
 unavailable(uint32_t domain, uint32_t code, const char *message)
@@ -54,15 +54,9 @@ main(void)
 {
 	Suite *s = suite_create("dberror");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_backend_link_lost);
 	tcase_add_test(tc, test_answers_are_not_outages);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return unit_run(s);
 }

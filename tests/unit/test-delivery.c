@@ -3,12 +3,12 @@
  * clock of our own and fake POST results: no database, no network, no
  * sleeps. Every action it decides is written to a log the tests read.
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "delivery.h"
+#include "unit.h"
 
 #define T0 1700000000000LL      /* any start time, ms */
 #define S 1000LL                /* a second, ms */
@@ -693,12 +693,6 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	svc_log_init("test-delivery", "0", "error");
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	svc_log_init("test-delivery", "0", "error", NULL);
+	return unit_run(suite());
 }

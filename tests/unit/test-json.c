@@ -2,11 +2,11 @@
  * test-json.c - reading replies and merging the replies of several
  * endpoints; the small helpers that read an HTTP answer.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vd-private.h"
+#include "unit.h"
 
 static cJSON *
 parse(const char *text)
@@ -246,11 +246,5 @@ json_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(json_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(json_suite());
 }

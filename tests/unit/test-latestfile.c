@@ -4,7 +4,6 @@
  * kept, the file replaced whole, and every version of it dated after the
  * one before (nginx's ETag is the mtime in seconds and the size).
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "replyfeed.h"
+#include "unit.h"
 
 static char dir[] = "/tmp/test-latestfile-XXXXXX";
 static char path[256];
@@ -134,17 +134,11 @@ main(void)
 {
 	Suite *s = suite_create("latestfile");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, in_order_whatever_the_arrival);
 	tcase_add_test(tc, newest_ten_kept);
 	tcase_add_test(tc, every_version_dated_later);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

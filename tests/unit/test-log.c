@@ -4,7 +4,6 @@
  * on SIGHUP and SIGUSR2 after a rotation. Each test runs in a process of
  * its own (Check forks), so changing its stderr is harmless.
  */
-#include <check.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "service.h"
+#include "unit.h"
 
 static char dir[] = "/tmp/test-log-XXXXXX";
 static char path[256], rotated[256];
@@ -50,16 +50,23 @@ slurp(const char *p)
 
 START_TEST(unknown_level_refused)
 {
+	bson_error_t error;
+
 	unsetenv("VD_LOG_LEVEL");
-	ck_assert(svc_log_init("t", "1.0.0", "warn"));
-	ck_assert(svc_log_init("t", "1.0.0", "ERROR"));
-	ck_assert(svc_log_init("t", "1.0.0", NULL));
-	ck_assert(!svc_log_init("t", "1.0.0", "loud"));
-	ck_assert(!svc_log_init("t", "1.0.0", ""));
+	ck_assert(svc_log_init("t", "1.0.0", "warn", &error));
+	ck_assert(svc_log_init("t", "1.0.0", "ERROR", &error));
+	ck_assert(svc_log_init("t", "1.0.0", NULL, &error));
+	/* The caller is told why, to say it where it logs. */
+	ck_assert(!svc_log_init("t", "1.0.0", "loud", &error));
+	ck_assert_str_eq(error.message, "unknown log level 'loud' (debug, "
+	    "info, warn or error)");
+	ck_assert(!svc_log_init("t", "1.0.0", "", &error));
 	setenv("VD_LOG_LEVEL", "verbose", 1);
-	ck_assert(!svc_log_init("t", "1.0.0", NULL));
+	ck_assert(!svc_log_init("t", "1.0.0", NULL, &error));
+	ck_assert_str_eq(error.message, "unknown log level 'verbose' "
+	    "(debug, info, warn or error)");
 	setenv("VD_LOG_LEVEL", "debug", 1);
-	ck_assert(svc_log_init("t", "1.0.0", NULL));
+	ck_assert(svc_log_init("t", "1.0.0", NULL, &error));
 }
 END_TEST
 
@@ -76,7 +83,7 @@ START_TEST(journal_gets_priorities)
 	snprintf(env, sizeof env, "%ju:%ju", (uintmax_t)st.st_dev,
 	    (uintmax_t)st.st_ino);
 	setenv("JOURNAL_STREAM", env, 1);
-	ck_assert(svc_log_init("t", "1.0.0", "debug"));
+	ck_assert(svc_log_init("t", "1.0.0", "debug", NULL));
 	svc_log(SVC_DEBUG, "d");
 	svc_log(SVC_INFO, "i");
 	svc_log(SVC_WARN, "w");
@@ -93,7 +100,7 @@ START_TEST(another_stream_gets_times)
 {
 	setenv("JOURNAL_STREAM", "1:1", 1);
 	ck_assert(svc_log_open(path));
-	ck_assert(svc_log_init("t", "1.0.0", NULL));
+	ck_assert(svc_log_init("t", "1.0.0", NULL, NULL));
 	svc_log(SVC_INFO, "hello");
 	ck_assert_ptr_null(strstr(slurp(path), "<6>"));
 	ck_assert_ptr_nonnull(strstr(slurp(path), "Z t@1.0.0["));
@@ -103,7 +110,7 @@ END_TEST
 static void
 reopened_on(int sig)
 {
-	ck_assert(svc_log_init("t", "1.0.0", NULL));
+	ck_assert(svc_log_init("t", "1.0.0", NULL, NULL));
 	ck_assert(svc_log_open(path));
 	svc_log(SVC_INFO, "before");
 	ck_assert_int_eq(rename(path, rotated), 0);
@@ -134,8 +141,6 @@ main(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, unknown_level_refused);
@@ -144,9 +149,5 @@ main(void)
 	tcase_add_test(tc, reopened_on_sigusr2);
 	tcase_add_test(tc, reopened_on_sighup);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

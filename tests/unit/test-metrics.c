@@ -3,7 +3,6 @@
  * escaping, totals over several processes updating at once, gauges of
  * live processes only, what does not fit, and files others planted.
  */
-#include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "service.h"
+#include "unit.h"
 
 static char dir[64];
 
@@ -159,16 +159,23 @@ START_TEST(requests_and_dispatch)
 	obs.kind = VD_OBSERVE_ATTEMPT;
 	obs.service = "Ticket Query";
 	obs.version = "1.0.1";
+	obs.host = "http://a:8080";
 	obs.code = VD_EHTTP;
 	obs.http_status = 500;
 	svc_metrics_vd_observe(&obs, m);
-	obs.version = "1.0.0";
+	/* The same version at another host: a series of its own. */
+	obs.host = "http://b:8080";
 	obs.code = VD_OK;
+	svc_metrics_vd_observe(&obs, m);
+	obs.version = "1.0.0";
+	obs.host = "http://a:8080";
 	obs.fallback = true;
 	svc_metrics_vd_observe(&obs, m);
 	obs.kind = VD_OBSERVE_BREAKER;
 	obs.version = "1.0.1";
 	obs.state = "open";
+	svc_metrics_vd_observe(&obs, m);
+	obs.kind = VD_OBSERVE_SKIPPED;
 	svc_metrics_vd_observe(&obs, m);
 	obs.kind = VD_OBSERVE_BUDGET;
 	svc_metrics_vd_observe(&obs, m);
@@ -181,20 +188,59 @@ START_TEST(requests_and_dispatch)
 	ck_assert_double_eq(value_of(text, "vdispatch_request_duration_seconds_"
 	    "count{endpoint=\"/tickets\",method=\"GET\"}"), 2);
 	ck_assert_double_eq(value_of(text, "vdispatch_dispatch_attempts_total{"
-	    "service=\"Ticket Query\",version=\"1.0.1\",result=\"http_error\"}"),
-	    1);
+	    "service=\"Ticket Query\",version=\"1.0.1\",host=\"http://a:8080\","
+	    "result=\"http_error\"}"), 1);
 	ck_assert_double_eq(value_of(text, "vdispatch_dispatch_attempts_total{"
-	    "service=\"Ticket Query\",version=\"1.0.0\",result=\"ok\"}"), 1);
+	    "service=\"Ticket Query\",version=\"1.0.1\",host=\"http://b:8080\","
+	    "result=\"ok\"}"), 1);
+	ck_assert_double_eq(value_of(text, "vdispatch_dispatch_attempts_total{"
+	    "service=\"Ticket Query\",version=\"1.0.0\",host=\"http://a:8080\","
+	    "result=\"ok\"}"), 1);
 	ck_assert_double_eq(value_of(text, "vdispatch_dispatch_fallbacks_total{"
-	    "service=\"Ticket Query\",version=\"1.0.0\"}"), 1);
+	    "service=\"Ticket Query\",version=\"1.0.0\",host=\"http://a:8080\""
+	    "}"), 1);
+	/* 1.0.1's breaker at a opened; at b it is still closed. */
 	ck_assert_double_eq(value_of(text, "vdispatch_breaker_state{service="
-	    "\"Ticket Query\",version=\"1.0.1\"}"), 2);
+	    "\"Ticket Query\",version=\"1.0.1\",host=\"http://a:8080\"}"), 2);
 	ck_assert_double_eq(value_of(text, "vdispatch_breaker_state{service="
-	    "\"Ticket Query\",version=\"1.0.0\"}"), 0);
+	    "\"Ticket Query\",version=\"1.0.1\",host=\"http://b:8080\"}"), 0);
+	ck_assert_double_eq(value_of(text, "vdispatch_breaker_state{service="
+	    "\"Ticket Query\",version=\"1.0.0\",host=\"http://a:8080\"}"), 0);
 	ck_assert_double_eq(value_of(text, "vdispatch_breaker_changes_total{"
-	    "service=\"Ticket Query\",version=\"1.0.1\",state=\"open\"}"), 1);
+	    "service=\"Ticket Query\",version=\"1.0.1\",host=\"http://a:8080\","
+	    "state=\"open\"}"), 1);
+	ck_assert_double_eq(value_of(text, "vdispatch_dispatch_skipped_total{"
+	    "service=\"Ticket Query\",version=\"1.0.1\",host=\"http://a:8080\""
+	    "}"), 1);
 	ck_assert_double_eq(value_of(text, "vdispatch_dispatch_budget_refusals_"
 	    "total{service=\"Ticket Query\"}"), 1);
+	free(text);
+	svc_metrics_close(m);
+}
+END_TEST
+
+/* A host too long for the labels: the observation is dropped and counted
+ * as an overflow, never counted in a series without its host. */
+START_TEST(host_that_does_not_fit)
+{
+	struct svc_metrics *m = open_metrics();
+	vd_observation_t obs;
+	char host[256], *text;
+
+	memset(host, 'h', sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	memset(&obs, 0, sizeof obs);
+	obs.kind = VD_OBSERVE_BREAKER;
+	obs.service = "Ticket Query";
+	obs.version = "1.0.1";
+	obs.host = host;
+	obs.state = "open";
+	svc_metrics_vd_observe(&obs, m);
+	text = render(m);
+	ck_assert_ptr_null(strstr(text, "vdispatch_breaker_state{"));
+	ck_assert_ptr_null(strstr(text, "vdispatch_breaker_changes_total{"));
+	ck_assert_double_eq(value_of(text, "vdispatch_metrics_overflow_total"),
+	    1);
 	free(text);
 	svc_metrics_close(m);
 }
@@ -401,6 +447,7 @@ suite(void)
 	tcase_add_test(tc, labels_are_escaped);
 	tcase_add_test(tc, text_format);
 	tcase_add_test(tc, requests_and_dispatch);
+	tcase_add_test(tc, host_that_does_not_fit);
 	tcase_add_test(tc, workers_add_up);
 	tcase_add_test(tc, gauges_of_live_workers);
 	tcase_add_test(tc, what_does_not_fit);
@@ -413,11 +460,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(suite());
 }

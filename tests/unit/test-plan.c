@@ -4,7 +4,6 @@
  * when every circuit is open, the retry budget, the deadline, and what
  * each outcome does to a breaker. Times are plain milliseconds.
  */
-#include <check.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 
 #include "vd-private.h"
+#include "unit.h"
 
 #define T0 1000000
 #define FAR (T0 + 3600000)     /* a deadline that never passes */
@@ -587,11 +587,5 @@ plan_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(plan_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(plan_suite());
 }

@@ -2,11 +2,11 @@
  * test-route.c - the routing table: exact paths, prefixes, 404, 405 with
  * Allow, HEAD as GET; and a handler run without FastCGI.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "service.h"
+#include "unit.h"
 
 static void
 h_list(const struct svc_request *req, struct svc_response *resp, void *app)
@@ -199,17 +199,11 @@ main(void)
 {
 	Suite *s = suite_create("route");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, routes);
 	tcase_add_test(tc, request_copies_params);
 	tcase_add_test(tc, path_segments);
 	tcase_add_test(tc, path_segments_empty);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

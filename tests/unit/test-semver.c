@@ -2,11 +2,11 @@
  * test-semver.c - versions, ranges, and the choice and order of the
  * versions a call tries.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vd-private.h"
+#include "unit.h"
 
 /* ---- parsing ---- */
 
@@ -564,11 +564,5 @@ semver_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(semver_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(semver_suite());
 }

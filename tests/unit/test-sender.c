@@ -3,11 +3,11 @@
  * and reported at once, the others are left alone. The POSTs stay queued
  * (the sender is never polled), so nothing goes on the network.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vdispatch.h"
+#include "unit.h"
 
 struct seen {
 	int calls;
@@ -72,11 +72,5 @@ sender_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(sender_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(sender_suite());
 }

@@ -4,11 +4,11 @@
  * does not allow (dot segments, percent-encoding, double slashes,
  * userinfo, IPv4 and IPv6 notations, case).
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vd-private.h"
+#include "unit.h"
 
 #define FEED "http://127.0.0.1:8080/replyfeed/"
 #define OWN "http://127.0.0.1:8080/tickets/,http://127.0.0.1:8080/api/tickets/"
@@ -239,11 +239,5 @@ urls_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(urls_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(urls_suite());
 }

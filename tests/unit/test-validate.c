@@ -2,11 +2,11 @@
  * test-validate.c - request bodies and fields are checked before anything
  * is stored: each refusal with its status.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "service.h"
+#include "unit.h"
 
 /* Parses body as a request with content type ct; returns the status the
  * response got (200 when parsing accepted it). */
@@ -168,8 +168,6 @@ main(void)
 {
 	Suite *s = suite_create("validate");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, accepts_object);
 	tcase_add_test(tc, refuses_media_type);
@@ -181,9 +179,5 @@ main(void)
 	tcase_add_test(tc, object_ids);
 	tcase_add_test(tc, urls);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

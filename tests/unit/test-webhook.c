@@ -2,11 +2,11 @@
  * test-webhook.c - event signatures: the Standard Webhooks test vector,
  * rotation with two secrets, and every way a verification must fail.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vdispatch.h"
+#include "unit.h"
 
 /* The example of the Standard Webhooks specification. */
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -122,8 +122,6 @@ main(void)
 {
 	Suite *s = suite_create("webhook");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, spec_vector);
 	tcase_add_test(tc, rotation);
@@ -131,9 +129,5 @@ main(void)
 	tcase_add_test(tc, stale_and_missing);
 	tcase_add_test(tc, malformed_secrets);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -1,5 +1,5 @@
 /*
- * unit.h - what the main of a unit test does after building its suite:
+ * unit.h - what the main of every unit test does after building its suite:
  * run it, and exit 0 only when every check passed.
  */
 #ifndef UNIT_H
