@@ -99,8 +99,9 @@ fi
 # finding, as ASan does (the build has -fno-sanitize-recover=all too).
 # LeakSanitizer checks every program as it exits: a worker stopped by
 # SIGTERM returns from main having freed what it allocated, so what is left
-# leaked while serving (lsan.supp lists what a responder that refuses to
-# start leaves behind); a worker killed by SIGKILL is not checked.
+# leaked while serving, and one that refuses to start frees what it made
+# too (lsan.supp is for what cannot be freed; it lists nothing today); a
+# worker killed by SIGKILL is not checked.
 case ${VD_SANITIZE:-${SAVED_SANITIZE:-0}} in
 1 | yes | true) SANITIZE=1 ;;
 0 | no | false) SANITIZE=0 ;;

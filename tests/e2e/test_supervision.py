@@ -90,11 +90,13 @@ def test_killed_workers_are_replaced_within_a_second_or_two():
             assert new is not None, (
                 "round %d: %s after %.2f s (killed %s)"
                 % (round_, worker_pids("tickets@%s" % VERSION), elapsed, old))
-            # Each new worker takes requests: its accept loop wakes up.
+            # Each new worker takes requests: its accept loop wakes up. One
+            # blocked in accept() would not switch at all; a sanitized
+            # worker on a loaded machine switched 4 times in 0.5 s once.
             before = {pid: switches(pid) for pid in new}
-            time.sleep(0.5)
+            time.sleep(1.0)
             for pid in new:
-                assert switches(pid) - before[pid] >= 5, (pid, before)
+                assert switches(pid) - before[pid] >= 3, (pid, before)
             t1 = time.monotonic()
             time.sleep(0.5)
             after = load.since(t1)
