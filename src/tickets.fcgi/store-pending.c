@@ -97,6 +97,20 @@ tk_store_settle(struct tk_store *s, bson_t *const *summaries,
 }
 
 bool
+tk_store_held_reply(const bson_t *pending, bson_t *reply)
+{
+	bson_iter_t it;
+	const uint8_t *data;
+	uint32_t len;
+
+	if (!bson_iter_init_find(&it, pending, "reply") ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return false;
+	bson_iter_document(&it, &len, &data);
+	return bson_init_static(reply, data, len);
+}
+
+bool
 tk_store_orphans(struct tk_store *s, char **live,
     void (*fn)(const bson_t *reply, void *arg), void *arg,
     bson_error_t *error)
@@ -114,23 +128,18 @@ tk_store_orphans(struct tk_store *s, char **live,
 	cur = mongoc_collection_find_with_opts(s->pending, &filter, &opts,
 	    NULL);
 	while (mongoc_cursor_next(cur, &doc)) {
-		bson_iter_t it;
-		const uint8_t *data;
-		uint32_t len;
 		bson_t reply;
-		bson_error_t dup;
+		const bson_t *one = &reply;
+		bson_error_t failed;
+		bool keep = false;
 
-		if (!bson_iter_init_find(&it, doc, "reply") ||
-		    !BSON_ITER_HOLDS_DOCUMENT(&it))
+		if (!tk_store_held_reply(doc, &reply))
 			continue;
-		bson_iter_document(&it, &len, &data);
-		if (!bson_init_static(&reply, data, len))
-			continue;
-		/* Stored again: a duplicate _id says it was there already. */
-		if (!mongoc_collection_insert_one(s->replies, &reply, NULL, NULL,
-		    &dup) && !svc_db_duplicate(&dup))
+		/* Stored (again: a duplicate says it was there already). */
+		if (!tk_store_keep_replies(s, &one, 1, &keep, &failed))
 			continue;	/* the database failed: next sweep */
-		fn(&reply, arg);
+		if (keep)
+			fn(&reply, arg);
 	}
 	ok = !mongoc_cursor_error(cur, error);
 	mongoc_cursor_destroy(cur);

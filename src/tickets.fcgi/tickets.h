@@ -5,6 +5,7 @@
 #ifndef TICKETS_H
 #define TICKETS_H
 
+#include "inflight.h"
 #include "service.h"
 
 /* Field limits: generous for people, bounded for the database. */
@@ -121,7 +122,20 @@ cJSON *tk_store_tickets_brief(struct tk_store *store, size_t max,
 bool tk_store_reply_seq(struct tk_store *store, const bson_oid_t *id,
     int64_t *seq, bson_error_t *error);
 
-/* One ticket, or NULL with *found false. */
+/* The highest sequence number that the pending replies of each ticket
+ * hold (accepted, not stored yet), into max: one read of the pending
+ * events, which are only those in flight. */
+bool tk_store_pending_seqs(struct tk_store *store, struct tk_seqs *max,
+    bson_error_t *error);
+
+/* The sequence numbers ticket id's accepted replies drew: the highest of
+ * "sequences" (raised as the outbox stores them) and of those pending
+ * (from tk_store_pending_seqs). */
+bool tk_store_reply_count(struct tk_store *store, const bson_oid_t *id,
+    const struct tk_seqs *pending, int64_t *count, bson_error_t *error);
+
+/* One ticket with its replies, stored and pending, or NULL with *found
+ * false. */
 cJSON *tk_store_ticket(struct tk_store *store, const bson_oid_t *id,
     bool *found, bson_error_t *error);
 
@@ -150,9 +164,11 @@ enum tk_store_add {
 	STORE_FAILED
 };
 
-/* Inserts reply with its pending event in one document. With key, the
- * first request with that key decides: repeats apply nothing and return
- * the reply first stored (in *first, caller frees with bson_destroy). */
+/* Claims the ticket's next sequence number with the reply's pending
+ * event, which holds the reply until the outbox stores it
+ * (tk_store_keep_replies): one commit. With key, the first request with
+ * that key decides: repeats apply nothing and return the reply first
+ * accepted (in *first, caller frees with bson_destroy). */
 enum tk_store_add tk_store_add_reply(struct tk_store *store,
     const struct tk_reply *reply, const char *owner, const char *key,
     const char *hash, bson_t *first, bson_error_t *error);
@@ -231,6 +247,15 @@ bool tk_store_orphan_backlogs(struct tk_store *store, char **live,
 bool tk_store_backlog_each(struct tk_store *store, const char *name,
     void (*fn)(const bson_t *parked, void *arg), void *arg,
     bson_error_t *error);
+
+/* Stores the replies of pending events (docs, n of them) in "replies",
+ * before their events go out and their pending documents are deleted,
+ * and raises their tickets' "sequences" (the list's replyCount) to them.
+ * keep[i] says whether docs[i]'s event is to go out: a reply there
+ * already is kept, one whose sequence number another reply holds is not
+ * (its pending document is deleted). A repeat is harmless. */
+bool tk_store_keep_replies(struct tk_store *store, const bson_t *const *docs,
+    size_t n, bool *keep, bson_error_t *error);
 
 /* Calls fn, oldest first, for the reply of every pending event whose
  * owner is not in live (NULL-terminated): what a process that died left

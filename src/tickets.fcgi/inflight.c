@@ -1,0 +1,127 @@
+/*
+ * inflight.c - the pure parts of a reply in flight: what a worker saw of
+ * each ticket's sequence numbers, so that it claims the next one without
+ * asking the database for it, and the order in which stored and pending
+ * replies are shown together.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "inflight.h"
+
+static struct tk_seq *
+find(const struct tk_seqs *seqs, const bson_oid_t *ticket)
+{
+	size_t i;
+
+	for (i = 0; i < seqs->n; i++)
+		if (bson_oid_equal(&seqs->v[i].ticket, ticket))
+			return &seqs->v[i];
+	return NULL;
+}
+
+bool
+tk_seqs_last(const struct tk_seqs *seqs, const bson_oid_t *ticket,
+    int64_t now_ms, int64_t *last)
+{
+	const struct tk_seq *s = find(seqs, ticket);
+
+	if (s == NULL || now_ms - s->at_ms >= TK_SEQS_MS)
+		return false;
+	*last = s->last;
+	return true;
+}
+
+static struct tk_seq *
+add(struct tk_seqs *seqs, const bson_oid_t *ticket)
+{
+	struct tk_seq *s;
+
+	/* Few tickets, many replies: a full table starts again. */
+	if (seqs->n == TK_SEQS_MAX)
+		seqs->n = 0;
+	if (seqs->v == NULL && (seqs->v = calloc(TK_SEQS_MAX,
+	    sizeof *seqs->v)) == NULL)
+		abort();
+	s = &seqs->v[seqs->n++];
+	bson_oid_copy(ticket, &s->ticket);
+	s->last = 0;
+	return s;
+}
+
+void
+tk_seqs_seed(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t last,
+    int64_t now_ms)
+{
+	struct tk_seq *s = find(seqs, ticket);
+
+	if (s == NULL)
+		s = add(seqs, ticket);
+	else if (now_ms - s->at_ms >= TK_SEQS_MS)
+		s->last = 0;	/* stale: the database's word only */
+	if (last > s->last)
+		s->last = last;
+	s->at_ms = now_ms;
+}
+
+void
+tk_seqs_saw(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t n,
+    int64_t now_ms)
+{
+	struct tk_seq *s = find(seqs, ticket);
+
+	if (s == NULL) {
+		s = add(seqs, ticket);
+		s->at_ms = now_ms;
+	}
+	if (n > s->last)
+		s->last = n;
+}
+
+void
+tk_seqs_clear(struct tk_seqs *seqs)
+{
+	free(seqs->v);
+	seqs->v = NULL;
+	seqs->n = 0;
+}
+
+static void
+order_key(const bson_t *doc, int64_t *ms, bson_oid_t *id)
+{
+	bson_iter_t it;
+
+	*ms = 0;
+	memset(id, 0, sizeof *id);
+	if (bson_iter_init_find(&it, doc, "createdAt") &&
+	    BSON_ITER_HOLDS_DATE_TIME(&it))
+		*ms = bson_iter_date_time(&it);
+	if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it))
+		bson_oid_copy(bson_iter_oid(&it), id);
+}
+
+int
+tk_reply_order(const bson_t *a, const bson_t *b)
+{
+	int64_t ma, mb;
+	bson_oid_t ia, ib;
+
+	order_key(a, &ma, &ia);
+	order_key(b, &mb, &ib);
+	if (ma != mb)
+		return ma < mb ? -1 : 1;
+	return bson_oid_compare(&ia, &ib);
+}
+
+static int
+compare(const void *a, const void *b)
+{
+	return tk_reply_order(*(bson_t *const *)a, *(bson_t *const *)b);
+}
+
+void
+tk_replies_sort(bson_t **docs, size_t n)
+{
+	if (n > 1)
+		qsort(docs, n, sizeof *docs, compare);
+}
