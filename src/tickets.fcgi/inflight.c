@@ -1,7 +1,7 @@
 /*
- * inflight.c - the pure parts of a reply in flight: what a worker saw of
- * each ticket's sequence numbers, so that it claims the next one without
- * asking the database for it, and the order in which stored and pending
+ * inflight.c - the pure parts of replies in flight: the highest sequence
+ * number per ticket of a set of replies (a batch the outbox stores, the
+ * pending ones a page counts), and the order in which stored and pending
  * replies are shown together.
  */
 #include <stdlib.h>
@@ -22,59 +22,32 @@ find(const struct tk_seqs *seqs, const bson_oid_t *ticket)
 
 bool
 tk_seqs_last(const struct tk_seqs *seqs, const bson_oid_t *ticket,
-    int64_t now_ms, int64_t *last)
+    int64_t *last)
 {
 	const struct tk_seq *s = find(seqs, ticket);
 
-	if (s == NULL || now_ms - s->at_ms >= TK_SEQS_MS)
+	if (s == NULL)
 		return false;
 	*last = s->last;
 	return true;
 }
 
-static struct tk_seq *
-add(struct tk_seqs *seqs, const bson_oid_t *ticket)
-{
-	struct tk_seq *s;
-
-	/* Few tickets, many replies: a full table starts again. */
-	if (seqs->n == TK_SEQS_MAX)
-		seqs->n = 0;
-	if (seqs->v == NULL && (seqs->v = calloc(TK_SEQS_MAX,
-	    sizeof *seqs->v)) == NULL)
-		abort();
-	s = &seqs->v[seqs->n++];
-	bson_oid_copy(ticket, &s->ticket);
-	s->last = 0;
-	return s;
-}
-
 void
-tk_seqs_seed(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t last,
-    int64_t now_ms)
-{
-	struct tk_seq *s = find(seqs, ticket);
-
-	if (s == NULL)
-		s = add(seqs, ticket);
-	else if (now_ms - s->at_ms >= TK_SEQS_MS)
-		s->last = 0;	/* stale: the database's word only */
-	if (last > s->last)
-		s->last = last;
-	s->at_ms = now_ms;
-}
-
-void
-tk_seqs_saw(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t n,
-    int64_t now_ms)
+tk_seqs_saw(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t n)
 {
 	struct tk_seq *s = find(seqs, ticket);
 
 	if (s == NULL) {
-		s = add(seqs, ticket);
-		s->at_ms = now_ms;
-	}
-	if (n > s->last)
+		/* Few tickets, many replies: a full table starts again. */
+		if (seqs->n == TK_SEQS_MAX)
+			seqs->n = 0;
+		if (seqs->v == NULL && (seqs->v = calloc(TK_SEQS_MAX,
+		    sizeof *seqs->v)) == NULL)
+			abort();
+		s = &seqs->v[seqs->n++];
+		bson_oid_copy(ticket, &s->ticket);
+		s->last = n;
+	} else if (n > s->last)
 		s->last = n;
 }
 

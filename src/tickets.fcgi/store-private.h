@@ -26,7 +26,6 @@ struct tk_store {
 	mongoc_collection_t *backlogs;
 	char *db_name;
 	bool prepared;
-	struct tk_seqs seen;            /* the numbers seen per ticket */
 };
 
 /* The document of coll whose _id is the ObjectId id, copied into out

@@ -101,21 +101,32 @@ pending_key(const bson_oid_t *ticket, int64_t seq, char *buf, size_t size)
 	snprintf(buf, size, "%s|%" PRId64, hex, seq);
 }
 
-/* The number after the last one this worker saw taken for ticket, which
- * it reads from "sequences" when it has seen none lately. */
+/* The next number to claim for ticket, above floor (the highest this
+ * request saw taken): drawn from the host's count (claims.h), which a
+ * worker reads from "sequences" when nobody on the host did for a while;
+ * without a slot for the ticket, from "sequences" each time. */
 static bool
-next_number(struct tk_store *s, const bson_oid_t *ticket, int64_t *next,
+next_number(struct tk_store *s, struct tk_claims *claims,
+    const bson_oid_t *ticket, int64_t floor, int64_t *next,
     bson_error_t *error)
 {
+	struct tk_claim_slot *slot = claims != NULL ?
+	    tk_claims_slot(claims, ticket) : NULL;
 	int64_t now = svc_now_ms(), last;
 
-	if (!tk_seqs_last(&s->seen, ticket, now, &last)) {
+	if (slot == NULL || !tk_claims_fresh(slot, now)) {
 		if (!tk_store_reply_seq(s, ticket, &last, error))
 			return false;
-		tk_seqs_seed(&s->seen, ticket, last, now);
-		tk_seqs_last(&s->seen, ticket, now, &last);
+		if (last < floor)
+			last = floor;
+		if (slot == NULL) {
+			*next = last + 1;
+			return true;
+		}
+		tk_claims_seed(slot, last, now);
 	}
-	*next = last + 1;
+	tk_claims_taken(slot, floor);
+	*next = tk_claims_draw(slot);
 	return true;
 }
 
@@ -152,20 +163,21 @@ first_reply(struct tk_store *s, const bson_oid_t *id, bson_t *first,
 
 /* The reply's one commit before its answer: its pending event, which
  * holds the whole reply and whose _id "<ticket>|<sequence>" claims the
- * ticket's next sequence number. The number is the one after the last
- * this worker saw taken: a duplicate _id means another worker (or host)
- * holds it pending, and the next is tried; a claim whose number a stored
- * reply has (settled after this worker last looked) is deleted, and the
- * next is tried. The outbox stores the reply ("replies") before it sends
+ * ticket's next sequence number. The number is drawn from the host's
+ * count (claims.h): a duplicate _id means another host (or a count read
+ * back from the database) holds it pending, and the next is tried; a
+ * claim whose number a stored reply has (settled before the count
+ * caught up) is deleted, and the next is tried. The outbox stores the reply ("replies") before it sends
  * the event and deletes the pending one; until then the reads of a
  * ticket merge the pending replies in. Numbers never repeat, and skip
  * only when a request fails after its claim. */
 enum tk_store_add
-tk_store_add_reply(struct tk_store *s, const struct tk_reply *r,
-    const char *owner, const char *key, const char *hash, bson_t *first,
-    bson_error_t *error)
+tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
+    const struct tk_reply *r, const char *owner, const char *key,
+    const char *hash, bson_t *first, bson_error_t *error)
 {
 	struct tk_reply mine = *r;
+	int64_t floor = 0;
 	bson_t doc = BSON_INITIALIZER, pending = BSON_INITIALIZER;
 	enum tk_store_add rc = STORE_ADDED;
 	bson_error_t ignored;
@@ -193,7 +205,8 @@ tk_store_add_reply(struct tk_store *s, const struct tk_reply *r,
 	}
 	svc_event_id(&mine.id, event_id, sizeof event_id);
 	for (tries = 0; tries < 100; tries++) {
-		if (!next_number(s, &mine.ticket, &mine.sequence, error)) {
+		if (!next_number(s, claims, &mine.ticket, floor,
+		    &mine.sequence, error)) {
 			rc = STORE_FAILED;
 			goto out;
 		}
@@ -224,12 +237,9 @@ tk_store_add_reply(struct tk_store *s, const struct tk_reply *r,
 				rc = STORE_FAILED;
 				goto out;
 			}
-			tk_seqs_saw(&s->seen, &mine.ticket, mine.sequence,
-			    svc_now_ms());
+			floor = mine.sequence;
 			continue;
 		}
-		tk_seqs_saw(&s->seen, &mine.ticket, mine.sequence,
-		    svc_now_ms());
 		if (!number_stored(s, claim, &found, error)) {
 			/* Not answered 200: its event must not go out. (Should
 			 * the delete fail too, an adopter finds the event and
@@ -247,6 +257,7 @@ tk_store_add_reply(struct tk_store *s, const struct tk_reply *r,
 			rc = STORE_FAILED;
 			goto out;
 		}
+		floor = mine.sequence;
 	}
 	bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
 	    "no free sequence number after %d tries", tries);
@@ -459,8 +470,7 @@ seen:
 			const bson_oid_t *t = bson_iter_oid(&it);
 
 			if (bson_iter_init_find(&it, docs[i], "sequence"))
-				tk_seqs_saw(&max, t, bson_iter_as_int64(&it),
-				    0);
+				tk_seqs_saw(&max, t, bson_iter_as_int64(&it));
 		}
 	}
 	ok = ok && raise_sequences(s, &max, error);

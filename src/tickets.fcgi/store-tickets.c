@@ -261,7 +261,7 @@ tk_store_pending_seqs(struct tk_store *s, struct tk_seqs *max,
 		    BSON_ITER_HOLDS_OID(&t) &&
 		    bson_iter_init_find(&n, doc, "sequence"))
 			tk_seqs_saw(max, bson_iter_oid(&t),
-			    bson_iter_as_int64(&n), 0);
+			    bson_iter_as_int64(&n));
 	}
 	ok = !mongoc_cursor_error(cur, error);
 	mongoc_cursor_destroy(cur);
@@ -278,7 +278,7 @@ tk_store_reply_count(struct tk_store *s, const bson_oid_t *id,
 
 	if (!tk_store_reply_seq(s, id, count, error))
 		return false;
-	if (tk_seqs_last(pending, id, 0, &held) && held > *count)
+	if (tk_seqs_last(pending, id, &held) && held > *count)
 		*count = held;
 	return true;
 }

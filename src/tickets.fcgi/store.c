@@ -70,7 +70,6 @@ tk_store_close(struct tk_store *s)
 	for (i = 0; i < sizeof collections / sizeof *collections; i++)
 		mongoc_collection_destroy(*collection(s, i));
 	mongoc_client_destroy(s->client);
-	tk_seqs_clear(&s->seen);
 	bson_free(s->db_name);
 	bson_free(s);
 }

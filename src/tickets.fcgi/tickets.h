@@ -5,6 +5,7 @@
 #ifndef TICKETS_H
 #define TICKETS_H
 
+#include "claims.h"
 #include "inflight.h"
 #include "service.h"
 
@@ -170,8 +171,9 @@ enum tk_store_add {
  * that key decides: repeats apply nothing and return the reply first
  * accepted (in *first, caller frees with bson_destroy). */
 enum tk_store_add tk_store_add_reply(struct tk_store *store,
-    const struct tk_reply *reply, const char *owner, const char *key,
-    const char *hash, bson_t *first, bson_error_t *error);
+    struct tk_claims *claims, const struct tk_reply *reply,
+    const char *owner, const char *key, const char *hash, bson_t *first,
+    bson_error_t *error);
 
 /* The event body of a reply document, as sent to subscribers. */
 char *tk_store_event_json(const bson_t *reply_doc);
@@ -413,6 +415,8 @@ struct tk_app {
 	unsigned int seed;          /* rand_r state for injected failures */
 	struct svc_gen *gen;        /* bumped by every reply added */
 	struct svc_gen *subs_gen;   /* bumped by every (un)subscribe */
+	struct tk_claims claims;    /* the host's count of sequence numbers */
+	bool claims_shared;         /* mapped (else this process's own) */
 	struct tk_cache cache;
 	struct tk_brief brief;
 	struct tk_title *titles;
