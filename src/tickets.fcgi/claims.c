@@ -63,7 +63,13 @@ tk_claims_fresh(const struct tk_claim_slot *slot, int64_t now_ms)
 void
 tk_claims_seed(struct tk_claim_slot *slot, int64_t last, int64_t now_ms)
 {
-	__atomic_store_n(&slot->last, last, __ATOMIC_RELAXED);
+	/* No count in the database: a new ticket, or a database emptied
+	 * since (its numbers start again). Else the database lags what is
+	 * pending, which the host's count has seen. */
+	if (last == 0)
+		__atomic_store_n(&slot->last, 0, __ATOMIC_RELAXED);
+	else
+		tk_claims_taken(slot, last);
 	__atomic_store_n(&slot->at_ms, now_ms, __ATOMIC_RELEASE);
 }
 

@@ -45,8 +45,10 @@ struct tk_claim_slot *tk_claims_slot(struct tk_claims *c,
  * TK_CLAIMS_MS of now_ms; when not, the caller reads it and seeds it. */
 bool tk_claims_fresh(const struct tk_claim_slot *slot, int64_t now_ms);
 
-/* The database's word: the last number taken is last (it lags the
- * numbers still pending, which the claims then step over). */
+/* The database's word, read at now_ms: the last number taken is at
+ * least last (it lags the numbers still pending, which the host's count
+ * keeps), or, when last is 0 (no count: a new ticket, or a database
+ * emptied since), the numbers start again. */
 void tk_claims_seed(struct tk_claim_slot *slot, int64_t last,
     int64_t now_ms);
 

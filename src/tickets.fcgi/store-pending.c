@@ -11,6 +11,7 @@
  * window is dropped whole once all it holds is done, and an adopter takes
  * over the backlogs of dead owners.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "store-private.h"
@@ -86,6 +87,23 @@ tk_store_settle(struct tk_store *s, bson_t *const *summaries,
 		ok = mongoc_collection_insert_many(s->summaries,
 		    (const bson_t **)summaries, n_summaries, &opts, NULL,
 		    error) || svc_db_duplicate(error);
+	/* Then the tickets' counts, raised to the numbers of the events let
+	 * go: a number no longer pending is one "sequences" counts. */
+	if (ok && n_pending > 0) {
+		struct tk_seqs max = { NULL, 0 };
+		bson_oid_t ticket;
+		size_t i;
+
+		for (i = 0; i < n_pending; i++)
+			if (strlen(pending[i]) > 25 && pending[i][24] == '|' &&
+			    bson_oid_is_valid(pending[i], 24)) {
+				bson_oid_init_from_string(&ticket, pending[i]);
+				tk_seqs_saw(&max, &ticket,
+				    strtoll(pending[i] + 25, NULL, 10));
+			}
+		ok = tk_store_raise_seqs(s, &max, error);
+		tk_seqs_clear(&max);
+	}
 	if (ok && n_pending > 0) {
 		tk_store_append_in(&filter, "_id", "$in", pending, n_pending);
 		ok = mongoc_collection_delete_many(s->pending, &filter, NULL,

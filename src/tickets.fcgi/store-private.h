@@ -52,6 +52,11 @@ bool tk_store_pending_replies(struct tk_store *s, const bson_t *filter,
     bson_t ***docs, size_t *n, bson_error_t *error);
 void tk_store_docs_free(bson_t **docs, size_t n);
 
+/* Raises the "sequences" document of each ticket in max to its number
+ * ($max, upserted). */
+bool tk_store_raise_seqs(struct tk_store *s, const struct tk_seqs *max,
+    bson_error_t *error);
+
 /* Deletes the document of coll whose _id is the string id. */
 bool tk_store_delete_id(mongoc_collection_t *coll, const char *id,
     bson_error_t *error);

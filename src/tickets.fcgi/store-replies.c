@@ -351,13 +351,15 @@ tk_store_events_since(struct tk_store *s, int64_t since_ms, long limit,
 }
 
 /* Raises each ticket's "sequences" document to the highest number of
- * its stored replies ($max: a stale raise never lowers it). FerretDB
+ * its stored replies ($max: a stale raise never lowers it), before
+ * their pending events go (tk_store_settle): a number no longer pending
+ * is one "sequences" counts. FerretDB
  * applies an update as read, modify, write back, so two processes that
  * raise one ticket at the same moment may leave the lower of the two:
  * the next raise of that ticket mends it, and until then a worker that
  * reads it claims numbers taken already, which it sees and skips. */
-static bool
-raise_sequences(struct tk_store *s, const struct tk_seqs *max,
+bool
+tk_store_raise_seqs(struct tk_store *s, const struct tk_seqs *max,
     bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, op,
@@ -420,7 +422,6 @@ tk_store_keep_replies(struct tk_store *s, const bson_t *const *docs,
     size_t n, bool *keep, bson_error_t *error)
 {
 	bson_t opts = BSON_INITIALIZER, reply, stored;
-	struct tk_seqs max = { NULL, 0 };
 	bson_error_t ignored;
 	bson_iter_t it;
 	bool ok, *dup, found;
@@ -441,7 +442,7 @@ tk_store_keep_replies(struct tk_store *s, const bson_t *const *docs,
 	for (i = 0; ok && i < n; i++) {
 		keep[i] = true;
 		if (!dup[i])
-			goto seen;
+			continue;
 		/* There already (stored again, or its pending event was
 		 * adopted), or its number is another reply's: a claim whose
 		 * request failed after the check (tk_store_add_reply), whose
@@ -464,17 +465,7 @@ tk_store_keep_replies(struct tk_store *s, const bson_t *const *docs,
 			    "number to another: not sent");
 			continue;
 		}
-seen:
-		if (bson_iter_init_find(&it, docs[i], "ticketId") &&
-		    BSON_ITER_HOLDS_OID(&it)) {
-			const bson_oid_t *t = bson_iter_oid(&it);
-
-			if (bson_iter_init_find(&it, docs[i], "sequence"))
-				tk_seqs_saw(&max, t, bson_iter_as_int64(&it));
-		}
 	}
-	ok = ok && raise_sequences(s, &max, error);
-	tk_seqs_clear(&max);
 	bson_destroy(&opts);
 	free(dup);
 	return ok;

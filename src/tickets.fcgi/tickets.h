@@ -214,9 +214,11 @@ bool tk_store_subs(struct tk_store *store, struct tk_sub **subs, size_t *n,
 void tk_store_subs_free(struct tk_sub *subs, size_t n);
 
 /* Inserts summaries (where a settled event went: {_id: event id, at,
- * subscriptions: [...]}, kept for the event's view), then deletes the
- * pending documents named ("<ticket>|<sequence>") of events that need
- * them no more: settled, or parked for the subscribers still to reach.
+ * subscriptions: [...]}, kept for the event's view), raises the tickets'
+ * "sequences" (the list's replyCount) to the numbers of the pending
+ * documents named ("<ticket>|<sequence>"), then deletes those, of events
+ * that need them no more: settled, or parked for the subscribers still
+ * to reach.
  * A repeat is harmless. */
 bool tk_store_settle(struct tk_store *store, bson_t *const *summaries,
     size_t n_summaries, char *const *pending, size_t n_pending,
@@ -251,8 +253,7 @@ bool tk_store_backlog_each(struct tk_store *store, const char *name,
     bson_error_t *error);
 
 /* Stores the replies of pending events (docs, n of them) in "replies",
- * before their events go out and their pending documents are deleted,
- * and raises their tickets' "sequences" (the list's replyCount) to them.
+ * before their events go out and their pending documents are deleted.
  * keep[i] says whether docs[i]'s event is to go out: a reply there
  * already is kept, one whose sequence number another reply holds is not
  * (its pending document is deleted). A repeat is harmless. */

@@ -102,8 +102,12 @@ START_TEST(claims_step_over_what_is_taken)
 	ck_assert_int_eq(tk_claims_draw(s), 10);
 	tk_claims_taken(s, 3);          /* below: nothing changes */
 	ck_assert_int_eq(tk_claims_draw(s), 11);
-	/* Read again from the database (emptied): its word counts. */
-	tk_claims_seed(s, 0, T0 + TK_CLAIMS_MS);
+	/* Read again from the database, which lags what is pending. */
+	tk_claims_seed(s, 8, T0 + TK_CLAIMS_MS);
+	ck_assert(tk_claims_fresh(s, T0 + TK_CLAIMS_MS));
+	ck_assert_int_eq(tk_claims_draw(s), 12);
+	/* No count there (the database emptied): the numbers start again. */
+	tk_claims_seed(s, 0, T0 + 2 * TK_CLAIMS_MS);
 	ck_assert_int_eq(tk_claims_draw(s), 1);
 	free(c.slots);
 }
