@@ -53,11 +53,13 @@ install_packages() {
 # the same PostgreSQL database (spawn/cluster: one per host) would read a
 # collection another made as empty, and make again (then drop, with its
 # data) a database another made. ferretdb/ferretdb.patch makes it read the
-# metadata again on a miss; and it closes a PostgreSQL connection whose
-# data goes unacknowledged for 5 s (TCP_USER_TIMEOUT: a cut link makes a
-# query fail in seconds, not in TCP's 15 minutes). It is applied to a copy of the module (3.4 MB)
-# in STATE/ferretdb-build, which a copy of ferretdb/ builds with (a
-# replace directive); prints that directory.
+# metadata again on a miss (a catalog lookup; the OpLog collection that
+# every write looks for is taken as missing for a second after a miss);
+# and it closes a PostgreSQL connection whose data goes unacknowledged for
+# 5 s (TCP_USER_TIMEOUT: a cut link makes a query fail in seconds, not in
+# TCP's 15 minutes). It is applied to a copy of the module (3.4 MB) in
+# STATE/ferretdb-build, which a copy of ferretdb/ builds with (a replace
+# directive); prints that directory.
 ferretdb_patched() {
 	local go=$1 dir build=$STATE/ferretdb-build
 	dir=$(cd "$FERRETDB_SRC" && "$go" mod download -json github.com/FerretDB/FerretDB |

@@ -22,11 +22,11 @@ struct svc_gen {
 	uint64_t *counter;
 };
 
-struct svc_gen *
-svc_gen_open(const char *state_dir, const char *name, bson_error_t *error)
+void *
+svc_shared_map(const char *state_dir, const char *name, size_t size,
+    bson_error_t *error)
 {
 	char path[4096];
-	struct svc_gen *g;
 	struct stat st;
 	bool shm = state_dir == NULL || *state_dir == '\0';
 	void *p;
@@ -36,33 +36,46 @@ svc_gen_open(const char *state_dir, const char *name, bson_error_t *error)
 		snprintf(path, sizeof path, "%s/cache", state_dir);
 		if (mkdir(path, 0750) != 0 && errno != EEXIST)
 			goto fail;
-		snprintf(path, sizeof path, "%s/cache/%s.gen", state_dir, name);
+		snprintf(path, sizeof path, "%s/cache/%s", state_dir, name);
 	} else
-		snprintf(path, sizeof path, "/dev/shm/vdispatch-%s.gen", name);
+		snprintf(path, sizeof path, "/dev/shm/vdispatch-%s", name);
 	if ((fd = svc_open_shared(path, 0640, shm)) < 0)
 		goto fail;
 	/* Growing a file that is long enough already changes nothing, so
 	 * processes that open it at once need no lock. */
-	if (fstat(fd, &st) != 0 || (st.st_size < GEN_SIZE &&
-	    ftruncate(fd, GEN_SIZE) != 0)) {
+	if (fstat(fd, &st) != 0 || ((size_t)st.st_size < size &&
+	    ftruncate(fd, (off_t)size) != 0)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
 		goto fail;
 	}
-	p = mmap(NULL, GEN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	saved = errno;
 	close(fd);
 	errno = saved;
 	if (p == MAP_FAILED)
 		goto fail;
-	g = bson_malloc0(sizeof *g);
-	g->counter = p;
-	return g;
+	return p;
 fail:
 	bson_set_error(error, 0, (uint32_t)errno, "%s: %s", path,
 	    strerror(errno));
 	return NULL;
+}
+
+struct svc_gen *
+svc_gen_open(const char *state_dir, const char *name, bson_error_t *error)
+{
+	char file[256];
+	struct svc_gen *g;
+	void *p;
+
+	snprintf(file, sizeof file, "%s.gen", name);
+	if ((p = svc_shared_map(state_dir, file, GEN_SIZE, error)) == NULL)
+		return NULL;
+	g = bson_malloc0(sizeof *g);
+	g->counter = p;
+	return g;
 }
 
 void

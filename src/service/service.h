@@ -539,6 +539,13 @@ bool svc_is_http_url(const char *s, size_t max);
 
 /* ---- generation.c ---- */
 
+/* size bytes of the file name shared by every process of the host that
+ * maps it (in state_dir/cache, or /dev/shm/vdispatch-NAME without a state
+ * directory), zeroed when new; unmapped with munmap(). NULL with error
+ * when it cannot be made. */
+void *svc_shared_map(const char *state_dir, const char *name, size_t size,
+    bson_error_t *error);
+
 /* A counter shared by every process of the host that opens name: in
  * state_dir/cache/NAME.gen, or /dev/shm/vdispatch-NAME.gen without a state
  * directory. NULL with error when it cannot be made (then readers keep

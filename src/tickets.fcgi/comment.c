@@ -163,8 +163,8 @@ tk_add_comment(const struct svc_request *req, struct svc_response *resp,
 		request_hash(ticket, user, message, hash);
 	}
 
-	switch (tk_store_add_reply(app->store, &reply, app->owner,
-	    key != NULL ? scoped : NULL, hash, &first, &error)) {
+	switch (tk_store_add_reply(app->store, &app->claims, &reply,
+	    app->owner, key != NULL ? scoped : NULL, hash, &first, &error)) {
 	case STORE_ADDED:
 		/* Before the 200: a GET after it must see this reply. */
 		svc_gen_bump(app->gen);

@@ -310,6 +310,11 @@ tk_delivery_add(struct tk_delivery *m, const struct tk_delivery_input *in,
 		if (how == DELIVERY_ADOPTED &&
 		    q->sub.created_ms > e->created_ms + 1000)
 			continue;
+		/* A fresh event comes a batch after its reply (the shell
+		 * stores replies a batch at a time): a subscription made
+		 * since, by this host's clock, is not one it was made for. */
+		if (how == DELIVERY_FRESH && q->sub.created_ms > e->created_ms)
+			continue;
 		job_add(e, q, false, now);
 	}
 	e->held--;

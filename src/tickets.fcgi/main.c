@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -399,6 +400,16 @@ main(int argc, char **argv)
 	}
 	if (!tk_store_prepare(app.store, &error))
 		svc_log(SVC_WARN, "indexes not ready yet: %s", error.message);
+	/* Shared by every version on this host, as the counter is. */
+	snprintf(gen_name, sizeof gen_name, "tickets-%s.seq", cfg.db_name);
+	app.claims.slots = svc_shared_map(cfg.state_dir, gen_name,
+	    TK_CLAIMS_SIZE, &error);
+	app.claims_shared = app.claims.slots != NULL;
+	if (!app.claims_shared) {
+		svc_log(SVC_WARN, "sequence numbers counted per process (%s): "
+		    "the host's workers claim numbers in turn", error.message);
+		app.claims.slots = bson_malloc0(TK_CLAIMS_SIZE);
+	}
 
 	/* Metrics are worth having, not worth refusing to serve for. */
 	if ((app.metrics = svc_metrics_open(cfg.state_dir, "tickets",
@@ -439,6 +450,10 @@ main(int argc, char **argv)
 	svc_metrics_close(app.metrics);
 	svc_gen_close(app.gen);
 	svc_gen_close(app.subs_gen);
+	if (app.claims_shared)
+		munmap(app.claims.slots, TK_CLAIMS_SIZE);
+	else
+		bson_free(app.claims.slots);
 	svc_buf_free(&app.cache.body);
 	cJSON_Delete(app.brief.list);
 	for (i = 0; i < app.n_titles; i++)

@@ -3,10 +3,10 @@
  * thread that applies the decisions of the delivery machine (delivery.c,
  * retry.c) through the store and the sender.
  *
- * Each accepted reply is stored, after its pending event, before the
- * client hears 200; the request thread then hands the stored document
- * to this process's delivery thread, which gives it to the machine and
- * POSTs the event, signed, to every subscriber through libcurl's multi
+ * Each accepted reply is stored as its pending event before the client
+ * hears 200; the request thread then hands the reply to this process's
+ * delivery thread, which stores it in "replies" with the others of its
+ * batch (STORE_MS), gives it to the machine and POSTs the event, signed, to every subscriber through libcurl's multi
  * interface, off the request path. What the machine decides at once (a
  * dead letter, a subscription disabled) is written at once; the rest
  * (parked events, summaries, failed attempts, the pending documents let
@@ -38,6 +38,8 @@
 #define SWEEP_MS 5000           /* look at the instances */
 #define FULL_SWEEP_MS 60000     /* and at the pending events anyway */
 #define SUBS_MS 2000            /* subscriptions read again at the latest */
+#define STORE_MS 100            /* handed-over replies stored this often */
+#define STORE_BATCH 256         /* or as soon as this many wait */
 
 void
 tk_outbox_grow(void **v, size_t n, size_t *cap, size_t size)
@@ -233,17 +235,66 @@ load_one(struct tk_outbox *o, const struct tk_handoff *h)
 	cJSON_free(body);
 }
 
-/* Takes in the events handed over since the last round. */
+/* Stores the replies handed over in "replies", in one insert, before
+ * their events go out (a reply is there for every event sent) and
+ * before their pending documents go: until then, reads merge the
+ * pending ones in. Drops those whose event must not go out. */
+static bool
+store_loading(struct tk_outbox *o)
+{
+	const bson_t **docs;
+	bson_error_t error;
+	bool *keep;
+	size_t i, j;
+
+	if ((docs = calloc(o->n_loading, sizeof *docs)) == NULL ||
+	    (keep = calloc(o->n_loading, sizeof *keep)) == NULL)
+		abort();
+	for (i = 0; i < o->n_loading; i++)
+		docs[i] = o->loading[i].doc;
+	if (!tk_store_keep_replies(o->store, docs, o->n_loading, keep,
+	    &error)) {
+		tk_outbox_db_warn(o, "storing replies", &error);
+		free(docs);
+		free(keep);
+		return false;
+	}
+	for (i = j = 0; i < o->n_loading; i++) {
+		if (keep[i]) {
+			o->loading[j++] = o->loading[i];
+			continue;
+		}
+		bson_destroy(o->loading[i].doc);
+		bson_strfreev(o->loading[i].subs);
+	}
+	o->n_loading = j;
+	free(docs);
+	free(keep);
+	return true;
+}
+
+/* When the replies handed over are due to be stored: STORE_MS after the
+ * first of them came, or once STORE_BATCH wait; 0 now. */
+static int64_t
+store_wait(const struct tk_outbox *o, int64_t now)
+{
+	int64_t due = o->loading_ms + STORE_MS - now;
+
+	return o->n_loading >= STORE_BATCH || due <= 0 ? 0 : due;
+}
+
+/* Takes in the events handed over since the last round, a batch at a
+ * time: one insert stores many replies. */
 static void
 load_pushed(struct tk_outbox *o)
 {
 	size_t i;
 
-	if (o->n_loading == 0)
+	if (o->n_loading == 0 || store_wait(o, svc_now_ms()) > 0)
 		return;
 	/* Looked at after the events were stored: a subscription made
 	 * before a reply is sure to get its event. */
-	if (!subs_current(o))
+	if (!subs_current(o) || !store_loading(o))
 		return;
 	for (i = 0; i < o->n_loading; i++) {
 		load_one(o, &o->loading[i]);
@@ -259,6 +310,8 @@ take_pushed(struct tk_outbox *o, bool *stop)
 	size_t i;
 
 	pthread_mutex_lock(&o->lock);
+	if (o->n_loading == 0 && o->n_pushed > 0)
+		o->loading_ms = svc_now_ms();
 	for (i = 0; i < o->n_pushed; i++) {
 		tk_outbox_grow((void **)&o->loading, o->n_loading,
 		    &o->cap_loading, sizeof *o->loading);
@@ -274,6 +327,7 @@ round_once(struct tk_outbox *o, int64_t now)
 {
 	bson_error_t error;
 	vd_error_t verr;
+	int64_t wait;
 
 	load_pushed(o);
 	if (now - o->beat_ms >= BEAT_MS) {
@@ -302,7 +356,10 @@ round_once(struct tk_outbox *o, int64_t now)
 	take_results(o);
 	tk_outbox_flush(o, false);
 	tk_outbox_flush_records(o, now, false);
-	if (vd_sender_poll(o->sender, o->n_loading ? 200 : 100, &verr) !=
+	/* Back when the waiting replies are due; later while they cannot
+	 * be stored (the database is down). */
+	wait = o->n_loading == 0 ? 100 : store_wait(o, svc_now_ms());
+	if (vd_sender_poll(o->sender, wait > 0 ? (int)wait : 200, &verr) !=
 	    VD_OK)
 		svc_log(SVC_WARN, "outbox: %s", verr.message);
 	take_results(o);

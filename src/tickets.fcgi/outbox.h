@@ -48,6 +48,7 @@ struct tk_outbox {
 	struct tk_delivery *machine;
 	struct tk_handoff *loading;        /* handed over, not taken in yet */
 	size_t n_loading, cap_loading;
+	int64_t loading_ms;             /* when the first of them came */
 	struct tk_result *results;         /* not given to the machine yet */
 	size_t n_results, cap_results;
 	char **release;                 /* pending documents to delete */

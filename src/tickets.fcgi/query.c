@@ -180,6 +180,7 @@ page_from_brief(struct tk_app *app, const char *after, long limit,
     bson_error_t *error)
 {
 	struct tk_brief *b = &app->brief;
+	struct tk_seqs pending = { NULL, 0 };
 	cJSON *page, *t;
 	long n = 0;
 
@@ -193,6 +194,8 @@ page_from_brief(struct tk_app *app, const char *after, long limit,
 		b->built_ms = b->list != NULL || b->too_many ? svc_now_ms() : 0;
 	}
 	if (b->list == NULL)
+		return NULL;
+	if (!tk_store_pending_seqs(app->store, &pending, error))
 		return NULL;
 	page = cJSON_CreateArray();
 	cJSON_ArrayForEach(t, b->list) {
@@ -212,14 +215,17 @@ page_from_brief(struct tk_app *app, const char *after, long limit,
 		if (!svc_is_oid(id))
 			continue;
 		bson_oid_init_from_string(&oid, id);
-		if (!tk_store_reply_seq(app->store, &oid, &seq, error)) {
+		if (!tk_store_reply_count(app->store, &oid, &pending, &seq,
+		    error)) {
 			cJSON_Delete(page);
+			tk_seqs_clear(&pending);
 			return NULL;
 		}
 		count = cJSON_GetObjectItem(copy, "replyCount");
 		cJSON_SetNumberValue(count, cJSON_GetNumberValue(count) +
 		    (double)seq);
 	}
+	tk_seqs_clear(&pending);
 	return page;
 }
 

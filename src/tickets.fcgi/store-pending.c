@@ -11,6 +11,7 @@
  * window is dropped whole once all it holds is done, and an adopter takes
  * over the backlogs of dead owners.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "store-private.h"
@@ -86,6 +87,23 @@ tk_store_settle(struct tk_store *s, bson_t *const *summaries,
 		ok = mongoc_collection_insert_many(s->summaries,
 		    (const bson_t **)summaries, n_summaries, &opts, NULL,
 		    error) || svc_db_duplicate(error);
+	/* Then the tickets' counts, raised to the numbers of the events let
+	 * go: a number no longer pending is one "sequences" counts. */
+	if (ok && n_pending > 0) {
+		struct tk_seqs max = { NULL, 0 };
+		bson_oid_t ticket;
+		size_t i;
+
+		for (i = 0; i < n_pending; i++)
+			if (strlen(pending[i]) > 25 && pending[i][24] == '|' &&
+			    bson_oid_is_valid(pending[i], 24)) {
+				bson_oid_init_from_string(&ticket, pending[i]);
+				tk_seqs_saw(&max, &ticket,
+				    strtoll(pending[i] + 25, NULL, 10));
+			}
+		ok = tk_store_raise_seqs(s, &max, error);
+		tk_seqs_clear(&max);
+	}
 	if (ok && n_pending > 0) {
 		tk_store_append_in(&filter, "_id", "$in", pending, n_pending);
 		ok = mongoc_collection_delete_many(s->pending, &filter, NULL,
@@ -94,6 +112,20 @@ tk_store_settle(struct tk_store *s, bson_t *const *summaries,
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return ok;
+}
+
+bool
+tk_store_held_reply(const bson_t *pending, bson_t *reply)
+{
+	bson_iter_t it;
+	const uint8_t *data;
+	uint32_t len;
+
+	if (!bson_iter_init_find(&it, pending, "reply") ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return false;
+	bson_iter_document(&it, &len, &data);
+	return bson_init_static(reply, data, len);
 }
 
 bool
@@ -114,23 +146,18 @@ tk_store_orphans(struct tk_store *s, char **live,
 	cur = mongoc_collection_find_with_opts(s->pending, &filter, &opts,
 	    NULL);
 	while (mongoc_cursor_next(cur, &doc)) {
-		bson_iter_t it;
-		const uint8_t *data;
-		uint32_t len;
 		bson_t reply;
-		bson_error_t dup;
+		const bson_t *one = &reply;
+		bson_error_t failed;
+		bool keep = false;
 
-		if (!bson_iter_init_find(&it, doc, "reply") ||
-		    !BSON_ITER_HOLDS_DOCUMENT(&it))
+		if (!tk_store_held_reply(doc, &reply))
 			continue;
-		bson_iter_document(&it, &len, &data);
-		if (!bson_init_static(&reply, data, len))
-			continue;
-		/* Stored again: a duplicate _id says it was there already. */
-		if (!mongoc_collection_insert_one(s->replies, &reply, NULL, NULL,
-		    &dup) && !svc_db_duplicate(&dup))
+		/* Stored (again: a duplicate says it was there already). */
+		if (!tk_store_keep_replies(s, &one, 1, &keep, &failed))
 			continue;	/* the database failed: next sweep */
-		fn(&reply, arg);
+		if (keep)
+			fn(&reply, arg);
 	}
 	ok = !mongoc_cursor_error(cur, error);
 	mongoc_cursor_destroy(cur);

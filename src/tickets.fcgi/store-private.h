@@ -5,6 +5,7 @@
 #ifndef STORE_PRIVATE_H
 #define STORE_PRIVATE_H
 
+#include "inflight.h"
 #include "tickets.h"
 
 /* One per thread: a client of its own and every collection the store
@@ -32,6 +33,29 @@ struct tk_store {
  * there was one. */
 bool tk_store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id,
     bson_t *out, bool *found, bson_error_t *error);
+
+/* The first document of coll matching filter, copied into out (always
+ * initialised; the caller destroys it); *found says whether there was
+ * one. */
+bool tk_store_find_one(mongoc_collection_t *coll, const bson_t *filter,
+    bson_t *out, bool *found, bson_error_t *error);
+
+/* The reply a pending event holds, as a read-only view into pending
+ * (nothing to destroy); false when it holds none. */
+bool tk_store_held_reply(const bson_t *pending, bson_t *reply);
+
+/* The reply documents of the pending events matching filter (the replies
+ * accepted and not stored yet), sorted as the API shows them
+ * (tk_replies_sort); *n of them, caller frees with
+ * tk_store_docs_free. */
+bool tk_store_pending_replies(struct tk_store *s, const bson_t *filter,
+    bson_t ***docs, size_t *n, bson_error_t *error);
+void tk_store_docs_free(bson_t **docs, size_t n);
+
+/* Raises the "sequences" document of each ticket in max to its number
+ * ($max, upserted). */
+bool tk_store_raise_seqs(struct tk_store *s, const struct tk_seqs *max,
+    bson_error_t *error);
 
 /* Deletes the document of coll whose _id is the string id. */
 bool tk_store_delete_id(mongoc_collection_t *coll, const char *id,

@@ -1,50 +1,15 @@
 /*
- * store-replies.c - a reply and its event: the sequence number it draws,
+ * store-replies.c - a reply and its event: the sequence number it claims,
  * the idempotency key that makes a repeat apply once, the pending event
- * stored with it, and the reply documents read back by event id or time.
+ * that holds it until the outbox stores it, and the reply documents read
+ * back by event id or time.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store-private.h"
-
-/* The next sequence number of a ticket's replies. On MongoDB the $inc is
- * atomic; on FerretDB two concurrent ones may return the same number, and
- * the unique (ticketId, sequence) index makes the second insert fail and
- * take another: numbers may skip, never repeat. */
-static int64_t
-next_sequence(struct tk_store *s, const bson_oid_t *ticket, bson_error_t *error)
-{
-	mongoc_find_and_modify_opts_t *opts;
-	bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER, inc, reply;
-	bson_iter_t it;
-	int64_t seq = -1;
-
-	BSON_APPEND_OID(&query, "_id", ticket);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
-	BSON_APPEND_INT64(&inc, "seq", 1);
-	bson_append_document_end(&update, &inc);
-	opts = mongoc_find_and_modify_opts_new();
-	mongoc_find_and_modify_opts_set_update(opts, &update);
-	mongoc_find_and_modify_opts_set_flags(opts,
-	    MONGOC_FIND_AND_MODIFY_UPSERT | MONGOC_FIND_AND_MODIFY_RETURN_NEW);
-	if (!mongoc_collection_find_and_modify_with_opts(s->seqs, &query, opts,
-	    &reply, error))
-		;
-	else if (bson_iter_init_find(&it, &reply, "value") &&
-	    BSON_ITER_HOLDS_DOCUMENT(&it) &&
-	    bson_iter_recurse(&it, &it) && bson_iter_find(&it, "seq"))
-		seq = bson_iter_as_int64(&it);
-	else
-		bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
-		    "no sequence number came back");
-	bson_destroy(&reply);
-	bson_destroy(&query);
-	bson_destroy(&update);
-	mongoc_find_and_modify_opts_destroy(opts);
-	return seq;
-}
 
 /* Appends the reply's event, as it is sent (replyevent.c), with the
  * reply's sequence number. */
@@ -65,12 +30,12 @@ append_event(bson_t *doc, const struct tk_reply *r)
 }
 
 /* Claims key for a new reply id, or learns the reply id the first request
- * with that key chose. The claim and the reply are two inserts; if a
- * process dies between them, the repeat inserts the reply with the
- * claimed id, and the unique _id still lets only one through. */
+ * with that key chose (*again set). The claim and the reply's pending
+ * event are two inserts; if a process dies between them, the repeat
+ * stores the reply with the claimed id. */
 static enum tk_store_add
 claim_key(struct tk_store *s, const char *key, const char *hash,
-    bson_oid_t *reply_id, bson_error_t *error)
+    bson_oid_t *reply_id, bool *again, bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER, found_doc;
 	bson_iter_t it;
@@ -115,8 +80,10 @@ claim_key(struct tk_store *s, const char *key, const char *hash,
 	    strcmp(bson_iter_utf8(&it, NULL), hash) != 0)
 		rc = STORE_KEY_REUSED;
 	else if (bson_iter_init_find(&it, &found_doc, "replyId") &&
-	    BSON_ITER_HOLDS_OID(&it))
+	    BSON_ITER_HOLDS_OID(&it)) {
 		bson_oid_copy(bson_iter_oid(&it), reply_id);
+		*again = true;
+	}
 	bson_destroy(&found_doc);
 out:
 	bson_destroy(&doc);
@@ -134,44 +101,121 @@ pending_key(const bson_oid_t *ticket, int64_t seq, char *buf, size_t size)
 	snprintf(buf, size, "%s|%" PRId64, hex, seq);
 }
 
-/* The reply is stored in two inserts. First its pending event, whose _id
- * claims the ticket's next sequence number (two concurrent replies that
- * drew the same number from FerretDB's non-atomic $inc: one insert wins,
- * the other draws again) and which holds the whole reply. Then the reply,
- * whose only unique key is its _id. Whoever finds a pending event of a
- * process that died inserts its reply again: a duplicate _id means it was
- * there, anything else that it is now; either way the event goes out, and
- * a reply never exists without its event. */
-enum tk_store_add
-tk_store_add_reply(struct tk_store *s, const struct tk_reply *r,
-    const char *owner, const char *key, const char *hash, bson_t *first,
+/* The next number to claim for ticket, above floor (the highest this
+ * request saw taken): drawn from the host's count (claims.h), which a
+ * worker reads from "sequences" when nobody on the host did for a while;
+ * without a slot for the ticket, from "sequences" each time. */
+static bool
+next_number(struct tk_store *s, struct tk_claims *claims,
+    const bson_oid_t *ticket, int64_t floor, int64_t *next,
     bson_error_t *error)
 {
+	struct tk_claim_slot *slot = claims != NULL ?
+	    tk_claims_slot(claims, ticket) : NULL;
+	int64_t now = svc_now_ms(), last;
+
+	if (slot == NULL || !tk_claims_fresh(slot, now)) {
+		if (!tk_store_reply_seq(s, ticket, &last, error))
+			return false;
+		if (last < floor)
+			last = floor;
+		if (slot == NULL) {
+			*next = last + 1;
+			return true;
+		}
+		tk_claims_seed(slot, last, now);
+	}
+	tk_claims_taken(slot, floor);
+	*next = tk_claims_draw(slot);
+	return true;
+}
+
+/* Whether number seq of ticket belongs to a stored reply already: one
+ * whose pending event was settled, which a worker that had not seen it
+ * may claim again. */
+static bool
+number_stored(struct tk_store *s, const char *claim, bool *stored,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER, doc;
+	bool ok;
+
+	BSON_APPEND_UTF8(&filter, "seqKey", claim);
+	ok = tk_store_find_one(s->replies, &filter, &doc, stored, error);
+	bson_destroy(&doc);
+	bson_destroy(&filter);
+	return ok;
+}
+
+/* The reply that the first request with an idempotency key stored, as
+ * pending or stored (in that order: the outbox stores a reply before it
+ * deletes its pending event, so one of the two reads sees it). */
+static bool
+first_reply(struct tk_store *s, const bson_oid_t *id, bson_t *first,
+    bool *found, bson_error_t *error)
+{
+	char event_id[32];
+
+	svc_event_id(id, event_id, sizeof event_id);
+	bson_destroy(first);
+	return tk_store_event_doc(s, event_id, first, found, error);
+}
+
+/* The reply's one commit before its answer: its pending event, which
+ * holds the whole reply and whose _id "<ticket>|<sequence>" claims the
+ * ticket's next sequence number. The number is drawn from the host's
+ * count (claims.h): a duplicate _id means another host (or a count read
+ * back from the database) holds it pending, and the next is tried; a
+ * claim whose number a stored reply has (settled before the count
+ * caught up) is deleted, and the next is tried. The outbox stores the reply ("replies") before it sends
+ * the event and deletes the pending one; until then the reads of a
+ * ticket merge the pending replies in. Numbers never repeat, and skip
+ * only when a request fails after its claim. */
+enum tk_store_add
+tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
+    const struct tk_reply *r, const char *owner, const char *key,
+    const char *hash, bson_t *first, bson_error_t *error)
+{
 	struct tk_reply mine = *r;
+	int64_t floor = 0;
 	bson_t doc = BSON_INITIALIZER, pending = BSON_INITIALIZER;
 	enum tk_store_add rc = STORE_ADDED;
 	bson_error_t ignored;
 	char claim[64], event_id[32];
-	bool found;
+	bool again = false, found;
 	int tries;
 
 	bson_init(first);
 	if (key != NULL) {
-		rc = claim_key(s, key, hash, &mine.id, error);
+		rc = claim_key(s, key, hash, &mine.id, &again, error);
 		if (rc != STORE_ADDED)
 			goto out;
 	}
-	svc_event_id(&mine.id, event_id, sizeof event_id);
-	for (tries = 0; tries < 100; tries++) {
-		if ((mine.sequence = next_sequence(s, &mine.ticket,
-		    error)) < 0) {
+	if (again) {
+		if (!first_reply(s, &mine.id, first, &found, error)) {
 			rc = STORE_FAILED;
 			goto out;
 		}
+		if (found) {
+			rc = STORE_REPEATED;
+			goto out;
+		}
+		/* The first request died before its pending event: this one
+		 * stores the reply, with the id that request chose. */
+	}
+	svc_event_id(&mine.id, event_id, sizeof event_id);
+	for (tries = 0; tries < 100; tries++) {
+		if (!next_number(s, claims, &mine.ticket, floor,
+		    &mine.sequence, error)) {
+			rc = STORE_FAILED;
+			goto out;
+		}
+		pending_key(&mine.ticket, mine.sequence, claim, sizeof claim);
 		bson_reinit(&doc);
 		BSON_APPEND_OID(&doc, "_id", &mine.id);
 		BSON_APPEND_OID(&doc, "ticketId", &mine.ticket);
 		BSON_APPEND_INT64(&doc, "sequence", mine.sequence);
+		BSON_APPEND_UTF8(&doc, "seqKey", claim);
 		BSON_APPEND_UTF8(&doc, "user", mine.user);
 		BSON_APPEND_UTF8(&doc, "message", mine.message);
 		BSON_APPEND_DATE_TIME(&doc, "createdAt", mine.created_ms);
@@ -179,10 +223,11 @@ tk_store_add_reply(struct tk_store *s, const struct tk_reply *r,
 		BSON_APPEND_UTF8(&doc, "requestId", mine.request_id != NULL ?
 		    mine.request_id : "");
 		append_event(&doc, &mine);
-		pending_key(&mine.ticket, mine.sequence, claim, sizeof claim);
 		bson_reinit(&pending);
 		BSON_APPEND_UTF8(&pending, "_id", claim);
 		BSON_APPEND_UTF8(&pending, "eventId", event_id);
+		BSON_APPEND_OID(&pending, "ticketId", &mine.ticket);
+		BSON_APPEND_INT64(&pending, "sequence", mine.sequence);
 		BSON_APPEND_UTF8(&pending, "owner", owner);
 		BSON_APPEND_DATE_TIME(&pending, "createdAt", mine.created_ms);
 		BSON_APPEND_DOCUMENT(&pending, "reply", &doc);
@@ -192,41 +237,27 @@ tk_store_add_reply(struct tk_store *s, const struct tk_reply *r,
 				rc = STORE_FAILED;
 				goto out;
 			}
+			floor = mine.sequence;
 			continue;
 		}
-		if (mongoc_collection_insert_one(s->replies, &doc, NULL, NULL,
-		    error)) {
+		if (!number_stored(s, claim, &found, error)) {
+			/* Not answered 200: its event must not go out. (Should
+			 * the delete fail too, an adopter finds the event and
+			 * stores the reply: a reply the client may retry.) */
+			tk_store_delete_id(s->pending, claim, &ignored);
+			rc = STORE_FAILED;
+			goto out;
+		}
+		if (!found) {
 			bson_destroy(first);
 			bson_copy_to(&doc, first);
 			goto out;
 		}
-		/* Not stored: its pending event must not go out. (Should this
-		 * fail too, the event of a reply that is there goes out
-		 * again: a duplicate its receiver drops by id.) */
-		tk_store_delete_id(s->pending, claim, &ignored);
-		if (!svc_db_duplicate(error)) {
+		if (!tk_store_delete_id(s->pending, claim, error)) {
 			rc = STORE_FAILED;
 			goto out;
 		}
-		/* A duplicate: of the reply's _id, when the first request
-		 * with this key stored it (return that); else of its
-		 * sequence number, drawn again after its first holder's
-		 * pending event was settled (draw another). FerretDB does
-		 * not say which index refused it. */
-		bson_destroy(first);
-		if (!tk_store_find_by_id(s->replies, &mine.id, first, &found,
-		    error)) {
-			rc = STORE_FAILED;
-			goto out;
-		}
-		if (found) {
-			rc = key != NULL ? STORE_REPEATED : STORE_FAILED;
-			if (key == NULL)
-				bson_set_error(error, MONGOC_ERROR_COLLECTION,
-				    0, "a new reply's id is taken");
-			goto out;
-		}
-		bson_reinit(first);
+		floor = mine.sequence;
 	}
 	bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
 	    "no free sequence number after %d tries", tries);
@@ -259,17 +290,33 @@ tk_store_event_json(const bson_t *reply_doc)
 	return text;
 }
 
+/* Pending first, then stored: the outbox stores a reply before it
+ * deletes its pending event, so a reply accepted before this read is
+ * seen by one of the two. */
 bool
 tk_store_event_doc(struct tk_store *s, const char *event_id, bson_t *doc,
     bool *found, bson_error_t *error)
 {
+	bson_t filter = BSON_INITIALIZER, pending, reply;
 	bson_oid_t oid;
+	bool ok;
 
 	if (!svc_event_reply_oid(event_id, &oid)) {
 		*found = false;
 		bson_init(doc);
 		return true;
 	}
+	BSON_APPEND_UTF8(&filter, "eventId", event_id);
+	ok = tk_store_find_one(s->pending, &filter, &pending, found, error);
+	bson_destroy(&filter);
+	if (ok && *found && tk_store_held_reply(&pending, &reply)) {
+		bson_copy_to(&reply, doc);
+		bson_destroy(&pending);
+		return true;
+	}
+	bson_destroy(&pending);
+	if (!ok)
+		return false;
 	return tk_store_find_by_id(s->replies, &oid, doc, found, error);
 }
 
@@ -301,4 +348,125 @@ tk_store_events_since(struct tk_store *s, int64_t since_ms, long limit,
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return n;
+}
+
+/* Raises each ticket's "sequences" document to the highest number of
+ * its stored replies ($max: a stale raise never lowers it), before
+ * their pending events go (tk_store_settle): a number no longer pending
+ * is one "sequences" counts. FerretDB
+ * applies an update as read, modify, write back, so two processes that
+ * raise one ticket at the same moment may leave the lower of the two:
+ * the next raise of that ticket mends it, and until then a worker that
+ * reads it claims numbers taken already, which it sees and skips. */
+bool
+tk_store_raise_seqs(struct tk_store *s, const struct tk_seqs *max,
+    bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, op,
+	    opts = BSON_INITIALIZER;
+	bool ok = true;
+	size_t i;
+	int tries;
+
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	for (i = 0; ok && i < max->n; i++) {
+		bson_reinit(&filter);
+		bson_reinit(&update);
+		BSON_APPEND_OID(&filter, "_id", &max->v[i].ticket);
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$max", &op);
+		BSON_APPEND_INT64(&op, "seq", max->v[i].last);
+		bson_append_document_end(&update, &op);
+		/* Two first raises of a ticket at once: one upsert inserts,
+		 * the other's insert is refused (E11000) and it updates. */
+		for (tries = 0; tries < 2; tries++) {
+			ok = mongoc_collection_update_one(s->seqs, &filter,
+			    &update, &opts, NULL, error);
+			if (ok || !svc_db_duplicate(error))
+				break;
+		}
+	}
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* The indexes of docs that the insert refused as duplicates. */
+static void
+refused(const bson_t *reply, bool *dup, size_t n)
+{
+	bson_iter_t it, e, f;
+
+	if (!bson_iter_init_find(&it, reply, "writeErrors") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &e))
+		return;
+	while (bson_iter_next(&e)) {
+		int64_t index = -1, code = 0;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&e) || !bson_iter_recurse(&e, &f))
+			continue;
+		while (bson_iter_next(&f)) {
+			if (strcmp(bson_iter_key(&f), "index") == 0)
+				index = bson_iter_as_int64(&f);
+			else if (strcmp(bson_iter_key(&f), "code") == 0)
+				code = bson_iter_as_int64(&f);
+		}
+		if (index >= 0 && (size_t)index < n &&
+		    (code == 11000 || code == 11001))
+			dup[index] = true;
+	}
+}
+
+bool
+tk_store_keep_replies(struct tk_store *s, const bson_t *const *docs,
+    size_t n, bool *keep, bson_error_t *error)
+{
+	bson_t opts = BSON_INITIALIZER, reply, stored;
+	bson_error_t ignored;
+	bson_iter_t it;
+	bool ok, *dup, found;
+	size_t i;
+
+	if (n == 0)
+		return true;
+	if ((dup = calloc(n, sizeof *dup)) == NULL)
+		abort();
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	ok = mongoc_collection_insert_many(s->replies, (const bson_t **)docs,
+	    n, &opts, &reply, error);
+	if (!ok && svc_db_duplicate(error)) {
+		refused(&reply, dup, n);
+		ok = true;
+	}
+	bson_destroy(&reply);
+	for (i = 0; ok && i < n; i++) {
+		keep[i] = true;
+		if (!dup[i])
+			continue;
+		/* There already (stored again, or its pending event was
+		 * adopted), or its number is another reply's: a claim whose
+		 * request failed after the check (tk_store_add_reply), whose
+		 * event must not go out. */
+		if (!bson_iter_init_find(&it, docs[i], "_id") ||
+		    !BSON_ITER_HOLDS_OID(&it) ||
+		    !(ok = tk_store_find_by_id(s->replies, bson_iter_oid(&it),
+		    &stored, &found, error))) {
+			keep[i] = false;
+			continue;
+		}
+		bson_destroy(&stored);
+		if (!found) {
+			keep[i] = false;
+			if (bson_iter_init_find(&it, docs[i], "seqKey") &&
+			    BSON_ITER_HOLDS_UTF8(&it))
+				tk_store_delete_id(s->pending,
+				    bson_iter_utf8(&it, NULL), &ignored);
+			svc_log(SVC_WARN, "a pending reply lost its sequence "
+			    "number to another: not sent");
+			continue;
+		}
+	}
+	bson_destroy(&opts);
+	free(dup);
+	return ok;
 }

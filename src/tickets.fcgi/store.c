@@ -88,12 +88,12 @@ tk_store_prepare(struct tk_store *s, bson_error_t *error)
 	bson_reinit(&keys);
 	BSON_APPEND_INT32(&keys, "ticketId", 1);
 	ok = ok && svc_db_index(s->replies, &keys, "ticketId", false, error);
-	/* A sequence number is a ticket's reply once: FerretDB's $inc can
-	 * hand one out twice, and the pending event that claimed it is gone
-	 * once settled, so the reply's own insert is what refuses the
-	 * second (tk_store_add_reply draws again). Then a ticket's sequence
-	 * counts its replies (replyCount), more only by a request that
-	 * failed after drawing its number. */
+	/* A sequence number is a ticket's reply once: the pending event
+	 * that claimed it is gone once its reply is stored, so the reply's
+	 * own insert is what refuses a second holder (tk_store_add_reply
+	 * looks first; tk_store_keep_replies drops one that got through).
+	 * Then a ticket's sequence counts its replies (replyCount), more
+	 * only by a request that failed after claiming its number. */
 	bson_reinit(&keys);
 	BSON_APPEND_INT32(&keys, "ticketId", 1);
 	BSON_APPEND_INT32(&keys, "sequence", 1);
@@ -123,22 +123,19 @@ tk_store_ping(struct tk_store *s, bson_error_t *error)
 	return ok;
 }
 
-/* Finds a document by _id (on FerretDB through the GIN index of
- * spawn/db-indexes.conf; its own _id index serves no filter). out is
- * always initialised; the caller destroys it. */
 bool
-tk_store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id,
+tk_store_find_one(mongoc_collection_t *coll, const bson_t *filter,
     bson_t *out, bool *found, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
-	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
 	bool ok;
 
 	*found = false;
 	bson_init(out);
-	BSON_APPEND_OID(&filter, "_id", id);
-	cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	cur = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
 	if (mongoc_cursor_next(cur, &doc)) {
 		*found = true;
 		bson_destroy(out);
@@ -146,6 +143,21 @@ tk_store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id,
 	}
 	ok = !mongoc_cursor_error(cur, error);
 	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* Finds a document by _id (on FerretDB through the GIN index of
+ * spawn/db-indexes.conf; its own _id index serves no filter). */
+bool
+tk_store_find_by_id(mongoc_collection_t *coll, const bson_oid_t *id,
+    bson_t *out, bool *found, bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bool ok;
+
+	BSON_APPEND_OID(&filter, "_id", id);
+	ok = tk_store_find_one(coll, &filter, out, found, error);
 	bson_destroy(&filter);
 	return ok;
 }

@@ -7,6 +7,8 @@
 #ifndef TICKETS_H
 #define TICKETS_H
 
+#include "claims.h"
+#include "inflight.h"
 #include "service.h"
 
 /* Field limits: generous for people, bounded for the database. */
@@ -123,7 +125,20 @@ cJSON *tk_store_tickets_brief(struct tk_store *store, size_t max,
 bool tk_store_reply_seq(struct tk_store *store, const bson_oid_t *id,
     int64_t *seq, bson_error_t *error);
 
-/* One ticket, or NULL with *found false. */
+/* The highest sequence number that the pending replies of each ticket
+ * hold (accepted, not stored yet), into max: one read of the pending
+ * events, which are only those in flight. */
+bool tk_store_pending_seqs(struct tk_store *store, struct tk_seqs *max,
+    bson_error_t *error);
+
+/* The sequence numbers ticket id's accepted replies drew: the highest of
+ * "sequences" (raised as the outbox stores them) and of those pending
+ * (from tk_store_pending_seqs). */
+bool tk_store_reply_count(struct tk_store *store, const bson_oid_t *id,
+    const struct tk_seqs *pending, int64_t *count, bson_error_t *error);
+
+/* One ticket with its replies, stored and pending, or NULL with *found
+ * false. */
 cJSON *tk_store_ticket(struct tk_store *store, const bson_oid_t *id,
     bool *found, bson_error_t *error);
 
@@ -152,12 +167,15 @@ enum tk_store_add {
 	STORE_FAILED
 };
 
-/* Inserts reply with its pending event in one document. With key, the
- * first request with that key decides: repeats apply nothing and return
- * the reply first stored (in *first, caller frees with bson_destroy). */
+/* Claims the ticket's next sequence number with the reply's pending
+ * event, which holds the reply until the outbox stores it
+ * (tk_store_keep_replies): one commit. With key, the first request with
+ * that key decides: repeats apply nothing and return the reply first
+ * accepted (in *first, caller frees with bson_destroy). */
 enum tk_store_add tk_store_add_reply(struct tk_store *store,
-    const struct tk_reply *reply, const char *owner, const char *key,
-    const char *hash, bson_t *first, bson_error_t *error);
+    struct tk_claims *claims, const struct tk_reply *reply,
+    const char *owner, const char *key, const char *hash, bson_t *first,
+    bson_error_t *error);
 
 /* The event body of a reply document, as sent to subscribers. */
 char *tk_store_event_json(const bson_t *reply_doc);
@@ -198,9 +216,11 @@ bool tk_store_subs(struct tk_store *store, struct tk_sub **subs, size_t *n,
 void tk_store_subs_free(struct tk_sub *subs, size_t n);
 
 /* Inserts summaries (where a settled event went: {_id: event id, at,
- * subscriptions: [...]}, kept for the event's view), then deletes the
- * pending documents named ("<ticket>|<sequence>") of events that need
- * them no more: settled, or parked for the subscribers still to reach.
+ * subscriptions: [...]}, kept for the event's view), raises the tickets'
+ * "sequences" (the list's replyCount) to the numbers of the pending
+ * documents named ("<ticket>|<sequence>"), then deletes those, of events
+ * that need them no more: settled, or parked for the subscribers still
+ * to reach.
  * A repeat is harmless. */
 bool tk_store_settle(struct tk_store *store, bson_t *const *summaries,
     size_t n_summaries, char *const *pending, size_t n_pending,
@@ -233,6 +253,14 @@ bool tk_store_orphan_backlogs(struct tk_store *store, char **live,
 bool tk_store_backlog_each(struct tk_store *store, const char *name,
     void (*fn)(const bson_t *parked, void *arg), void *arg,
     bson_error_t *error);
+
+/* Stores the replies of pending events (docs, n of them) in "replies",
+ * before their events go out and their pending documents are deleted.
+ * keep[i] says whether docs[i]'s event is to go out: a reply there
+ * already is kept, one whose sequence number another reply holds is not
+ * (its pending document is deleted). A repeat is harmless. */
+bool tk_store_keep_replies(struct tk_store *store, const bson_t *const *docs,
+    size_t n, bool *keep, bson_error_t *error);
 
 /* Calls fn, oldest first, for the reply of every pending event whose
  * owner is not in live (NULL-terminated): what a process that died left
@@ -390,6 +418,8 @@ struct tk_app {
 	unsigned int seed;          /* rand_r state for injected failures */
 	struct svc_gen *gen;        /* bumped by every reply added */
 	struct svc_gen *subs_gen;   /* bumped by every (un)subscribe */
+	struct tk_claims claims;    /* the host's count of sequence numbers */
+	bool claims_shared;         /* mapped (else this process's own) */
 	struct tk_cache cache;
 	struct tk_brief brief;
 	struct tk_title *titles;

@@ -1,6 +1,7 @@
 """POST /tickets/vX.Y.Z/tickets/addComment: the happy paths."""
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -85,3 +86,50 @@ def test_concurrent_comments_on_one_ticket_are_all_kept(post, unique):
         tickets = get_tickets()
         return all(len(find_reply(tickets, TICKET, m)) == 1 for m in messages)
     wait_until(all_there, 10, what="all concurrent replies")
+
+
+def test_a_read_right_after_the_200_sees_the_reply(get, post, unique):
+    """The 200 comes once the reply is stored as its pending event; the
+    outbox moves it into the replies a batch later. Every read in between
+    (one ticket, the whole list, a page's replyCount, the event's view)
+    sees it already, through either version, and once."""
+    ticket = "5f1d7a9e2c3b4a5d6e7f8a07"
+    page = "/tickets/v1.0.0/tickets?limit=1&after=5f1d7a9e2c3b4a5d6e7f8a06"
+    status, _, first = get(page)
+    assert status == 200 and first[0]["_id"] == ticket
+    count = first[0]["replyCount"]
+    for i in range(6):
+        version = ("1.0.0", "1.0.1")[i % 2]
+        message = unique("read after the 200 (%d)" % i)
+        status, _, body = post("/tickets/v%s/tickets/addComment" % version,
+                               {"ticketId": ticket, "user": "e2e", "message": message})
+        assert status == 200, body
+        # At once, through the other version's workers too.
+        status, _, one = get("/tickets/v1.0.0/tickets/%s" % ticket)
+        assert status == 200, one
+        assert [r["id"] for r in one["replies"] if r["message"] == message] == [body["id"]]
+        assert len({r["id"] for r in one["replies"]}) == len(one["replies"])
+        status, _, whole = get("/tickets/v1.0.0/tickets")
+        assert status == 200
+        assert len(find_reply(whole, ticket, message)) == 1
+        status, _, p = get(page)
+        assert status == 200 and p[0]["replyCount"] == count + i + 1
+        status, _, view = get("/tickets/v1.0.0/tickets/events/%s" % body["eventId"])
+        assert status == 200, view
+        assert view["event"]["message"] == message
+
+
+def test_a_repeat_right_after_the_200_applies_nothing(post, unique):
+    """A repeat of a request with an Idempotency-Key, while its reply is
+    still pending, answers the first outcome and adds nothing."""
+    message = unique("repeat while pending")
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    req = {"ticketId": TICKET, "user": "e2e", "message": message}
+    status, _, first = post("/tickets/v1.0.0/tickets/addComment", req, key)
+    assert status == 200, first
+    status, headers, again = post("/tickets/v1.0.1/tickets/addComment", req, key)
+    assert status == 200, again
+    assert headers.get("Idempotent-Replayed") == "true"
+    assert again["id"] == first["id"] and again["eventId"] == first["eventId"]
+    time.sleep(0.5)     # the outbox has stored it since
+    assert len([r for r in replies_of(TICKET) if r["message"] == message]) == 1

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -392,3 +393,42 @@ def test_a_url_off_the_allow_list_is_refused_and_never_contacted(post):
             listener.accept()
     finally:
         listener.close()
+
+
+def test_racing_processes_never_repeat_a_sequence_number(post, subscriber):
+    """Four processes (two versions, two workers each), each drawing the
+    ticket's next number from what it last saw, claim numbers for the same
+    ticket at once: every event carries a number of its own, none
+    skipped."""
+    subscribe(post, subscriber.url)
+    ticket = "5f1d7a9e2c3b4a5d6e7f8a08"
+    tag = unique("race")
+    n_threads, per_thread = 8, 8
+    failures = []
+
+    def poster(k):
+        for i in range(per_thread):
+            try:
+                comment(post, "%s %d-%d" % (tag, k, i), ("1.0.0", "1.0.1")[k % 2],
+                        ticket=ticket)
+            except AssertionError as e:
+                failures.append(str(e))
+
+    threads = [threading.Thread(target=poster, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    total = n_threads * per_thread
+
+    def ours():
+        got = {}
+        for e in subscriber.events():
+            if str(e.get("message", "")).startswith(tag + " "):
+                got[e["message"]] = e["sequence"]
+        return got if len(got) == total else None
+    got = wait_until(ours, 30, what="every event")
+    numbers = sorted(got.values())
+    assert len(set(numbers)) == total, numbers
+    assert numbers == list(range(numbers[0], numbers[0] + total)), numbers

@@ -600,6 +600,23 @@ START_TEST(subscriptions_unknown_hold)
 }
 END_TEST
 
+/* A fresh event reaches the machine a batch after its reply was
+ * accepted: a subscription made after the reply does not get it. */
+START_TEST(fresh_skips_later_subscriptions)
+{
+	struct tk_delivery_input in = input(1, T0);
+	struct tk_sub s[2];
+
+	s[0] = sub(0, T0 - 3600 * S);
+	s[1] = sub(1, T0 + 50);
+	tk_delivery_subs(m, s, 2, T0 + 100);
+	tk_delivery_add(m, &in, DELIVERY_FRESH, NULL, T0 + 100);
+	tk_delivery_send_due(m, T0 + 100);
+	ck_assert_int_eq(count(DELIVERY_SEND, 0), 1);
+	ck_assert_str_eq(last(DELIVERY_SEND)->sub, sub_id(0));
+}
+END_TEST
+
 /* A replay goes to the subscriptions named; its delivery is recorded and
  * its dead letter forgotten. */
 START_TEST(replay_forgets_dead_letter)
@@ -683,6 +700,7 @@ suite(void)
 	tcase_add_test(tc, adopter_chosen);
 	tcase_add_test(tc, unsubscribe_cancels);
 	tcase_add_test(tc, subscriptions_unknown_hold);
+	tcase_add_test(tc, fresh_skips_later_subscriptions);
 	tcase_add_test(tc, replay_forgets_dead_letter);
 	tcase_add_test(tc, refused_url_disabled);
 	tcase_add_test(tc, backlog_per_subscriber_capped);

@@ -1,0 +1,100 @@
+/*
+ * inflight.c - the pure parts of replies in flight: the highest sequence
+ * number per ticket of a set of replies (a batch the outbox stores, the
+ * pending ones a page counts), and the order in which stored and pending
+ * replies are shown together.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "inflight.h"
+
+static struct tk_seq *
+find(const struct tk_seqs *seqs, const bson_oid_t *ticket)
+{
+	size_t i;
+
+	for (i = 0; i < seqs->n; i++)
+		if (bson_oid_equal(&seqs->v[i].ticket, ticket))
+			return &seqs->v[i];
+	return NULL;
+}
+
+bool
+tk_seqs_last(const struct tk_seqs *seqs, const bson_oid_t *ticket,
+    int64_t *last)
+{
+	const struct tk_seq *s = find(seqs, ticket);
+
+	if (s == NULL)
+		return false;
+	*last = s->last;
+	return true;
+}
+
+void
+tk_seqs_saw(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t n)
+{
+	struct tk_seq *s = find(seqs, ticket);
+
+	if (s == NULL) {
+		/* Few tickets, many replies: a full table starts again. */
+		if (seqs->n == TK_SEQS_MAX)
+			seqs->n = 0;
+		if (seqs->v == NULL && (seqs->v = calloc(TK_SEQS_MAX,
+		    sizeof *seqs->v)) == NULL)
+			abort();
+		s = &seqs->v[seqs->n++];
+		bson_oid_copy(ticket, &s->ticket);
+		s->last = n;
+	} else if (n > s->last)
+		s->last = n;
+}
+
+void
+tk_seqs_clear(struct tk_seqs *seqs)
+{
+	free(seqs->v);
+	seqs->v = NULL;
+	seqs->n = 0;
+}
+
+static void
+order_key(const bson_t *doc, int64_t *ms, bson_oid_t *id)
+{
+	bson_iter_t it;
+
+	*ms = 0;
+	memset(id, 0, sizeof *id);
+	if (bson_iter_init_find(&it, doc, "createdAt") &&
+	    BSON_ITER_HOLDS_DATE_TIME(&it))
+		*ms = bson_iter_date_time(&it);
+	if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it))
+		bson_oid_copy(bson_iter_oid(&it), id);
+}
+
+int
+tk_reply_order(const bson_t *a, const bson_t *b)
+{
+	int64_t ma, mb;
+	bson_oid_t ia, ib;
+
+	order_key(a, &ma, &ia);
+	order_key(b, &mb, &ib);
+	if (ma != mb)
+		return ma < mb ? -1 : 1;
+	return bson_oid_compare(&ia, &ib);
+}
+
+static int
+compare(const void *a, const void *b)
+{
+	return tk_reply_order(*(bson_t *const *)a, *(bson_t *const *)b);
+}
+
+void
+tk_replies_sort(bson_t **docs, size_t n)
+{
+	if (n > 1)
+		qsort(docs, n, sizeof *docs, compare);
+}

@@ -1,0 +1,183 @@
+/*
+ * test-inflight.c - the host's count of each ticket's sequence numbers
+ * (drawn in turn, stepping over what is taken, trusted for a while only),
+ * the highest number per ticket of a set of replies, and the order of a
+ * ticket's replies (creation time, then id), which merges stored and
+ * pending ones.
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "claims.h"
+#include "inflight.h"
+#include "unit.h"
+
+#define T0 1700000000000LL
+
+static bson_oid_t a, b;
+
+static void
+setup(void)
+{
+	bson_oid_init_from_string(&a, "5f1d7a9e2c3b4a5d6e7f8a01");
+	bson_oid_init_from_string(&b, "5f1d7a9e2c3b4a5d6e7f8a02");
+}
+
+START_TEST(highest_per_ticket)
+{
+	struct tk_seqs s = { NULL, 0 };
+	int64_t last = -1;
+
+	ck_assert(!tk_seqs_last(&s, &a, &last));
+	tk_seqs_saw(&s, &a, 7);
+	tk_seqs_saw(&s, &a, 9);
+	tk_seqs_saw(&s, &a, 8);
+	tk_seqs_saw(&s, &b, 3);
+	ck_assert(tk_seqs_last(&s, &a, &last));
+	ck_assert_int_eq(last, 9);
+	ck_assert(tk_seqs_last(&s, &b, &last));
+	ck_assert_int_eq(last, 3);
+	tk_seqs_clear(&s);
+}
+END_TEST
+
+START_TEST(full_table_starts_again)
+{
+	struct tk_seqs s = { NULL, 0 };
+	bson_oid_t t;
+	int64_t last;
+	int i;
+
+	for (i = 0; i < TK_SEQS_MAX; i++) {
+		bson_oid_init(&t, NULL);
+		tk_seqs_saw(&s, &t, i);
+	}
+	ck_assert_uint_eq(s.n, TK_SEQS_MAX);
+	tk_seqs_saw(&s, &a, 2);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert(tk_seqs_last(&s, &a, &last));
+	ck_assert_int_eq(last, 2);
+	tk_seqs_clear(&s);
+}
+END_TEST
+
+static struct tk_claims
+claims(void)
+{
+	struct tk_claims c = { calloc(1, TK_CLAIMS_SIZE) };
+
+	ck_assert_ptr_nonnull(c.slots);
+	return c;
+}
+
+START_TEST(claims_seeded_then_drawn_in_turn)
+{
+	struct tk_claims c = claims();
+	struct tk_claim_slot *s = tk_claims_slot(&c, &a), *s2;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert(!tk_claims_fresh(s, T0));
+	tk_claims_seed(s, 40, T0);
+	ck_assert(tk_claims_fresh(s, T0 + TK_CLAIMS_MS - 1));
+	ck_assert(!tk_claims_fresh(s, T0 + TK_CLAIMS_MS));
+	/* Another process of the host finds the same slot. */
+	ck_assert_ptr_eq(tk_claims_slot(&c, &a), s);
+	ck_assert_int_eq(tk_claims_draw(s), 41);
+	ck_assert_int_eq(tk_claims_draw(s), 42);
+	/* Another ticket has a count of its own. */
+	s2 = tk_claims_slot(&c, &b);
+	ck_assert_ptr_ne(s2, s);
+	ck_assert_int_eq(tk_claims_draw(s2), 1);
+	free(c.slots);
+}
+END_TEST
+
+START_TEST(claims_step_over_what_is_taken)
+{
+	struct tk_claims c = claims();
+	struct tk_claim_slot *s = tk_claims_slot(&c, &a);
+
+	tk_claims_seed(s, 5, T0);
+	tk_claims_taken(s, 9);          /* another host holds 6 to 9 */
+	ck_assert_int_eq(tk_claims_draw(s), 10);
+	tk_claims_taken(s, 3);          /* below: nothing changes */
+	ck_assert_int_eq(tk_claims_draw(s), 11);
+	/* Read again from the database, which lags what is pending. */
+	tk_claims_seed(s, 8, T0 + TK_CLAIMS_MS);
+	ck_assert(tk_claims_fresh(s, T0 + TK_CLAIMS_MS));
+	ck_assert_int_eq(tk_claims_draw(s), 12);
+	/* No count there (the database emptied): the numbers start again. */
+	tk_claims_seed(s, 0, T0 + 2 * TK_CLAIMS_MS);
+	ck_assert_int_eq(tk_claims_draw(s), 1);
+	free(c.slots);
+}
+END_TEST
+
+START_TEST(claims_full_means_no_hint)
+{
+	struct tk_claims c = claims();
+	bson_oid_t t;
+	int i, none = 0;
+
+	for (i = 0; i < 2 * TK_CLAIMS_SLOTS; i++) {
+		bson_oid_init(&t, NULL);
+		none += tk_claims_slot(&c, &t) == NULL;
+	}
+	ck_assert_int_gt(none, 0);
+	free(c.slots);
+}
+END_TEST
+
+static bson_t *
+reply(int64_t ms, const bson_oid_t *id)
+{
+	bson_t *d = bson_new();
+
+	BSON_APPEND_OID(d, "_id", id);
+	BSON_APPEND_DATE_TIME(d, "createdAt", ms);
+	return d;
+}
+
+START_TEST(replies_by_time_then_id)
+{
+	bson_t *d[4];
+
+	d[0] = reply(T0 + 5, &a);
+	d[1] = reply(T0 + 1, &b);
+	d[2] = reply(T0 + 5, &b);       /* same time: by id, after a */
+	d[3] = reply(T0 + 1, &b);       /* the same reply: equal */
+	ck_assert_int_lt(tk_reply_order(d[1], d[0]), 0);
+	ck_assert_int_gt(tk_reply_order(d[2], d[0]), 0);
+	ck_assert_int_eq(tk_reply_order(d[1], d[3]), 0);
+	tk_replies_sort(d, 3);
+	ck_assert_int_eq(tk_reply_order(d[0], d[3]), 0);
+	ck_assert_int_lt(tk_reply_order(d[1], d[2]), 0);
+	bson_destroy(d[0]);
+	bson_destroy(d[1]);
+	bson_destroy(d[2]);
+	bson_destroy(d[3]);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("inflight");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, highest_per_ticket);
+	tcase_add_test(tc, full_table_starts_again);
+	tcase_add_test(tc, claims_seeded_then_drawn_in_turn);
+	tcase_add_test(tc, claims_step_over_what_is_taken);
+	tcase_add_test(tc, claims_full_means_no_hint);
+	tcase_add_test(tc, replies_by_time_then_id);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return unit_run(suite());
+}
