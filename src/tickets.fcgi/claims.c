@@ -7,22 +7,12 @@
 #include <string.h>
 
 #include "claims.h"
-
-static uint32_t
-hash(const bson_oid_t *t)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < sizeof t->bytes; i++)
-		h = (h ^ t->bytes[i]) * 16777619u;
-	return h;
-}
+#include "service.h"
 
 struct tk_claim_slot *
 tk_claims_slot(struct tk_claims *c, const bson_oid_t *ticket)
 {
-	uint32_t h = hash(ticket);
+	uint64_t h = svc_hash(ticket->bytes, sizeof ticket->bytes);
 	size_t i;
 
 	for (i = 0; i < TK_CLAIMS_PROBES; i++) {
