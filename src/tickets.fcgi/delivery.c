@@ -35,16 +35,6 @@ tk_dl_act(struct tk_delivery *m, enum tk_delivery_act kind, int64_t now,
 	m->cfg.act(m->cfg.arg, &a);
 }
 
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n, size);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
 /* ---- events ---- */
 
 static struct tk_delivery_event **
@@ -73,12 +63,12 @@ tk_delivery_knows(struct tk_delivery *m, const bson_oid_t *id)
 static struct tk_delivery_event *
 ev_make(struct tk_delivery *m, const struct tk_delivery_input *in)
 {
-	struct tk_delivery_event *e = xcalloc(1, sizeof *e);
+	struct tk_delivery_event *e = bson_malloc0(sizeof *e);
 	char hex[25];
 
 	e->machine = m;
 	bson_oid_copy(&in->id, &e->id);
-	e->body = xcalloc(1, in->len + 1);
+	e->body = bson_malloc0(in->len + 1);
 	memcpy(e->body, in->body, in->len);
 	e->len = in->len;
 	bson_oid_to_string(&e->id, hex);
@@ -156,9 +146,8 @@ tk_delivery_window(struct tk_delivery *m, int64_t end_ms)
 			return &m->windows[i];
 	if (m->n_windows == m->cap_windows) {
 		m->cap_windows = m->cap_windows ? m->cap_windows * 2 : 8;
-		if ((m->windows = realloc(m->windows, m->cap_windows *
-		    sizeof *m->windows)) == NULL)
-			abort();
+		m->windows = bson_realloc(m->windows, m->cap_windows *
+		    sizeof *m->windows);
 	}
 	w = &m->windows[m->n_windows++];
 	memset(w, 0, sizeof *w);
@@ -247,11 +236,9 @@ static struct tk_delivery_job *
 job_add(struct tk_delivery_event *e, struct tk_delivery_sub *q, bool replay,
     int64_t now)
 {
-	struct tk_delivery_job *j = xcalloc(1, sizeof *j);
+	struct tk_delivery_job *j = bson_malloc0(sizeof *j);
 
-	if ((e->jobs = realloc(e->jobs, (e->n_jobs + 1) *
-	    sizeof *e->jobs)) == NULL)
-		abort();
+	e->jobs = bson_realloc(e->jobs, (e->n_jobs + 1) * sizeof *e->jobs);
 	j->ev = e;
 	j->sub = q;
 	j->replay = replay;
@@ -396,10 +383,9 @@ tk_delivery_subs(struct tk_delivery *m, const struct tk_sub *subs, size_t n,
 			q->seen = true;
 			continue;
 		}
-		q = xcalloc(1, sizeof *q);
+		q = bson_malloc0(sizeof *q);
 		q->sub = subs[i];
-		if ((q->sub.url = strdup(subs[i].url)) == NULL)
-			abort();
+		q->sub.url = bson_strdup(subs[i].url);
 		q->seen = true;
 		for (tail = &m->subs; *tail != NULL; tail = &(*tail)->next)
 			;
@@ -448,7 +434,7 @@ tk_delivery_adopts(const char *me, char **now, char **before, bool full)
 struct tk_delivery *
 tk_delivery_new(const struct tk_delivery_config *cfg)
 {
-	struct tk_delivery *m = xcalloc(1, sizeof *m);
+	struct tk_delivery *m = bson_malloc0(sizeof *m);
 
 	m->cfg = *cfg;
 	return m;

@@ -102,8 +102,8 @@ struct tk_delivery_config {
 	long retry_window;              /* seconds an event may wait */
 	unsigned int seed;              /* rand_r state for the jitter */
 	const char *token;              /* names this process's backlogs */
-	/* Whether url may be contacted; why says why not. */
-	bool (*url_allowed)(void *arg, const char *url, char *why, size_t size);
+	/* Whether url may be contacted; false with error saying why not. */
+	bool (*url_allowed)(void *arg, const char *url, bson_error_t *error);
 	void (*act)(void *arg, const struct tk_delivery_action *action);
 	void *arg;
 };

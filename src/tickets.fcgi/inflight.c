@@ -38,12 +38,14 @@ tk_seqs_saw(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t n)
 	struct tk_seq *s = find(seqs, ticket);
 
 	if (s == NULL) {
-		/* Few tickets, many replies: a full table starts again. */
-		if (seqs->n == TK_SEQS_MAX)
-			seqs->n = 0;
-		if (seqs->v == NULL && (seqs->v = calloc(TK_SEQS_MAX,
-		    sizeof *seqs->v)) == NULL)
-			abort();
+		/* Every ticket of the set is kept: a maximum dropped would
+		 * leave a ticket's count low (the sets are a flush's, or the
+		 * pending replies', so they stay small). */
+		if (seqs->n == seqs->cap) {
+			seqs->cap = seqs->cap ? seqs->cap * 2 : 64;
+			seqs->v = bson_realloc(seqs->v, seqs->cap *
+			    sizeof *seqs->v);
+		}
 		s = &seqs->v[seqs->n++];
 		bson_oid_copy(ticket, &s->ticket);
 		s->last = n;
@@ -54,9 +56,9 @@ tk_seqs_saw(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t n)
 void
 tk_seqs_clear(struct tk_seqs *seqs)
 {
-	free(seqs->v);
+	bson_free(seqs->v);
 	seqs->v = NULL;
-	seqs->n = 0;
+	seqs->n = seqs->cap = 0;
 }
 
 static void

@@ -10,9 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TK_SEQS_MAX 1024        /* tickets kept; a full table starts
-                                   again */
-
 struct tk_seq {
 	bson_oid_t ticket;
 	int64_t last;
@@ -22,7 +19,7 @@ struct tk_seq {
  * the pending ones). */
 struct tk_seqs {
 	struct tk_seq *v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* The highest number seen for ticket; false when none was. */

@@ -47,8 +47,7 @@ tk_outbox_grow(void **v, size_t n, size_t *cap, size_t size)
 	if (n < *cap)
 		return;
 	*cap = *cap ? *cap * 2 : 64;
-	if ((*v = realloc(*v, *cap * size)) == NULL)
-		abort();
+	*v = bson_realloc(*v, *cap * size);
 }
 
 /* Database trouble is said once a minute, not once per attempt. */
@@ -171,11 +170,11 @@ apply(void *arg, const struct tk_delivery_action *a)
 }
 
 static bool
-url_allowed(void *arg, const char *url, char *why, size_t size)
+url_allowed(void *arg, const char *url, bson_error_t *error)
 {
 	struct tk_outbox *o = arg;
 
-	return tk_url_allowed(o->cfg, url, why, size);
+	return tk_url_allowed(o->cfg, url, error);
 }
 
 /* ---- subscriptions ---- */
@@ -247,9 +246,8 @@ store_loading(struct tk_outbox *o)
 	bool *keep;
 	size_t i, j;
 
-	if ((docs = calloc(o->n_loading, sizeof *docs)) == NULL ||
-	    (keep = calloc(o->n_loading, sizeof *keep)) == NULL)
-		abort();
+	docs = bson_malloc0(o->n_loading * sizeof *docs);
+	keep = bson_malloc0(o->n_loading * sizeof *keep);
 	for (i = 0; i < o->n_loading; i++)
 		docs[i] = o->loading[i].doc;
 	if (!tk_store_keep_replies(o->store, docs, o->n_loading, keep,
@@ -403,8 +401,7 @@ tk_outbox_start(const struct tk_config *cfg, const char *owner,
 	bson_oid_t token;
 	vd_error_t err;
 
-	if ((o = calloc(1, sizeof *o)) == NULL)
-		return NULL;
+	o = bson_malloc0(sizeof *o);
 	o->cfg = cfg;
 	snprintf(o->owner, sizeof o->owner, "%s", owner);
 	bson_oid_init(&token, NULL);
@@ -447,14 +444,14 @@ hand_over(struct tk_outbox *o, const bson_t *doc, char **subs)
 	struct tk_handoff h;
 	size_t n = 0;
 
-	if (o == NULL || (h.doc = bson_copy(doc)) == NULL)
+	if (o == NULL)
 		return false;
+	h.doc = bson_copy(doc);
 	h.subs = NULL;
 	if (subs != NULL) {
 		while (subs[n] != NULL)
 			n++;
-		if ((h.subs = calloc(n + 1, sizeof *h.subs)) == NULL)
-			abort();
+		h.subs = bson_malloc0((n + 1) * sizeof *h.subs);
 		for (n = 0; subs[n] != NULL; n++)
 			h.subs[n] = bson_strdup(subs[n]);
 	}

@@ -180,7 +180,7 @@ page_from_brief(struct tk_app *app, const char *after, long limit,
     bson_error_t *error)
 {
 	struct tk_brief *b = &app->brief;
-	struct tk_seqs pending = { NULL, 0 };
+	struct tk_seqs pending = { NULL, 0, 0 };
 	cJSON *page, *t;
 	long n = 0;
 

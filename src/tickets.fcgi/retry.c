@@ -63,7 +63,7 @@ tk_delivery_send_due(struct tk_delivery *m, int64_t now)
 {
 	struct tk_delivery_sub *q, *next;
 	struct tk_delivery_job *j;
-	char why[VD_ERROR_SIZE + 64];
+	bson_error_t why;
 
 	/* An operator's unsubscribe must not be lost on a database too busy
 	 * to answer (a reply flood): events wait until they are read. */
@@ -87,9 +87,8 @@ tk_delivery_send_due(struct tk_delivery *m, int64_t now)
 		 * database holds what was never checked): a URL it refuses,
 		 * or one of this service's own, is never contacted. */
 		if (!q->checked && m->cfg.url_allowed != NULL &&
-		    !m->cfg.url_allowed(m->cfg.arg, q->sub.url, why,
-		    sizeof why)) {
-			disable(m, q, 0, why, now);
+		    !m->cfg.url_allowed(m->cfg.arg, q->sub.url, &why)) {
+			disable(m, q, 0, why.message, now);
 			if (q->inflight == 0)
 				tk_dl_sub_drop(m, q, now);
 			continue;

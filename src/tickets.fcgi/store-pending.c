@@ -90,7 +90,7 @@ tk_store_settle(struct tk_store *s, bson_t *const *summaries,
 	/* Then the tickets' counts, raised to the numbers of the events let
 	 * go: a number no longer pending is one "sequences" counts. */
 	if (ok && n_pending > 0) {
-		struct tk_seqs max = { NULL, 0 };
+		struct tk_seqs max = { NULL, 0, 0 };
 		bson_oid_t ticket;
 		size_t i;
 

@@ -429,8 +429,7 @@ tk_store_keep_replies(struct tk_store *s, const bson_t *const *docs,
 
 	if (n == 0)
 		return true;
-	if ((dup = calloc(n, sizeof *dup)) == NULL)
-		abort();
+	dup = bson_malloc0(n * sizeof *dup);
 	BSON_APPEND_BOOL(&opts, "ordered", false);
 	ok = mongoc_collection_insert_many(s->replies, (const bson_t **)docs,
 	    n, &opts, &reply, error);

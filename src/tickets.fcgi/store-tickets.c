@@ -160,8 +160,7 @@ each_reply(struct tk_store *s, const bson_t *ticket, bson_t *const *pend,
 
 	if (!bson_iter_init_find(&it, ticket, "_id") || !BSON_ITER_HOLDS_OID(&it))
 		return true;
-	if ((mine = calloc(n_pend + 1, sizeof *mine)) == NULL)
-		abort();
+	mine = bson_malloc0((n_pend + 1) * sizeof *mine);
 	for (i = 0; i < n_pend; i++) {
 		bson_iter_t t;
 
@@ -334,7 +333,7 @@ tk_store_tickets_page(struct tk_store *s, const bson_oid_t *after, int limit,
 	const bson_t *doc;
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, gt;
 	cJSON *list = cJSON_CreateArray();
-	struct tk_seqs pending = { NULL, 0 };
+	struct tk_seqs pending = { NULL, 0, 0 };
 	bool ok = true;
 
 	if (after != NULL) {

@@ -16,19 +16,20 @@
 
 bool
 tk_url_allowed(const struct tk_config *cfg, const char *url,
-    char *why, size_t size)
+    bson_error_t *error)
 {
 	vd_error_t err;
 
 	/* Whatever the list says: an event posted to this service's own
 	 * paths would come back as a write, and make more events. */
 	if (vd_urls_reaches(cfg->own_paths, url)) {
-		snprintf(why, size, "the url is one of the tickets service's "
-		    "own paths: events must not come back to it");
+		bson_set_error(error, 0, 0, "the url is one of the tickets "
+		    "service's own paths: events must not come back to it");
 		return false;
 	}
 	if (vd_urls_check(cfg->allowed_urls, url, &err) != VD_OK) {
-		snprintf(why, size, "%s (EVENTS_ALLOWED_URLS)", err.message);
+		bson_set_error(error, 0, 0, "%s (EVENTS_ALLOWED_URLS)",
+		    err.message);
 		return false;
 	}
 	return true;
@@ -68,13 +69,14 @@ body_url(const struct tk_config *cfg, const cJSON *body,
     struct svc_response *resp)
 {
 	const char *url;
-	char why[VD_ERROR_SIZE + 64];
+	bson_error_t why;
 
 	if ((url = svc_field_string(body, "url", TICKETS_URL_MAX, false,
 	    resp)) == NULL)
 		return NULL;
-	if (!tk_url_allowed(cfg, url, why, sizeof why)) {
-		svc_response_error(resp, 400, "invalid url", "%s", why);
+	if (!tk_url_allowed(cfg, url, &why)) {
+		svc_response_error(resp, 400, "invalid url", "%s",
+		    why.message);
 		return NULL;
 	}
 	return url;

@@ -61,9 +61,9 @@ struct tk_config {
 
 /* subscribe.c: whether url may be subscribed and contacted: on the
  * allow-list, and never one of this service's own paths, whatever the
- * list says; why (size bytes) says why not. */
+ * list says; false with error saying why not. */
 bool tk_url_allowed(const struct tk_config *cfg, const char *url,
-    char *why, size_t size);
+    bson_error_t *error);
 
 /* subscribe.c: the loop's guard. A request carrying the headers of an
  * event delivery (Standard Webhooks) is never applied as a write: 403.

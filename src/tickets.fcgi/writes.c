@@ -91,8 +91,7 @@ tk_outbox_record(struct tk_outbox *o, const struct tk_delivery_action *a)
 	memset(at, 0, sizeof *at);
 	memcpy(at->event_id, a->ev->event_id, sizeof at->event_id);
 	snprintf(at->sub, sizeof at->sub, "%s", a->sub);
-	if ((at->url = strdup(a->url)) == NULL)
-		abort();
+	at->url = bson_strdup(a->url);
 	at->number = a->job->attempts;
 	at->at_ms = a->now;
 	at->status = d->http_status;
@@ -113,8 +112,7 @@ flush_parks(struct tk_outbox *o, bson_error_t *error)
 
 	if (o->n_parks == 0)
 		return true;
-	if ((docs = calloc(o->n_parks, sizeof *docs)) == NULL)
-		abort();
+	docs = bson_malloc0(o->n_parks * sizeof *docs);
 	for (i = 0; i < o->n_parks; i = j) {
 		for (j = i, n = 0; j < o->n_parks &&
 		    o->parks[j].window == o->parks[i].window; j++)

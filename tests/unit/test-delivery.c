@@ -68,11 +68,11 @@ record(void *arg, const struct tk_delivery_action *a)
 }
 
 static bool
-allowed(void *arg, const char *url, char *why, size_t size)
+allowed(void *arg, const char *url, bson_error_t *error)
 {
 	(void)arg;
 	if (refuse_bad && strcmp(url, "http://bad/") == 0) {
-		snprintf(why, size, "not on the allow-list");
+		bson_set_error(error, 0, 0, "not on the allow-list");
 		return false;
 	}
 	return true;
