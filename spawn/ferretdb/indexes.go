@@ -26,7 +26,9 @@ import (
 )
 
 // indexSpec is one line of the spec file: DATABASE COLLECTION FIELD, where
-// COLLECTION may end in "*" to match every collection with that prefix.
+// DATABASE and COLLECTION may end in "*" to match every database or
+// collection with that prefix (spawn/cluster names each host's reply feed
+// database replyfeed_HOST).
 type indexSpec struct {
 	db, coll, field string
 }
@@ -103,7 +105,16 @@ func keepIndexes(ctx context.Context, url string, specs []indexSpec, every time.
 func ensureIndexes(ctx context.Context, pool *pgxpool.Pool, specs []indexSpec, log *slog.Logger) error {
 	dbs := map[string][]indexSpec{}
 	for _, s := range specs {
-		dbs[s.db] = append(dbs[s.db], s)
+		names := []string{s.db}
+		if p, ok := strings.CutSuffix(s.db, "*"); ok {
+			var err error
+			if names, err = schemasWithPrefix(ctx, pool, p); err != nil {
+				return err
+			}
+		}
+		for _, db := range names {
+			dbs[db] = append(dbs[db], s)
+		}
 	}
 	for db, list := range dbs {
 		if err := ensureDatabase(ctx, pool, db, list, log); err != nil {
@@ -198,6 +209,25 @@ func ensureDatabase(ctx context.Context, pool *pgxpool.Pool, db string, specs []
 		}
 	}
 	return nil
+}
+
+// schemasWithPrefix lists the PostgreSQL schemas (FerretDB's databases)
+// whose names start with prefix.
+func schemasWithPrefix(ctx context.Context, pool *pgxpool.Pool, prefix string) ([]string, error) {
+	rows, err := pool.Query(ctx, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`, prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
 }
 
 // quoteLiteral quotes a field name (already restricted to [A-Za-z0-9_]).

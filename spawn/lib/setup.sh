@@ -55,9 +55,11 @@ install_packages() {
 # data) a database another made. ferretdb/ferretdb.patch makes it read the
 # metadata again on a miss (a catalog lookup; the OpLog collection that
 # every write looks for is taken as missing for a second after a miss);
-# and it closes a PostgreSQL connection whose data goes unacknowledged for
+# it closes a PostgreSQL connection whose data goes unacknowledged for
 # 5 s (TCP_USER_TIMEOUT: a cut link makes a query fail in seconds, not in
-# TCP's 15 minutes). It is applied to a copy of the module (3.4 MB) in
+# TCP's 15 minutes); and it deletes {_id: v} and {_id: {$in: [...]}} by
+# those ids, where FerretDB read and decoded the whole collection first
+# (the outbox's delete of the events it let go). It is applied to a copy of the module (3.4 MB) in
 # STATE/ferretdb-build, which a copy of ferretdb/ builds with (a replace
 # directive); prints that directory.
 ferretdb_patched() {

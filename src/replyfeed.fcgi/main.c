@@ -16,9 +16,10 @@
 #include "replyfeed.h"
 
 /* Housekeeping, after a response has gone out: never on a request's time. */
-/* FerretDB decodes every stored reply to prune: rarely, and few kept. A
- * redelivered event older than what is kept is stored again but never
- * shows (it is older than the latest ten), so few is enough. */
+/* A prune reads the buckets it deletes from (rf_store_prune_buckets),
+ * or, the first of a process, every reply. A redelivered event older
+ * than what is kept is stored again but never shows (it is older than
+ * the latest ten), so few kept is enough. */
 #define PRUNE_EVERY 1000        /* inserts between prunes */
 #define PRUNE_MS 60000          /* or this long, if anything was inserted */
 #define PREPARE_MS 10000        /* retry of indexes the database refused */
@@ -147,6 +148,7 @@ after_request(const struct svc_request *req, const struct svc_response *resp,
 	struct rf_app *app = arg;
 	int64_t now = svc_now_ms();
 	bson_error_t error;
+	int64_t before;
 	long n;
 
 	if ((!rf_store_prepared(app->store) || app->rebuild) &&
@@ -166,8 +168,15 @@ after_request(const struct svc_request *req, const struct svc_response *resp,
 	    now - app->pruned_ms < PRUNE_MS))
 		return;
 	app->pruned_ms = now;
-	if ((n = rf_store_prune(app->store, app->cfg->keep,
-	    now - REPLYFEED_REMEMBER_MS, &error)) < 0) {
+	before = now - REPLYFEED_REMEMBER_MS;
+	if (app->prune_from > 0 &&
+	    before / RF_BUCKET_MS - app->prune_from <= RF_PRUNE_SPAN)
+		n = rf_store_prune_buckets(app->store, app->cfg->keep, now,
+		    before, &app->prune_from, &error);
+	else if ((n = rf_store_prune(app->store, app->cfg->keep, before,
+	    &error)) >= 0)
+		app->prune_from = before / RF_BUCKET_MS;
+	if (n < 0) {
 		svc_log(SVC_WARN, "cannot prune old replies: %s (trying again "
 		    "later)", error.message);
 		app->inserted = 1;

@@ -24,6 +24,17 @@
  * first arrived; a minute more for clocks. */
 #define REPLYFEED_REMEMBER_MS ((2 * REPLYFEED_TOLERANCE + 60) * 1000LL)
 
+/* A reply's "bucket": its receivedAt in whole RF_BUCKET_MS, so that
+ * pruning finds the old ones by equality, which FerretDB serves from an
+ * index (a range or a sort it serves by reading every document). Ten
+ * seconds: a bucket's ids go in one delete, and PostgreSQL takes at most
+ * 65,535 parameters (6,500 replies a second). */
+#define RF_BUCKET_MS 10000LL
+
+/* Buckets a bucket prune walks at most; further behind (a long quiet),
+ * the whole collection is pruned at once (rf_store_prune). */
+#define RF_PRUNE_SPAN 180
+
 struct rf_config {
 	const char *version;        /* "1.0.0" */
 	const char *mongodb_uri;    /* NULL: $MONGODB_URI, else the default */
@@ -73,9 +84,21 @@ bool rf_store_insert(struct rf_store *store, const struct svc_event *event,
 cJSON *rf_store_latest(struct rf_store *store, int n, bson_error_t *error);
 
 /* Deletes every reply but the newest keep and those received after
- * received_before (Unix ms). Returns how many went, -1 on error. */
+ * received_before (Unix ms). Reads every reply (FerretDB can use no index
+ * for a sort or a range): the first prune of a process, and after a long
+ * quiet. Returns how many went, -1 on error. */
 long rf_store_prune(struct rf_store *store, long keep, int64_t received_before,
     bson_error_t *error);
+
+/* Deletes the replies received in the buckets from *from to the one
+ * before received_before's, keeping the keep received last when fewer
+ * than keep were received after those buckets; sets *from to the bucket
+ * to start from next time. Reads only the buckets it deletes from and,
+ * newest first, the later ones until keep are counted: each an equality
+ * on "bucket", which FerretDB serves from an index. Returns how many
+ * went, -1 on error. */
+long rf_store_prune_buckets(struct rf_store *store, long keep, int64_t now_ms,
+    int64_t received_before, int64_t *from, bson_error_t *error);
 
 /* ---- subscription.c: this process's subscription to reply events ---- */
 
@@ -113,6 +136,7 @@ struct rf_app {
 	struct rf_subscription *subscription;
 	long inserted;              /* events stored since the last prune */
 	int64_t pruned_ms;          /* when the last prune ran */
+	int64_t prune_from;         /* first bucket to prune; 0: prune all */
 	int64_t prepare_ms;         /* when indexes were last attempted */
 	bool rebuild;               /* the latest file needs making again */
 	struct svc_metrics *metrics; /* the version's metrics (metrics.c) */

@@ -62,6 +62,10 @@ rf_store_prepare(struct rf_store *s, bson_error_t *error)
 	append_newest_first(&keys);
 	s->prepared = svc_db_index(s->replies, &keys, "createdAt_id", false,
 	    error);
+	bson_reinit(&keys);
+	BSON_APPEND_INT32(&keys, "bucket", 1);
+	s->prepared = s->prepared && svc_db_index(s->replies, &keys, "bucket",
+	    false, error);
 	bson_destroy(&keys);
 	return s->prepared;
 }
@@ -104,6 +108,7 @@ rf_store_insert(struct rf_store *s, const struct svc_event *ev,
 	 * precision or offset the sender wrote. */
 	BSON_APPEND_DATE_TIME(&doc, "createdAt", ev->created_ms);
 	BSON_APPEND_DATE_TIME(&doc, "receivedAt", received_ms);
+	BSON_APPEND_INT64(&doc, "bucket", received_ms / RF_BUCKET_MS);
 	ok = mongoc_collection_insert_one(s->replies, &doc, NULL, NULL, error);
 	if (!ok && svc_db_duplicate(error)) {
 		/* Delivered before: the first copy stands. */
@@ -166,6 +171,22 @@ rf_store_latest(struct rf_store *s, int n, bson_error_t *error)
 	return list;
 }
 
+/* Deletes what filter matches. Returns how many went, -1 on error. */
+static long
+delete_where(struct rf_store *s, const bson_t *filter, bson_error_t *error)
+{
+	bson_t reply;
+	bson_iter_t it;
+	long n = -1;
+
+	if (mongoc_collection_delete_many(s->replies, filter, NULL, &reply,
+	    error))
+		n = bson_iter_init_find(&it, &reply, "deletedCount") ?
+		    (long)bson_iter_as_int64(&it) : 0;
+	bson_destroy(&reply);
+	return n;
+}
+
 /* The oldest reply to keep: the keep-th newest. *found is false when
  * there are no more than keep. Caller frees *id with bson_free(). */
 static bool
@@ -211,8 +232,7 @@ long
 rf_store_prune(struct rf_store *s, long keep, int64_t received_before,
     bson_error_t *error)
 {
-	bson_t filter = BSON_INITIALIZER, or, alt, cond, reply;
-	bson_iter_t it;
+	bson_t filter = BSON_INITIALIZER, or, alt, cond;
 	int64_t created = 0;
 	char *id = NULL;
 	bool found;
@@ -245,13 +265,173 @@ rf_store_prune(struct rf_store *s, long keep, int64_t received_before,
 	BSON_APPEND_DOCUMENT_BEGIN(&filter, "receivedAt", &cond);
 	BSON_APPEND_DATE_TIME(&cond, "$lt", received_before);
 	bson_append_document_end(&filter, &cond);
-	if (mongoc_collection_delete_many(s->replies, &filter, NULL, &reply,
-	    error))
-		n = bson_iter_init_find(&it, &reply, "deletedCount") ?
-		    (long)bson_iter_as_int64(&it) : 0;
-	bson_destroy(&reply);
+	n = delete_where(s, &filter, error);
 out:
 	bson_free(id);
 	bson_destroy(&filter);
 	return n;
+}
+
+/* ---- pruning by bucket ---- */
+
+/* How many replies bucket b holds, counting no further than limit; -1 on
+ * error. */
+static long
+bucket_count(struct rf_store *s, int64_t b, long limit, bson_error_t *error)
+{
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
+	long n = 0;
+
+	BSON_APPEND_INT64(&filter, "bucket", b);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "_id", 1);
+	bson_append_document_end(&opts, &proj);
+	cur = mongoc_collection_find_with_opts(s->replies, &filter, &opts,
+	    NULL);
+	while (n < limit && mongoc_cursor_next(cur, &doc))
+		n++;
+	if (mongoc_cursor_error(cur, error))
+		n = -1;
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	return n;
+}
+
+/* Deletes every reply of bucket b. Returns how many went, -1 on error. */
+static long
+bucket_delete(struct rf_store *s, int64_t b, bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	long n;
+
+	BSON_APPEND_INT64(&filter, "bucket", b);
+	n = delete_where(s, &filter, error);
+	bson_destroy(&filter);
+	return n;
+}
+
+struct received {
+	int64_t at;
+	char *id;
+};
+
+/* Latest received first. */
+static int
+later(const void *a, const void *b)
+{
+	const struct received *x = a, *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? 1 : -1;
+	return strcmp(y->id, x->id);
+}
+
+/* Deletes the replies of bucket b but the *spare received last (fewer
+ * when it holds fewer), and takes those kept off *spare. Returns how many
+ * went, -1 on error; *kept says whether any stayed. */
+static long
+bucket_thin(struct rf_store *s, int64_t b, long *spare, bool *kept,
+    bson_error_t *error)
+{
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj, del,
+	    in, ids;
+	bson_iter_t it;
+	struct received *v = NULL;
+	size_t n = 0, size = 0, i, from;
+	long gone = -1;
+	char key[16];
+	const char *k;
+
+	BSON_APPEND_INT64(&filter, "bucket", b);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "receivedAt", 1);
+	bson_append_document_end(&opts, &proj);
+	cur = mongoc_collection_find_with_opts(s->replies, &filter, &opts,
+	    NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		if (!bson_iter_init_find(&it, doc, "_id") ||
+		    !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		if (n == size) {
+			size = size ? 2 * size : 64;
+			v = bson_realloc(v, size * sizeof *v);
+		}
+		v[n].id = bson_strdup(bson_iter_utf8(&it, NULL));
+		v[n].at = bson_iter_init_find(&it, doc, "receivedAt") &&
+		    BSON_ITER_HOLDS_DATE_TIME(&it) ?
+		    bson_iter_date_time(&it) : 0;
+		n++;
+	}
+	if (mongoc_cursor_error(cur, error))
+		goto out;
+	qsort(v, n, sizeof *v, later);
+	from = (size_t)*spare < n ? (size_t)*spare : n;
+	*spare -= (long)from;
+	*kept = from > 0;
+	gone = 0;
+	/* By _id in pieces: FerretDB deletes {_id: {$in}} by those ids. */
+	for (i = from; i < n && gone >= 0; ) {
+		long went;
+		size_t j;
+
+		bson_init(&del);
+		BSON_APPEND_DOCUMENT_BEGIN(&del, "_id", &in);
+		BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
+		for (j = 0; i < n && j < 500; i++, j++) {
+			bson_uint32_to_string((uint32_t)j, &k, key,
+			    sizeof key);
+			BSON_APPEND_UTF8(&ids, k, v[i].id);
+		}
+		bson_append_array_end(&in, &ids);
+		bson_append_document_end(&del, &in);
+		went = delete_where(s, &del, error);
+		gone = went < 0 ? -1 : gone + went;
+		bson_destroy(&del);
+	}
+out:
+	for (i = 0; i < n; i++)
+		bson_free(v[i].id);
+	bson_free(v);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	return gone;
+}
+
+long
+rf_store_prune_buckets(struct rf_store *s, long keep, int64_t now_ms,
+    int64_t received_before, int64_t *from, bson_error_t *error)
+{
+	int64_t cut = received_before / RF_BUCKET_MS, b, lowest = -1;
+	long later_ones = 0, spare, n, gone = 0;
+	bool kept;
+
+	if (*from >= cut)
+		return 0;
+	/* Enough received since the cut: every older bucket goes whole. */
+	for (b = now_ms / RF_BUCKET_MS; b >= cut && later_ones < keep; b--) {
+		if ((n = bucket_count(s, b, keep - later_ones, error)) < 0)
+			return -1;
+		later_ones += n;
+	}
+	spare = keep - later_ones;
+	for (b = cut - 1; b >= *from; b--) {
+		kept = false;
+		n = spare > 0 ? bucket_thin(s, b, &spare, &kept, error) :
+		    bucket_delete(s, b, error);
+		if (n < 0)
+			return -1;
+		gone += n;
+		if (kept)
+			lowest = b;
+	}
+	/* A bucket that kept some is looked at again next time. */
+	*from = lowest >= 0 ? lowest : cut;
+	return gone;
 }
