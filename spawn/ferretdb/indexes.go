@@ -176,6 +176,28 @@ func ensureDatabase(ctx context.Context, pool *pgxpool.Pool, db string, specs []
 		return err
 	}
 
+	// Ours (by name) but no longer in the spec (a field the services
+	// stopped asking by): it would only slow the table's writes.
+	wanted := map[string]bool{}
+	for coll, table := range tables {
+		for _, s := range specs {
+			if s.matches(coll) {
+				wanted[indexName(table, s.field)] = true
+			}
+		}
+	}
+	for name := range have {
+		if wanted[name] {
+			continue
+		}
+		if _, err := pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+
+			pgx.Identifier{db, name}.Sanitize()); err != nil {
+			return err
+		}
+		delete(have, name)
+		log.Info("indexes: dropped, no longer in the spec", "database", db, "index", name)
+	}
+
 	for coll, table := range tables {
 		for _, s := range specs {
 			if !s.matches(coll) {

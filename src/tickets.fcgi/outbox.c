@@ -241,17 +241,20 @@ load_one(struct tk_outbox *o, const struct tk_handoff *h)
 static bool
 store_loading(struct tk_outbox *o)
 {
-	const bson_t **docs;
+	bson_t **docs;
 	bson_error_t error;
-	bool *keep;
+	bool *keep, ok;
 	size_t i, j;
 
 	docs = bson_malloc0(o->n_loading * sizeof *docs);
 	keep = bson_malloc0(o->n_loading * sizeof *keep);
 	for (i = 0; i < o->n_loading; i++)
 		docs[i] = o->loading[i].doc;
-	if (!tk_store_keep_replies(o->store, docs, o->n_loading, keep,
-	    &error)) {
+	ok = tk_store_keep_replies(o->store, docs, o->n_loading, keep, &error);
+	/* The stored document, when it is not the one handed over. */
+	for (i = 0; i < o->n_loading; i++)
+		o->loading[i].doc = docs[i];
+	if (!ok) {
 		tk_outbox_db_warn(o, "storing replies", &error);
 		free(docs);
 		free(keep);

@@ -146,18 +146,19 @@ tk_store_orphans(struct tk_store *s, char **live,
 	cur = mongoc_collection_find_with_opts(s->pending, &filter, &opts,
 	    NULL);
 	while (mongoc_cursor_next(cur, &doc)) {
-		bson_t reply;
-		const bson_t *one = &reply;
+		bson_t reply, *one;
 		bson_error_t failed;
 		bool keep = false;
 
 		if (!tk_store_held_reply(doc, &reply))
 			continue;
-		/* Stored (again: a duplicate says it was there already). */
-		if (!tk_store_keep_replies(s, &one, 1, &keep, &failed))
-			continue;	/* the database failed: next sweep */
-		if (keep)
-			fn(&reply, arg);
+		/* Stored (again: a duplicate says it was there already, and
+		 * the stored one, its number included, is the reply). */
+		one = bson_copy(&reply);
+		if (tk_store_keep_replies(s, &one, 1, &keep, &failed) && keep)
+			fn(one, arg);
+		/* (A database failure: the next sweep.) */
+		bson_destroy(one);
 	}
 	ok = !mongoc_cursor_error(cur, error);
 	mongoc_cursor_destroy(cur);

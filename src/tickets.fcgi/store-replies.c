@@ -130,23 +130,6 @@ next_number(struct tk_store *s, struct tk_claims *claims,
 	return true;
 }
 
-/* Whether number seq of ticket belongs to a stored reply already: one
- * whose pending event was settled, which a worker that had not seen it
- * may claim again. */
-static bool
-number_stored(struct tk_store *s, const char *claim, bool *stored,
-    bson_error_t *error)
-{
-	bson_t filter = BSON_INITIALIZER, doc;
-	bool ok;
-
-	BSON_APPEND_UTF8(&filter, "seqKey", claim);
-	ok = tk_store_find_one(s->replies, &filter, &doc, stored, error);
-	bson_destroy(&doc);
-	bson_destroy(&filter);
-	return ok;
-}
-
 /* The reply that the first request with an idempotency key stored, as
  * pending or stored (in that order: the outbox stores a reply before it
  * deletes its pending event, so one of the two reads sees it). */
@@ -165,12 +148,16 @@ first_reply(struct tk_store *s, const bson_oid_t *id, bson_t *first,
  * holds the whole reply and whose _id "<ticket>|<sequence>" claims the
  * ticket's next sequence number. The number is drawn from the host's
  * count (claims.h): a duplicate _id means another host (or a count read
- * back from the database) holds it pending, and the next is tried; a
- * claim whose number a stored reply has (settled before the count
- * caught up) is deleted, and the next is tried. The outbox stores the reply ("replies") before it sends
- * the event and deletes the pending one; until then the reads of a
- * ticket merge the pending replies in. Numbers never repeat, and skip
- * only when a request fails after its claim. */
+ * back from the database) holds it pending, and the next is tried. The
+ * outbox stores the reply ("replies") before it sends the event and
+ * deletes the pending one; until then the reads of a ticket merge the
+ * pending replies in. A number a stored reply holds already (settled
+ * before this host's count saw it: another host's, mostly) is not looked
+ * for here, which would cost every reply a read: the outbox finds it
+ * when it stores the reply and stores it under the next free number
+ * (renumber); the answer carries no number, and the event goes out
+ * after. Numbers never repeat, and skip only when a request fails after
+ * its claim. */
 enum tk_store_add
 tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
     const struct tk_reply *r, const char *owner, const char *key,
@@ -180,7 +167,6 @@ tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
 	int64_t floor = 0;
 	bson_t doc = BSON_INITIALIZER, pending = BSON_INITIALIZER;
 	enum tk_store_add rc = STORE_ADDED;
-	bson_error_t ignored;
 	char claim[64], event_id[32];
 	bool again = false, found;
 	int tries;
@@ -215,7 +201,6 @@ tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
 		BSON_APPEND_OID(&doc, "_id", &mine.id);
 		BSON_APPEND_OID(&doc, "ticketId", &mine.ticket);
 		BSON_APPEND_INT64(&doc, "sequence", mine.sequence);
-		BSON_APPEND_UTF8(&doc, "seqKey", claim);
 		BSON_APPEND_UTF8(&doc, "user", mine.user);
 		BSON_APPEND_UTF8(&doc, "message", mine.message);
 		BSON_APPEND_DATE_TIME(&doc, "createdAt", mine.created_ms);
@@ -231,29 +216,13 @@ tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
 		BSON_APPEND_UTF8(&pending, "owner", owner);
 		BSON_APPEND_DATE_TIME(&pending, "createdAt", mine.created_ms);
 		BSON_APPEND_DOCUMENT(&pending, "reply", &doc);
-		if (!mongoc_collection_insert_one(s->pending, &pending, NULL,
+		if (mongoc_collection_insert_one(s->pending, &pending, NULL,
 		    NULL, error)) {
-			if (!svc_db_duplicate(error)) {
-				rc = STORE_FAILED;
-				goto out;
-			}
-			floor = mine.sequence;
-			continue;
-		}
-		if (!number_stored(s, claim, &found, error)) {
-			/* Not answered 200: its event must not go out. (Should
-			 * the delete fail too, an adopter finds the event and
-			 * stores the reply: a reply the client may retry.) */
-			tk_store_delete_id(s->pending, claim, &ignored);
-			rc = STORE_FAILED;
-			goto out;
-		}
-		if (!found) {
 			bson_destroy(first);
 			bson_copy_to(&doc, first);
 			goto out;
 		}
-		if (!tk_store_delete_id(s->pending, claim, error)) {
+		if (!svc_db_duplicate(error)) {
 			rc = STORE_FAILED;
 			goto out;
 		}
@@ -417,12 +386,157 @@ refused(const bson_t *reply, bool *dup, size_t n)
 	}
 }
 
+/* The ticket and sequence number of reply document doc. */
+static bool
+reply_number(const bson_t *doc, bson_oid_t *ticket, int64_t *seq)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_init_find(&it, doc, "ticketId") ||
+	    !BSON_ITER_HOLDS_OID(&it))
+		return false;
+	bson_oid_copy(bson_iter_oid(&it), ticket);
+	if (!bson_iter_init_find(&it, doc, "sequence") ||
+	    !BSON_ITER_HOLDS_INT64(&it))
+		return false;
+	*seq = bson_iter_int64(&it);
+	return true;
+}
+
+/* A copy of reply document doc numbered seq: its sequence and its
+ * event's (which stays the event's last field, as append_event puts it).
+ * Caller frees with bson_destroy(). */
+static bson_t *
+with_number(const bson_t *doc, int64_t seq)
+{
+	bson_t *out = bson_new(), ev, old;
+	bson_iter_t it;
+	const uint8_t *data;
+	uint32_t len;
+
+	/* Older replies carry a seqKey (their claim): dropped. */
+	bson_copy_to_excluding_noinit(doc, out, "sequence", "seqKey", "event",
+	    NULL);
+	BSON_APPEND_INT64(out, "sequence", seq);
+	if (bson_iter_init_find(&it, doc, "event") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(&old, data, len)) {
+			BSON_APPEND_DOCUMENT_BEGIN(out, "event", &ev);
+			bson_copy_to_excluding_noinit(&old, &ev, "sequence",
+			    NULL);
+			BSON_APPEND_INT64(&ev, "sequence", seq);
+			bson_append_document_end(out, &ev);
+		}
+	}
+	return out;
+}
+
+/* The highest number ticket's pending events hold (0 for none): one
+ * query on ticketId, which an index serves. */
+static bool
+pending_high(struct tk_store *s, const bson_oid_t *ticket, int64_t *high,
+    bson_error_t *error)
+{
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
+	bson_iter_t it;
+	bool ok;
+
+	*high = 0;
+	BSON_APPEND_OID(&filter, "ticketId", ticket);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "sequence", 1);
+	bson_append_document_end(&opts, &proj);
+	cur = mongoc_collection_find_with_opts(s->pending, &filter, &opts,
+	    NULL);
+	while (mongoc_cursor_next(cur, &doc))
+		if (bson_iter_init_find(&it, doc, "sequence") &&
+		    bson_iter_as_int64(&it) > *high)
+			*high = bson_iter_as_int64(&it);
+	ok = !mongoc_cursor_error(cur, error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	return ok;
+}
+
+/* Stores reply *doc, whose number a stored reply holds, under the
+ * ticket's next free number: above "sequences", above every number
+ * pending for the ticket (which their own replies will store) and above
+ * its own. *doc becomes the document stored, which its event is made
+ * from. Should the reply turn out stored meanwhile (adopted), that one
+ * stands. */
+static bool
+renumber(struct tk_store *s, bson_t **doc, bson_error_t *error)
+{
+	struct tk_seqs one = { NULL, 0, 0 };
+	bson_oid_t ticket, id;
+	bson_iter_t it;
+	bson_t *again, stored;
+	int64_t taken, last, held;
+	char hex[25];
+	bool ok, found;
+	int tries;
+
+	if (!reply_number(*doc, &ticket, &taken) ||
+	    !bson_iter_init_find(&it, *doc, "_id") ||
+	    !BSON_ITER_HOLDS_OID(&it)) {
+		bson_set_error(error, MONGOC_ERROR_BSON,
+		    MONGOC_ERROR_BSON_INVALID, "a pending reply without its "
+		    "ticket, number or id");
+		return false;
+	}
+	bson_oid_copy(bson_iter_oid(&it), &id);
+	if (!tk_store_reply_seq(s, &ticket, &last, error) ||
+	    !pending_high(s, &ticket, &held, error))
+		return false;
+	if (last < taken)
+		last = taken;
+	if (last < held)
+		last = held;
+	for (tries = 0; tries < 100; tries++) {
+		again = with_number(*doc, ++last);
+		if (mongoc_collection_insert_one(s->replies, again, NULL, NULL,
+		    error)) {
+			bson_oid_to_string(&id, hex);
+			svc_log(SVC_WARN, "reply %s: its number %" PRId64
+			    " was another reply's; stored as %" PRId64, hex,
+			    taken, last);
+			bson_destroy(*doc);
+			*doc = again;
+			/* Counted at once: the pending event's _id names
+			 * the number it lost. */
+			tk_seqs_saw(&one, &ticket, last);
+			ok = tk_store_raise_seqs(s, &one, error);
+			tk_seqs_clear(&one);
+			return ok;
+		}
+		bson_destroy(again);
+		if (!svc_db_duplicate(error))
+			return false;
+		if (!tk_store_find_by_id(s->replies, &id, &stored, &found,
+		    error))
+			return false;
+		if (found) {
+			bson_destroy(*doc);
+			*doc = bson_copy(&stored);
+			bson_destroy(&stored);
+			return true;
+		}
+		bson_destroy(&stored);
+	}
+	bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
+	    "no free sequence number after %d tries", tries);
+	return false;
+}
+
 bool
-tk_store_keep_replies(struct tk_store *s, const bson_t *const *docs,
-    size_t n, bool *keep, bson_error_t *error)
+tk_store_keep_replies(struct tk_store *s, bson_t **docs, size_t n,
+    bool *keep, bson_error_t *error)
 {
 	bson_t opts = BSON_INITIALIZER, reply, stored;
-	bson_error_t ignored;
 	bson_iter_t it;
 	bool ok, *dup, found;
 	size_t i;
@@ -443,27 +557,21 @@ tk_store_keep_replies(struct tk_store *s, const bson_t *const *docs,
 		if (!dup[i])
 			continue;
 		/* There already (stored again, or its pending event was
-		 * adopted), or its number is another reply's: a claim whose
-		 * request failed after the check (tk_store_add_reply), whose
-		 * event must not go out. */
+		 * adopted): the stored one is the reply, its number
+		 * included. Else its number is another reply's. */
 		if (!bson_iter_init_find(&it, docs[i], "_id") ||
-		    !BSON_ITER_HOLDS_OID(&it) ||
-		    !(ok = tk_store_find_by_id(s->replies, bson_iter_oid(&it),
-		    &stored, &found, error))) {
+		    !BSON_ITER_HOLDS_OID(&it)) {
 			keep[i] = false;
 			continue;
 		}
+		ok = tk_store_find_by_id(s->replies, bson_iter_oid(&it),
+		    &stored, &found, error);
+		if (ok && found) {
+			bson_destroy(docs[i]);
+			docs[i] = bson_copy(&stored);
+		} else if (ok)
+			ok = renumber(s, &docs[i], error);
 		bson_destroy(&stored);
-		if (!found) {
-			keep[i] = false;
-			if (bson_iter_init_find(&it, docs[i], "seqKey") &&
-			    BSON_ITER_HOLDS_UTF8(&it))
-				tk_store_delete_id(s->pending,
-				    bson_iter_utf8(&it, NULL), &ignored);
-			svc_log(SVC_WARN, "a pending reply lost its sequence "
-			    "number to another: not sent");
-			continue;
-		}
 	}
 	bson_destroy(&opts);
 	free(dup);

@@ -90,10 +90,11 @@ tk_store_prepare(struct tk_store *s, bson_error_t *error)
 	ok = ok && svc_db_index(s->replies, &keys, "ticketId", false, error);
 	/* A sequence number is a ticket's reply once: the pending event
 	 * that claimed it is gone once its reply is stored, so the reply's
-	 * own insert is what refuses a second holder (tk_store_add_reply
-	 * looks first; tk_store_keep_replies drops one that got through).
-	 * Then a ticket's sequence counts its replies (replyCount), more
-	 * only by a request that failed after claiming its number. */
+	 * own insert is what refuses a second holder (and
+	 * tk_store_keep_replies stores that one under the next free
+	 * number). Then a ticket's sequence counts its replies
+	 * (replyCount), more only by a request that failed after claiming
+	 * its number. */
 	bson_reinit(&keys);
 	BSON_APPEND_INT32(&keys, "ticketId", 1);
 	BSON_APPEND_INT32(&keys, "sequence", 1);

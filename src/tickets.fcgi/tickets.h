@@ -254,13 +254,16 @@ bool tk_store_backlog_each(struct tk_store *store, const char *name,
     void (*fn)(const bson_t *parked, void *arg), void *arg,
     bson_error_t *error);
 
-/* Stores the replies of pending events (docs, n of them) in "replies",
- * before their events go out and their pending documents are deleted.
- * keep[i] says whether docs[i]'s event is to go out: a reply there
- * already is kept, one whose sequence number another reply holds is not
- * (its pending document is deleted). A repeat is harmless. */
-bool tk_store_keep_replies(struct tk_store *store, const bson_t *const *docs,
-    size_t n, bool *keep, bson_error_t *error);
+/* Stores the replies of pending events (docs, n of them, each from
+ * bson_new() or bson_copy(), owned by the caller) in "replies", before
+ * their events go out and their pending documents are deleted. A reply
+ * stored already stands (docs[i] is replaced by it); one whose sequence
+ * number another stored reply holds is stored under the ticket's next
+ * free number (docs[i] is replaced by the document stored). keep[i] says
+ * whether docs[i]'s event is to go out. A repeat is harmless. On false,
+ * docs[i] may have been replaced all the same. */
+bool tk_store_keep_replies(struct tk_store *store, bson_t **docs, size_t n,
+    bool *keep, bson_error_t *error);
 
 /* Calls fn, oldest first, for the reply of every pending event whose
  * owner is not in live (NULL-terminated): what a process that died left
