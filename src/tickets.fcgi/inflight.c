@@ -100,3 +100,28 @@ tk_replies_sort(bson_t **docs, size_t n)
 	if (n > 1)
 		qsort(docs, n, sizeof *docs, compare);
 }
+
+bson_t *
+tk_reply_renumbered(const bson_t *doc, int64_t seq)
+{
+	bson_t *out = bson_new(), ev, old;
+	bson_iter_t it;
+	const uint8_t *data;
+	uint32_t len;
+
+	bson_copy_to_excluding_noinit(doc, out, "sequence", "seqKey", "event",
+	    NULL);
+	BSON_APPEND_INT64(out, "sequence", seq);
+	if (bson_iter_init_find(&it, doc, "event") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(&old, data, len)) {
+			BSON_APPEND_DOCUMENT_BEGIN(out, "event", &ev);
+			bson_copy_to_excluding_noinit(&old, &ev, "sequence",
+			    NULL);
+			BSON_APPEND_INT64(&ev, "sequence", seq);
+			bson_append_document_end(out, &ev);
+		}
+	}
+	return out;
+}

@@ -1,7 +1,8 @@
 /*
  * inflight.h - the pure parts of replies in flight (inflight.c): the
- * highest sequence number per ticket of a set of replies, and the order
- * in which a ticket's replies are shown, stored and pending ones merged.
+ * highest sequence number per ticket of a set of replies, the order in
+ * which a ticket's replies are shown, stored and pending ones merged, and
+ * a reply given another number.
  */
 #ifndef INFLIGHT_H
 #define INFLIGHT_H
@@ -38,5 +39,11 @@ int tk_reply_order(const bson_t *a, const bson_t *b);
 
 /* Sorts n reply documents in that order. */
 void tk_replies_sort(bson_t **docs, size_t n);
+
+/* A copy of reply document doc numbered seq: its "sequence" and its
+ * event's (which stays the event's last field, where the reply's event is
+ * built with it); the rest as it was, but a "seqKey" (the claim, which
+ * older replies carry), dropped. Caller frees with bson_destroy(). */
+bson_t *tk_reply_renumbered(const bson_t *doc, int64_t seq);
 
 #endif /* INFLIGHT_H */

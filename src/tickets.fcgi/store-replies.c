@@ -403,35 +403,6 @@ reply_number(const bson_t *doc, bson_oid_t *ticket, int64_t *seq)
 	return true;
 }
 
-/* A copy of reply document doc numbered seq: its sequence and its
- * event's (which stays the event's last field, as append_event puts it).
- * Caller frees with bson_destroy(). */
-static bson_t *
-with_number(const bson_t *doc, int64_t seq)
-{
-	bson_t *out = bson_new(), ev, old;
-	bson_iter_t it;
-	const uint8_t *data;
-	uint32_t len;
-
-	/* Older replies carry a seqKey (their claim): dropped. */
-	bson_copy_to_excluding_noinit(doc, out, "sequence", "seqKey", "event",
-	    NULL);
-	BSON_APPEND_INT64(out, "sequence", seq);
-	if (bson_iter_init_find(&it, doc, "event") &&
-	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
-		bson_iter_document(&it, &len, &data);
-		if (bson_init_static(&old, data, len)) {
-			BSON_APPEND_DOCUMENT_BEGIN(out, "event", &ev);
-			bson_copy_to_excluding_noinit(&old, &ev, "sequence",
-			    NULL);
-			BSON_APPEND_INT64(&ev, "sequence", seq);
-			bson_append_document_end(out, &ev);
-		}
-	}
-	return out;
-}
-
 /* The highest number ticket's pending events hold (0 for none): one
  * query on ticketId, which an index serves. */
 static bool
@@ -497,7 +468,7 @@ renumber(struct tk_store *s, bson_t **doc, bson_error_t *error)
 	if (last < held)
 		last = held;
 	for (tries = 0; tries < 100; tries++) {
-		again = with_number(*doc, ++last);
+		again = tk_reply_renumbered(*doc, ++last);
 		if (mongoc_collection_insert_one(s->replies, again, NULL, NULL,
 		    error)) {
 			bson_oid_to_string(&id, hex);

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "claims.h"
 #include "inflight.h"
@@ -163,6 +164,56 @@ START_TEST(replies_by_time_then_id)
 }
 END_TEST
 
+/* The outbox stores a reply whose number was taken under another: the
+ * document and its event carry the new one, nothing else changes, and
+ * the event's fields keep their order (its JSON is sent as stored). */
+START_TEST(renumbered_reply)
+{
+	bson_t *d = bson_new(), ev, *r;
+	bson_iter_t it, e;
+	char *json;
+	const char *keys[8];
+	int n = 0;
+
+	BSON_APPEND_OID(d, "_id", &a);
+	BSON_APPEND_OID(d, "ticketId", &b);
+	BSON_APPEND_INT64(d, "sequence", 7);
+	BSON_APPEND_UTF8(d, "seqKey", "5f1d7a9e2c3b4a5d6e7f8a02|7");
+	BSON_APPEND_UTF8(d, "message", "hi");
+	BSON_APPEND_DOCUMENT_BEGIN(d, "event", &ev);
+	BSON_APPEND_UTF8(&ev, "id", "evt_1");
+	BSON_APPEND_UTF8(&ev, "message", "hi");
+	BSON_APPEND_INT64(&ev, "sequence", 7);
+	bson_append_document_end(d, &ev);
+
+	r = tk_reply_renumbered(d, 12);
+	ck_assert(bson_iter_init_find(&it, r, "sequence"));
+	ck_assert_int_eq(bson_iter_int64(&it), 12);
+	ck_assert(!bson_iter_init_find(&it, r, "seqKey"));
+	ck_assert(bson_iter_init_find(&it, r, "message"));
+	ck_assert_str_eq(bson_iter_utf8(&it, NULL), "hi");
+	ck_assert(bson_iter_init_find(&it, r, "_id"));
+	ck_assert(bson_oid_equal(bson_iter_oid(&it), &a));
+	ck_assert(bson_iter_init_find(&it, r, "event") &&
+	    bson_iter_recurse(&it, &e));
+	while (bson_iter_next(&e) && n < 8)
+		keys[n++] = bson_iter_key(&e);
+	ck_assert_int_eq(n, 3);
+	ck_assert_str_eq(keys[0], "id");
+	ck_assert_str_eq(keys[1], "message");
+	ck_assert_str_eq(keys[2], "sequence");
+	ck_assert(bson_iter_init_find(&it, r, "event") &&
+	    bson_iter_recurse(&it, &e) && bson_iter_find(&e, "sequence"));
+	ck_assert_int_eq(bson_iter_int64(&e), 12);
+	/* The document handed in is left as it was. */
+	json = bson_as_relaxed_extended_json(d, NULL);
+	ck_assert_ptr_nonnull(strstr(json, "\"sequence\" : 7"));
+	bson_free(json);
+	bson_destroy(r);
+	bson_destroy(d);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -176,6 +227,7 @@ suite(void)
 	tcase_add_test(tc, claims_step_over_what_is_taken);
 	tcase_add_test(tc, claims_full_means_no_hint);
 	tcase_add_test(tc, replies_by_time_then_id);
+	tcase_add_test(tc, renumbered_reply);
 	suite_add_tcase(s, tc);
 	return s;
 }
