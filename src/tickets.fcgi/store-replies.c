@@ -157,7 +157,7 @@ first_reply(struct tk_store *s, const bson_oid_t *id, bson_t *first,
  * when it stores the reply and stores it under the next free number
  * (renumber); the answer carries no number, and the event goes out
  * after. Numbers never repeat, and skip only when a request fails after
- * its claim. */
+ * its claim or a reply is stored under a number above those pending. */
 enum tk_store_add
 tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
     const struct tk_reply *r, const char *owner, const char *key,
