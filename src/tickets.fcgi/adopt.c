@@ -83,7 +83,13 @@ tk_outbox_event_input(const bson_t *doc, struct tk_delivery_input *in,
 	if (bson_iter_init_find(&it, doc, "createdAt") &&
 	    BSON_ITER_HOLDS_DATE_TIME(&it))
 		in->created_ms = bson_iter_date_time(&it);
-	if (bson_iter_init_find(&it, doc, "ticketId") &&
+	/* The pending event's _id: the claim, as the ticket and number
+	 * name it unless the reply was stored under another number. */
+	if (bson_iter_init_find(&it, doc, "claim") &&
+	    BSON_ITER_HOLDS_UTF8(&it))
+		snprintf(in->pending, sizeof in->pending, "%s",
+		    bson_iter_utf8(&it, NULL));
+	else if (bson_iter_init_find(&it, doc, "ticketId") &&
 	    BSON_ITER_HOLDS_OID(&it)) {
 		bson_oid_to_string(bson_iter_oid(&it), hex);
 		snprintf(in->pending, sizeof in->pending, "%s|%" PRId64, hex,

@@ -4,6 +4,8 @@
  * pending ones a page counts), and the order in which stored and pending
  * replies are shown together.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +114,22 @@ tk_reply_renumbered(const bson_t *doc, int64_t seq)
 	bson_copy_to_excluding_noinit(doc, out, "sequence", "seqKey", "event",
 	    NULL);
 	BSON_APPEND_INT64(out, "sequence", seq);
+	/* Its pending event keeps the _id of the claim: named here, where
+	 * the number no longer names it (the first claim, however many
+	 * times it is renumbered). */
+	if (!bson_has_field(doc, "claim") &&
+	    bson_iter_init_find(&it, doc, "ticketId") &&
+	    BSON_ITER_HOLDS_OID(&it)) {
+		char hex[25], claim[64];
+		int64_t was = 0;
+		bson_iter_t n;
+
+		bson_oid_to_string(bson_iter_oid(&it), hex);
+		if (bson_iter_init_find(&n, doc, "sequence"))
+			was = bson_iter_as_int64(&n);
+		snprintf(claim, sizeof claim, "%s|%" PRId64, hex, was);
+		BSON_APPEND_UTF8(out, "claim", claim);
+	}
 	if (bson_iter_init_find(&it, doc, "event") &&
 	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		bson_iter_document(&it, &len, &data);

@@ -42,8 +42,10 @@ void tk_replies_sort(bson_t **docs, size_t n);
 
 /* A copy of reply document doc numbered seq: its "sequence" and its
  * event's (which stays the event's last field, where the reply's event is
- * built with it); the rest as it was, but a "seqKey" (the claim, which
- * older replies carry), dropped. Caller frees with bson_destroy(). */
+ * built with it); a "claim", the _id of its pending event
+ * ("<ticket>|<number claimed>"), unless it has one; the rest as it was,
+ * but a "seqKey" (what older replies carry), dropped. Caller frees with
+ * bson_destroy(). */
 bson_t *tk_reply_renumbered(const bson_t *doc, int64_t seq);
 
 #endif /* INFLIGHT_H */

@@ -425,7 +425,8 @@ main(int argc, char **argv)
 	snprintf(gen_name, sizeof gen_name, "tickets-subs-%s", cfg.db_name);
 	/* Without it, the outbox reads the subscriptions on its clock. */
 	app.subs_gen = svc_gen_open(cfg.state_dir, gen_name, &error);
-	app.outbox = tk_outbox_start(&cfg, app.owner, app.subs_gen);
+	app.outbox = tk_outbox_start(&cfg, app.owner, app.subs_gen,
+	    &app.claims);
 	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s; events may go "
 	    "to %s (at most %ld subscriptions)", cfg.prefix, cfg.fail_rate,

@@ -250,7 +250,8 @@ store_loading(struct tk_outbox *o)
 	keep = bson_malloc0(o->n_loading * sizeof *keep);
 	for (i = 0; i < o->n_loading; i++)
 		docs[i] = o->loading[i].doc;
-	ok = tk_store_keep_replies(o->store, docs, o->n_loading, keep, &error);
+	ok = tk_store_keep_replies(o->store, o->claims, docs, o->n_loading,
+	    keep, &error);
 	/* The stored document, when it is not the one handed over. */
 	for (i = 0; i < o->n_loading; i++)
 		o->loading[i].doc = docs[i];
@@ -396,7 +397,7 @@ tk_outbox_main(void *arg)
 
 struct tk_outbox *
 tk_outbox_start(const struct tk_config *cfg, const char *owner,
-    struct svc_gen *subs_gen)
+    struct svc_gen *subs_gen, struct tk_claims *claims)
 {
 	struct tk_delivery_config dc = { cfg->retry_schedule, cfg->n_retry,
 	    cfg->probe, cfg->retry_window, 0, NULL, url_allowed, apply, NULL };
@@ -410,6 +411,7 @@ tk_outbox_start(const struct tk_config *cfg, const char *owner,
 	bson_oid_init(&token, NULL);
 	bson_oid_to_string(&token, o->token);
 	o->subs_gen = subs_gen;
+	o->claims = claims;
 	pthread_mutex_init(&o->lock, NULL);
 	dc.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	dc.token = o->token;

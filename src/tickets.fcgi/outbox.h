@@ -64,6 +64,7 @@ struct tk_outbox {
 	int64_t db_warned_ms;
 	char **live;                    /* live instances at the last sweep */
 	struct svc_gen *subs_gen;       /* moved by every (un)subscribe */
+	struct tk_claims *claims;       /* the host's count, or NULL */
 	uint64_t subs_seen;             /* what it was when last read */
 };
 

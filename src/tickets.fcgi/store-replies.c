@@ -403,11 +403,12 @@ reply_number(const bson_t *doc, bson_oid_t *ticket, int64_t *seq)
 	return true;
 }
 
-/* The highest number ticket's pending events hold (0 for none): one
- * query on ticketId, which an index serves. */
+/* The highest number that coll's documents of ticket hold (0 for none):
+ * one query on ticketId, which an index serves; in "replies", it reads
+ * all of the ticket's (FerretDB sorts none). */
 static bool
-pending_high(struct tk_store *s, const bson_oid_t *ticket, int64_t *high,
-    bson_error_t *error)
+ticket_high(mongoc_collection_t *coll, const bson_oid_t *ticket,
+    int64_t *high, bson_error_t *error)
 {
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
@@ -420,8 +421,7 @@ pending_high(struct tk_store *s, const bson_oid_t *ticket, int64_t *high,
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
 	BSON_APPEND_INT32(&proj, "sequence", 1);
 	bson_append_document_end(&opts, &proj);
-	cur = mongoc_collection_find_with_opts(s->pending, &filter, &opts,
-	    NULL);
+	cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
 	while (mongoc_cursor_next(cur, &doc))
 		if (bson_iter_init_find(&it, doc, "sequence") &&
 		    bson_iter_as_int64(&it) > *high)
@@ -436,12 +436,15 @@ pending_high(struct tk_store *s, const bson_oid_t *ticket, int64_t *high,
 /* Stores reply *doc, whose number a stored reply holds, under the
  * ticket's next free number: above "sequences", above every number
  * pending for the ticket (which their own replies will store) and above
- * its own. *doc becomes the document stored, which its event is made
- * from. Should the reply turn out stored meanwhile (adopted), that one
- * stands. */
+ * its own; should that be taken too ("sequences" far behind), above the
+ * ticket's stored replies. *doc becomes the document stored, which its
+ * event is made from. Should the reply turn out stored meanwhile
+ * (adopted), that one stands. */
 static bool
-renumber(struct tk_store *s, bson_t **doc, bson_error_t *error)
+renumber(struct tk_store *s, struct tk_claims *claims, bson_t **doc,
+    bson_error_t *error)
 {
+	struct tk_claim_slot *slot;
 	struct tk_seqs one = { NULL, 0, 0 };
 	bson_oid_t ticket, id;
 	bson_iter_t it;
@@ -461,7 +464,7 @@ renumber(struct tk_store *s, bson_t **doc, bson_error_t *error)
 	}
 	bson_oid_copy(bson_iter_oid(&it), &id);
 	if (!tk_store_reply_seq(s, &ticket, &last, error) ||
-	    !pending_high(s, &ticket, &held, error))
+	    !ticket_high(s->pending, &ticket, &held, error))
 		return false;
 	if (last < taken)
 		last = taken;
@@ -477,8 +480,13 @@ renumber(struct tk_store *s, bson_t **doc, bson_error_t *error)
 			    taken, last);
 			bson_destroy(*doc);
 			*doc = again;
-			/* Counted at once: the pending event's _id names
-			 * the number it lost. */
+			/* The host's count steps over it at once (it drew
+			 * the lost number, so it drew others lost too), and
+			 * "sequences" counts it now: the pending event's _id
+			 * names the number it lost. */
+			if (claims != NULL &&
+			    (slot = tk_claims_slot(claims, &ticket)) != NULL)
+				tk_claims_taken(slot, last);
 			tk_seqs_saw(&one, &ticket, last);
 			ok = tk_store_raise_seqs(s, &one, error);
 			tk_seqs_clear(&one);
@@ -497,6 +505,12 @@ renumber(struct tk_store *s, bson_t **doc, bson_error_t *error)
 			return true;
 		}
 		bson_destroy(&stored);
+		if (tries == 0) {
+			if (!ticket_high(s->replies, &ticket, &held, error))
+				return false;
+			if (last < held)
+				last = held;
+		}
 	}
 	bson_set_error(error, MONGOC_ERROR_COLLECTION, 0,
 	    "no free sequence number after %d tries", tries);
@@ -504,8 +518,8 @@ renumber(struct tk_store *s, bson_t **doc, bson_error_t *error)
 }
 
 bool
-tk_store_keep_replies(struct tk_store *s, bson_t **docs, size_t n,
-    bool *keep, bson_error_t *error)
+tk_store_keep_replies(struct tk_store *s, struct tk_claims *claims,
+    bson_t **docs, size_t n, bool *keep, bson_error_t *error)
 {
 	bson_t opts = BSON_INITIALIZER, reply, stored;
 	bson_iter_t it;
@@ -541,7 +555,7 @@ tk_store_keep_replies(struct tk_store *s, bson_t **docs, size_t n,
 			bson_destroy(docs[i]);
 			docs[i] = bson_copy(&stored);
 		} else if (ok)
-			ok = renumber(s, &docs[i], error);
+			ok = renumber(s, claims, &docs[i], error);
 		bson_destroy(&stored);
 	}
 	bson_destroy(&opts);

@@ -259,11 +259,12 @@ bool tk_store_backlog_each(struct tk_store *store, const char *name,
  * their events go out and their pending documents are deleted. A reply
  * stored already stands (docs[i] is replaced by it); one whose sequence
  * number another stored reply holds is stored under the ticket's next
- * free number (docs[i] is replaced by the document stored). keep[i] says
+ * free number (docs[i] is replaced by the document stored; claims, may
+ * be NULL, is told the number is taken). keep[i] says
  * whether docs[i]'s event is to go out. A repeat is harmless. On false,
  * docs[i] may have been replaced all the same. */
-bool tk_store_keep_replies(struct tk_store *store, bson_t **docs, size_t n,
-    bool *keep, bson_error_t *error);
+bool tk_store_keep_replies(struct tk_store *store, struct tk_claims *claims,
+    bson_t **docs, size_t n, bool *keep, bson_error_t *error);
 
 /* Calls fn, oldest first, for the reply of every pending event whose
  * owner is not in live (NULL-terminated): what a process that died left
@@ -366,9 +367,11 @@ struct tk_outbox;
 
 /* Starts the delivery thread of this process. owner names this process
  * in the events it accepts, so that another can adopt them if it dies;
- * subs_gen (may be NULL) moves when subscriptions change on this host. */
+ * subs_gen (may be NULL) moves when subscriptions change on this host;
+ * claims (may be NULL) is the host's count of sequence numbers, told of
+ * a number the outbox stores a reply under. */
 struct tk_outbox *tk_outbox_start(const struct tk_config *cfg,
-    const char *owner, struct svc_gen *subs_gen);
+    const char *owner, struct svc_gen *subs_gen, struct tk_claims *claims);
 
 /* Hands a freshly stored reply document (with its event) to the delivery
  * thread: sent at once, off the request path, without reading it back (a

@@ -190,6 +190,18 @@ START_TEST(renumbered_reply)
 	ck_assert(bson_iter_init_find(&it, r, "sequence"));
 	ck_assert_int_eq(bson_iter_int64(&it), 12);
 	ck_assert(!bson_iter_init_find(&it, r, "seqKey"));
+	/* Its pending event is still the claim's, once and for all. */
+	ck_assert(bson_iter_init_find(&it, r, "claim"));
+	ck_assert_str_eq(bson_iter_utf8(&it, NULL),
+	    "5f1d7a9e2c3b4a5d6e7f8a02|7");
+	{
+		bson_t *twice = tk_reply_renumbered(r, 13);
+
+		ck_assert(bson_iter_init_find(&it, twice, "claim"));
+		ck_assert_str_eq(bson_iter_utf8(&it, NULL),
+		    "5f1d7a9e2c3b4a5d6e7f8a02|7");
+		bson_destroy(twice);
+	}
 	ck_assert(bson_iter_init_find(&it, r, "message"));
 	ck_assert_str_eq(bson_iter_utf8(&it, NULL), "hi");
 	ck_assert(bson_iter_init_find(&it, r, "_id"));
