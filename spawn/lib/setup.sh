@@ -57,9 +57,12 @@ install_packages() {
 # every write looks for is taken as missing for a second after a miss);
 # it closes a PostgreSQL connection whose data goes unacknowledged for
 # 5 s (TCP_USER_TIMEOUT: a cut link makes a query fail in seconds, not in
-# TCP's 15 minutes); and it deletes {_id: v} and {_id: {$in: [...]}} by
+# TCP's 15 minutes); it deletes {_id: v} and {_id: {$in: [...]}} by
 # those ids, where FerretDB read and decoded the whole collection first
-# (the outbox's delete of the events it let go). It is applied to a copy of the module (3.4 MB) in
+# (the outbox's delete of the events it let go); and a collection or
+# database found missing stays missing for a second before the metadata
+# is read again (a read of a collection nobody made yet, an empty
+# dead-letter box, read it again every time). It is applied to a copy of the module (3.4 MB) in
 # STATE/ferretdb-build, which a copy of ferretdb/ builds with (a replace
 # directive); prints that directory.
 ferretdb_patched() {

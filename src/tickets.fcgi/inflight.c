@@ -11,15 +11,38 @@
 
 #include "inflight.h"
 
+/* The set is kept in ticket order: the ticket's place, found by halves
+ * (sets of the pending replies reach thousands), and whether it is
+ * there. */
+static size_t
+place(const struct tk_seqs *seqs, const bson_oid_t *ticket, bool *there)
+{
+	size_t lo = 0, hi = seqs->n, mid;
+	int c;
+
+	*there = false;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = bson_oid_compare(&seqs->v[mid].ticket, ticket);
+		if (c == 0) {
+			*there = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct tk_seq *
 find(const struct tk_seqs *seqs, const bson_oid_t *ticket)
 {
-	size_t i;
+	bool there;
+	size_t i = place(seqs, ticket, &there);
 
-	for (i = 0; i < seqs->n; i++)
-		if (bson_oid_equal(&seqs->v[i].ticket, ticket))
-			return &seqs->v[i];
-	return NULL;
+	return there ? &seqs->v[i] : NULL;
 }
 
 bool
@@ -37,22 +60,28 @@ tk_seqs_last(const struct tk_seqs *seqs, const bson_oid_t *ticket,
 void
 tk_seqs_saw(struct tk_seqs *seqs, const bson_oid_t *ticket, int64_t n)
 {
-	struct tk_seq *s = find(seqs, ticket);
+	struct tk_seq *s;
+	bool there;
+	size_t i = place(seqs, ticket, &there);
 
-	if (s == NULL) {
-		/* Every ticket of the set is kept: a maximum dropped would
-		 * leave a ticket's count low (the sets are a flush's, or the
-		 * pending replies', so they stay small). */
-		if (seqs->n == seqs->cap) {
-			seqs->cap = seqs->cap ? seqs->cap * 2 : 64;
-			seqs->v = bson_realloc(seqs->v, seqs->cap *
-			    sizeof *seqs->v);
-		}
-		s = &seqs->v[seqs->n++];
-		bson_oid_copy(ticket, &s->ticket);
-		s->last = n;
-	} else if (n > s->last)
-		s->last = n;
+	if (there) {
+		s = &seqs->v[i];
+		if (n > s->last)
+			s->last = n;
+		return;
+	}
+	/* Every ticket of the set is kept: a maximum dropped would leave a
+	 * ticket's count low. */
+	if (seqs->n == seqs->cap) {
+		seqs->cap = seqs->cap ? seqs->cap * 2 : 64;
+		seqs->v = bson_realloc(seqs->v, seqs->cap * sizeof *seqs->v);
+	}
+	memmove(&seqs->v[i + 1], &seqs->v[i], (seqs->n - i) *
+	    sizeof *seqs->v);
+	seqs->n++;
+	s = &seqs->v[i];
+	bson_oid_copy(ticket, &s->ticket);
+	s->last = n;
 }
 
 void

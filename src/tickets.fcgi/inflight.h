@@ -17,7 +17,7 @@ struct tk_seq {
 };
 
 /* The highest sequence number seen per ticket (of a batch of replies, of
- * the pending ones). */
+ * the pending ones), in ticket order. */
 struct tk_seqs {
 	struct tk_seq *v;
 	size_t n, cap;

@@ -66,6 +66,41 @@ START_TEST(many_tickets_all_kept)
 }
 END_TEST
 
+/* The set is searched by halves: tickets coming in any order, each seen
+ * more than once, are each found with their highest number. */
+START_TEST(tickets_in_any_order)
+{
+	struct tk_seqs s = { NULL, 0, 0 };
+	uint8_t raw[12] = { 0 };
+	bson_oid_t t;
+	int64_t last;
+	int i, k;
+
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < 500; i++) {
+			/* 0, 499, 1, 498, ...: in front, behind, between. */
+			int n = i % 2 ? 499 - i / 2 : i / 2;
+
+			raw[10] = (uint8_t)(n >> 8);
+			raw[11] = (uint8_t)n;
+			bson_oid_init_from_data(&t, raw);
+			tk_seqs_saw(&s, &t, n * 10 + k);
+		}
+	ck_assert_uint_eq(s.n, 500);
+	for (i = 0; i < 500; i++) {
+		raw[10] = (uint8_t)(i >> 8);
+		raw[11] = (uint8_t)i;
+		bson_oid_init_from_data(&t, raw);
+		ck_assert(tk_seqs_last(&s, &t, &last));
+		ck_assert_int_eq(last, i * 10 + 2);
+	}
+	raw[10] = 0x7f;
+	bson_oid_init_from_data(&t, raw);
+	ck_assert(!tk_seqs_last(&s, &t, &last));
+	tk_seqs_clear(&s);
+}
+END_TEST
+
 static struct tk_claims
 claims(void)
 {
@@ -235,6 +270,7 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, highest_per_ticket);
 	tcase_add_test(tc, many_tickets_all_kept);
+	tcase_add_test(tc, tickets_in_any_order);
 	tcase_add_test(tc, claims_seeded_then_drawn_in_turn);
 	tcase_add_test(tc, claims_step_over_what_is_taken);
 	tcase_add_test(tc, claims_full_means_no_hint);
