@@ -155,7 +155,8 @@ tk_store_orphans(struct tk_store *s, char **live,
 		/* Stored (again: a duplicate says it was there already, and
 		 * the stored one, its number included, is the reply). */
 		one = bson_copy(&reply);
-		if (tk_store_keep_replies(s, NULL, &one, 1, &keep, &failed) && keep)
+		if (tk_store_keep_replies(s, NULL, &one, 1, &keep, &failed) &&
+		    keep)
 			fn(one, arg);
 		/* (A database failure: the next sweep.) */
 		bson_destroy(one);
