@@ -480,10 +480,11 @@ renumber(struct tk_store *s, struct tk_claims *claims, bson_t **doc,
 			    taken, last);
 			bson_destroy(*doc);
 			*doc = again;
-			/* The host's count steps over it at once (it drew
-			 * the lost number, so it drew others lost too), and
-			 * "sequences" counts it now: the pending event's _id
-			 * names the number it lost. */
+			/* The host's count steps past it at once (a count
+			 * that drew one taken number draws the next ones
+			 * too), and "sequences" counts it now: the pending
+			 * event's _id, which the flush raises it by, names
+			 * the number lost. */
 			if (claims != NULL &&
 			    (slot = tk_claims_slot(claims, &ticket)) != NULL)
 				tk_claims_taken(slot, last);
