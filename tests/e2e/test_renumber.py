@@ -12,7 +12,6 @@ ticket's "sequences" document set back, on the stack's own PostgreSQL.
 
 import re
 import subprocess
-import time
 
 import pytest
 
