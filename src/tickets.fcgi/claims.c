@@ -26,6 +26,7 @@ tk_claims_slot(struct tk_claims *c, const bson_oid_t *ticket)
 			memcpy(s->ticket, ticket->bytes, sizeof s->ticket);
 			__atomic_store_n(&s->last, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&s->at_ms, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->last_ms, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&s->state, 2, __ATOMIC_RELEASE);
 			return s;
 		}
@@ -67,6 +68,20 @@ int64_t
 tk_claims_draw(struct tk_claim_slot *slot)
 {
 	return __atomic_add_fetch(&slot->last, 1, __ATOMIC_ACQ_REL);
+}
+
+int64_t
+tk_claims_stamp(struct tk_claim_slot *slot, int64_t now_ms)
+{
+	int64_t last = __atomic_load_n(&slot->last_ms, __ATOMIC_ACQUIRE), t;
+
+	do {
+		t = now_ms > last ? now_ms : last + 1;
+		if (t - now_ms > TK_CLAIMS_AHEAD_MS)
+			return now_ms;
+	} while (!__atomic_compare_exchange_n(&slot->last_ms, &last, t, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return t;
 }
 
 void

@@ -19,6 +19,9 @@
 #define TK_CLAIMS_MS 60000
 #define TK_CLAIMS_SLOTS 4096
 #define TK_CLAIMS_PROBES 16     /* slots looked at for a ticket */
+/* How far ahead of the clock a reply's time may be put to keep its
+ * ticket's replies in order (more than 1,000 a second to one ticket). */
+#define TK_CLAIMS_AHEAD_MS 1000
 
 struct tk_claim_slot {
 	uint64_t state;             /* 0 free, 1 being filled, 2 in use */
@@ -26,6 +29,7 @@ struct tk_claim_slot {
 	uint32_t pad;
 	int64_t last;               /* the highest number handed out */
 	int64_t at_ms;              /* when it was read from the database */
+	int64_t last_ms;            /* the latest time given a reply */
 };
 
 /* TK_CLAIMS_SLOTS slots, in memory shared by the host's processes (or a
@@ -55,6 +59,15 @@ void tk_claims_seed(struct tk_claim_slot *slot, int64_t last,
 /* The next number, never handed out to another process of the host
  * (unless a seed took the count back). */
 int64_t tk_claims_draw(struct tk_claim_slot *slot);
+
+/* The time of a reply to the ticket made at now_ms: now_ms, or one
+ * millisecond after the latest time given a reply of the ticket on this
+ * host when that is not earlier. Replies and the feed are shown in time
+ * order, a millisecond apart: without it, two replies in one millisecond
+ * from two workers (one answered before the other was sent) could be
+ * shown the wrong way round. Not past TK_CLAIMS_AHEAD_MS ahead of the
+ * clock: beyond it (or with a clock set back) the time is now_ms. */
+int64_t tk_claims_stamp(struct tk_claim_slot *slot, int64_t now_ms);
 
 /* Number n is taken (a claim of it failed): nothing at or below it is
  * drawn again. */

@@ -400,8 +400,10 @@ main(int argc, char **argv)
 	}
 	if (!tk_store_prepare(app.store, &error))
 		svc_log(SVC_WARN, "indexes not ready yet: %s", error.message);
-	/* Shared by every version on this host, as the counter is. */
-	snprintf(gen_name, sizeof gen_name, "tickets-%s.seq", cfg.db_name);
+	/* Shared by every version on this host, as the counter is. Named
+	 * .claims since its slots hold the latest time too (2026-12): a
+	 * process of before, in .seq, cannot read them with another size. */
+	snprintf(gen_name, sizeof gen_name, "tickets-%s.claims", cfg.db_name);
 	app.claims.slots = svc_shared_map(cfg.state_dir, gen_name,
 	    TK_CLAIMS_SIZE, &error);
 	app.claims_shared = app.claims.slots != NULL;

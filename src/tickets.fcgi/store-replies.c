@@ -106,12 +106,10 @@ pending_key(const bson_oid_t *ticket, int64_t seq, char *buf, size_t size)
  * worker reads from "sequences" when nobody on the host did for a while;
  * without a slot for the ticket, from "sequences" each time. */
 static bool
-next_number(struct tk_store *s, struct tk_claims *claims,
+next_number(struct tk_store *s, struct tk_claim_slot *slot,
     const bson_oid_t *ticket, int64_t floor, int64_t *next,
     bson_error_t *error)
 {
-	struct tk_claim_slot *slot = claims != NULL ?
-	    tk_claims_slot(claims, ticket) : NULL;
 	int64_t now = svc_now_ms(), last;
 
 	if (slot == NULL || !tk_claims_fresh(slot, now)) {
@@ -164,6 +162,7 @@ tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
     const char *hash, bson_t *first, bson_error_t *error)
 {
 	struct tk_reply mine = *r;
+	struct tk_claim_slot *slot;
 	int64_t floor = 0;
 	bson_t doc = BSON_INITIALIZER, pending = BSON_INITIALIZER;
 	enum tk_store_add rc = STORE_ADDED;
@@ -190,8 +189,11 @@ tk_store_add_reply(struct tk_store *s, struct tk_claims *claims,
 		 * stores the reply, with the id that request chose. */
 	}
 	svc_event_id(&mine.id, event_id, sizeof event_id);
+	slot = claims != NULL ? tk_claims_slot(claims, &mine.ticket) : NULL;
+	if (slot != NULL)
+		mine.created_ms = tk_claims_stamp(slot, mine.created_ms);
 	for (tries = 0; tries < 100; tries++) {
-		if (!next_number(s, claims, &mine.ticket, floor,
+		if (!next_number(s, slot, &mine.ticket, floor,
 		    &mine.sequence, error)) {
 			rc = STORE_FAILED;
 			goto out;

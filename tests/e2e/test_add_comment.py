@@ -88,6 +88,23 @@ def test_concurrent_comments_on_one_ticket_are_all_kept(post, unique):
     wait_until(all_there, 10, what="all concurrent replies")
 
 
+def test_replies_sent_one_after_another_are_shown_in_that_order(get, post, unique):
+    """A reply sent after another's 200 comes after it, in the ticket and
+    in its createdAt, even when both fall in one millisecond and two
+    workers (of either version) took them."""
+    messages = [unique("in order %02d" % i) for i in range(20)]
+    for i, m in enumerate(messages):
+        status, _, body = post("/tickets/v%s/tickets/addComment" % ("1.0.0", "1.0.1")[i % 2],
+                               {"ticketId": TICKET, "user": "e2e", "message": m})
+        assert status == 200, body
+    status, _, one = get("/tickets/v1.0.0/tickets/%s" % TICKET)
+    assert status == 200, one
+    ours = [r for r in one["replies"] if r["message"] in messages]
+    assert [r["message"] for r in ours] == messages
+    times = [r["createdAt"] for r in ours]
+    assert all(a < b for a, b in zip(times, times[1:])), times
+
+
 def test_a_read_right_after_the_200_sees_the_reply(get, post, unique):
     """The 200 comes once the reply is stored as its pending event; the
     outbox moves it into the replies a batch later. Every read in between

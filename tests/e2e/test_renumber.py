@@ -77,7 +77,7 @@ def test_a_number_stored_already_is_mended_by_the_outbox(post, unique, stack):
     first = settled_event(add(post, unique("before")))
     last = first["sequence"]
     assert stack("stop", "tickets").returncode == 0
-    for f in (STATE / "cache").glob("tickets-*.seq"):
+    for f in (STATE / "cache").glob("tickets-*.claims"):
         f.unlink()
     seqs = table("sequences")
     changed = psql("UPDATE %s SET _jsonb = jsonb_set(_jsonb, '{seq}', '1')"

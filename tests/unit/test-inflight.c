@@ -153,6 +153,35 @@ START_TEST(claims_step_over_what_is_taken)
 }
 END_TEST
 
+START_TEST(claims_stamp_a_millisecond_apart)
+{
+	struct tk_claims c = claims();
+	struct tk_claim_slot *s = tk_claims_slot(&c, &a), *s2;
+	int i;
+
+	ck_assert_int_eq(tk_claims_stamp(s, T0), T0);
+	/* Two more in the same millisecond, one after the other. */
+	ck_assert_int_eq(tk_claims_stamp(s, T0), T0 + 1);
+	ck_assert_int_eq(tk_claims_stamp(s, T0), T0 + 2);
+	/* The clock has passed them: its time again. */
+	ck_assert_int_eq(tk_claims_stamp(s, T0 + 50), T0 + 50);
+	/* Another ticket's times are its own. */
+	s2 = tk_claims_slot(&c, &b);
+	ck_assert_int_eq(tk_claims_stamp(s2, T0), T0);
+	/* No further ahead of the clock than TK_CLAIMS_AHEAD_MS. */
+	for (i = 0; i < TK_CLAIMS_AHEAD_MS; i++)
+		ck_assert_int_eq(tk_claims_stamp(s, T0 + 50),
+		    T0 + 50 + i + 1);
+	ck_assert_int_eq(tk_claims_stamp(s, T0 + 50), T0 + 50);
+	/* A millisecond later the order goes on. */
+	ck_assert_int_eq(tk_claims_stamp(s, T0 + 51),
+	    T0 + 51 + TK_CLAIMS_AHEAD_MS);
+	/* A clock set back a long way: its time, out of order. */
+	ck_assert_int_eq(tk_claims_stamp(s, T0 - 60000), T0 - 60000);
+	free(c.slots);
+}
+END_TEST
+
 START_TEST(claims_full_means_no_hint)
 {
 	struct tk_claims c = claims();
@@ -273,6 +302,7 @@ suite(void)
 	tcase_add_test(tc, tickets_in_any_order);
 	tcase_add_test(tc, claims_seeded_then_drawn_in_turn);
 	tcase_add_test(tc, claims_step_over_what_is_taken);
+	tcase_add_test(tc, claims_stamp_a_millisecond_apart);
 	tcase_add_test(tc, claims_full_means_no_hint);
 	tcase_add_test(tc, replies_by_time_then_id);
 	tcase_add_test(tc, renumbered_reply);
