@@ -150,7 +150,12 @@ svc_db_unavailable(const bson_error_t *error)
 bool
 svc_db_duplicate(const bson_error_t *error)
 {
-	return error->code == 11000 || error->code == 11001;
+	/* FerretDB answers E11000 for a write, but passes PostgreSQL's
+	 * unique_violation on as InternalError (1) when a unique index
+	 * cannot be made over what a collection holds. */
+	return error->code == 11000 || error->code == 11001 ||
+	    (error->code == 1 && strstr(error->message, "SQLSTATE 23505") !=
+	    NULL);
 }
 
 void

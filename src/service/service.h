@@ -478,7 +478,8 @@ mongoc_client_t *svc_db_open(const char *uri_opt, const char *appname,
  * opposed to a failed operation. */
 bool svc_db_unavailable(const bson_error_t *error);
 
-/* True for a duplicate key error (E11000). */
+/* True for a duplicate key error (E11000), and for a unique index the
+ * data refuses. */
 bool svc_db_duplicate(const bson_error_t *error);
 
 /* Answers 503 or 500 for a database error and logs it. */

@@ -268,7 +268,7 @@ main(int argc, char **argv)
 	bson_error_t error;
 	vd_version_t v;
 	char *end;
-	bool insecure_auth = false;
+	bool insecure_auth = false, ready;
 	int c, rc;
 
 	svc_memory_init();
@@ -398,8 +398,9 @@ main(int argc, char **argv)
 		mongoc_cleanup();
 		return n >= 0 ? 0 : 1;
 	}
-	if (!tk_store_prepare(app.store, &error))
-		svc_log(SVC_WARN, "indexes not ready yet: %s", error.message);
+	if (!(ready = tk_store_prepare(app.store, &error)))
+		svc_log(SVC_WARN, "indexes not made yet: %s (the outbox tries "
+		    "again)", error.message);
 	/* Shared by every version on this host, as the counter is. Named
 	 * .claims since its slots hold the latest time too (2026-12): a
 	 * process of before, in .seq, cannot read them with another size. */
@@ -428,7 +429,7 @@ main(int argc, char **argv)
 	/* Without it, the outbox reads the subscriptions on its clock. */
 	app.subs_gen = svc_gen_open(cfg.state_dir, gen_name, &error);
 	app.outbox = tk_outbox_start(&cfg, app.owner, app.subs_gen,
-	    &app.claims);
+	    &app.claims, ready);
 	app.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	svc_log(SVC_INFO, "serving %s (fail rate %.2f) as %s; events may go "
 	    "to %s (at most %ld subscriptions)", cfg.prefix, cfg.fail_rate,

@@ -40,6 +40,8 @@
 #define SUBS_MS 2000            /* subscriptions read again at the latest */
 #define STORE_MS 100            /* handed-over replies stored this often */
 #define STORE_BATCH 256         /* or as soon as this many wait */
+#define PREPARE_MS 10000        /* indexes the database refused, again */
+#define MEND_MS 600000          /* or, refused for what it holds, later */
 
 void
 tk_outbox_grow(void **v, size_t n, size_t *cap, size_t size)
@@ -324,6 +326,32 @@ take_pushed(struct tk_outbox *o, bool *stop)
 	pthread_mutex_unlock(&o->lock);
 }
 
+/* Indexes the database refused when the process started: down then, or
+ * holding what a unique one forbids. The unique (ticketId, sequence) is
+ * what refuses a number stored twice (tk_store_keep_replies), so it is
+ * made as soon as the database takes it, and its absence said loudly. */
+static void
+prepare(struct tk_outbox *o, int64_t now)
+{
+	bson_error_t error;
+
+	if (tk_store_prepare(o->store, &error)) {
+		o->indexes_ready = true;
+		svc_log(SVC_INFO, "outbox: indexes ready");
+	} else if (svc_db_duplicate(&error)) {
+		o->prepare_ms = now + MEND_MS;
+		svc_log(SVC_ERROR, "indexes refused: %s: the database holds "
+		    "twice what a unique index forbids (two replies with one "
+		    "ticket's number, or two subscriptions with one URL), and "
+		    "until they are mended nothing refuses another; "
+		    "docs/database.md says how to find them (tried again in "
+		    "%d minutes)", error.message, MEND_MS / 60000);
+	} else {
+		o->prepare_ms = now + PREPARE_MS;
+		tk_outbox_db_warn(o, "indexes", &error);
+	}
+}
+
 static void
 round_once(struct tk_outbox *o, int64_t now)
 {
@@ -332,6 +360,8 @@ round_once(struct tk_outbox *o, int64_t now)
 	int64_t wait;
 
 	load_pushed(o);
+	if (!o->indexes_ready && now >= o->prepare_ms)
+		prepare(o, now);
 	if (now - o->beat_ms >= BEAT_MS) {
 		if (tk_store_beat(o->store, o->owner, &error))
 			o->beat_ms = now;
@@ -397,7 +427,7 @@ tk_outbox_main(void *arg)
 
 struct tk_outbox *
 tk_outbox_start(const struct tk_config *cfg, const char *owner,
-    struct svc_gen *subs_gen, struct tk_claims *claims)
+    struct svc_gen *subs_gen, struct tk_claims *claims, bool indexes_ready)
 {
 	struct tk_delivery_config dc = { cfg->retry_schedule, cfg->n_retry,
 	    cfg->probe, cfg->retry_window, 0, NULL, url_allowed, apply, NULL };
@@ -412,6 +442,7 @@ tk_outbox_start(const struct tk_config *cfg, const char *owner,
 	bson_oid_to_string(&token, o->token);
 	o->subs_gen = subs_gen;
 	o->claims = claims;
+	o->indexes_ready = indexes_ready;
 	pthread_mutex_init(&o->lock, NULL);
 	dc.seed = (unsigned int)getpid() ^ (unsigned int)svc_now_ms();
 	dc.token = o->token;

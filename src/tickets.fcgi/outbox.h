@@ -62,6 +62,8 @@ struct tk_outbox {
 	int64_t subs_ms, beat_ms, sweep_ms, full_ms, flush_ms, stats_ms;
 	int64_t attempts_ms;
 	int64_t db_warned_ms;
+	bool indexes_ready;             /* made, at start or since */
+	int64_t prepare_ms;             /* when to try them again */
 	char **live;                    /* live instances at the last sweep */
 	struct svc_gen *subs_gen;       /* moved by every (un)subscribe */
 	struct tk_claims *claims;       /* the host's count, or NULL */

@@ -369,9 +369,11 @@ struct tk_outbox;
  * in the events it accepts, so that another can adopt them if it dies;
  * subs_gen (may be NULL) moves when subscriptions change on this host;
  * claims (may be NULL) is the host's count of sequence numbers, told of
- * a number the outbox stores a reply under. */
+ * a number the outbox stores a reply under; indexes_ready says whether
+ * tk_store_prepare succeeded (the outbox tries again until it does). */
 struct tk_outbox *tk_outbox_start(const struct tk_config *cfg,
-    const char *owner, struct svc_gen *subs_gen, struct tk_claims *claims);
+    const char *owner, struct svc_gen *subs_gen, struct tk_claims *claims,
+    bool indexes_ready);
 
 /* Hands a freshly stored reply document (with its event) to the delivery
  * thread: sent at once, off the request path, without reading it back (a

@@ -2,10 +2,11 @@
 operator would. Each test restores what it stopped, whatever happens."""
 
 import json
+import re
 
 import pytest
 
-from conftest import assert_json_error, find_reply, get_tickets, wait_until
+from conftest import STATE, assert_json_error, find_reply, get_tickets, wait_until
 
 TICKET = "5f1d7a9e2c3b4a5d6e7f8a07"
 
@@ -103,3 +104,30 @@ def test_database_down_is_a_503_and_changes_nothing(get, post, stack, unique):
     tickets = get_tickets(timeout=60)
     assert find_reply(tickets, TICKET, message) == []
     assert stack("status").returncode == 0
+
+
+def test_indexes_refused_at_start_are_made_once_the_database_is_back(stack):
+    """A tickets process started while the database is down serves (503)
+    without its indexes, the unique (ticketId, sequence) among them, and
+    makes them as soon as the database takes them, without a restart."""
+    if "external" in stack("status").stdout.split("\n", 1)[0]:
+        pytest.skip("the database is external (MONGODB_URI)")
+    log = STATE / "logs" / "tickets-1.0.0.log"
+    must(stack("stop", "tickets"))
+    must(stack("stop", "db"))
+    try:
+        start = log.stat().st_size
+        must(stack("start", "tickets"))
+    finally:
+        must(stack("start", "db"))
+
+    def said(what):
+        """The workers (pids) that logged what since the start."""
+        with open(log, encoding="utf-8", errors="replace") as f:
+            f.seek(start)
+            return {m.group(1) for m in (re.search(r"\[(\d+)\]", line)
+                                         for line in f if what in line) if m}
+    refused = said("indexes not made yet")
+    assert refused, "no worker started without its indexes"
+    wait_until(lambda: said("outbox: indexes ready") == refused, 40,
+               what="every worker to make its indexes")
