@@ -133,7 +133,7 @@ EOF
 
 start_nginx() {
 	command -v nginx >/dev/null || die "nginx is missing: run spawn/stack setup"
-	local changed pid out i
+	local changed pid out i child
 	changed=$(render_nginx)
 	if ! out=$(nginx_cmd -t -q 2>&1); then
 		printf '%s\n' "$out" >&2
@@ -142,8 +142,26 @@ start_nginx() {
 	pid=$(nginx_pid)
 	if [ -n "$pid" ]; then
 		if [ -n "$changed" ]; then
+			# Until the old workers are gone they still take
+			# connections, with the old limits: wait for them (they
+			# finish their requests first), so that what follows
+			# meets the new configuration only.
+			local old left
+			old=$(pgrep -P "$pid" || true)
 			kill -HUP "$pid"
-			say "nginx: configuration reloaded (pid $pid)"
+			for ((i = 0; i < 100; i++)); do
+				left=no
+				for child in $old; do
+					kill -0 "$child" 2>/dev/null && left=yes
+				done
+				[ "$left" = no ] && break
+				sleep 0.1
+			done
+			if [ "$left" = yes ]; then
+				say "nginx: configuration reloaded (pid $pid); old workers still finishing their requests"
+			else
+				say "nginx: configuration reloaded (pid $pid)"
+			fi
 		else
 			say "nginx: already running (pid $pid, $VD_PUBLIC_URL)"
 		fi
