@@ -133,7 +133,7 @@ EOF
 
 start_nginx() {
 	command -v nginx >/dev/null || die "nginx is missing: run spawn/stack setup"
-	local changed pid out i child
+	local changed pid out i child old left
 	changed=$(render_nginx)
 	if ! out=$(nginx_cmd -t -q 2>&1); then
 		printf '%s\n' "$out" >&2
@@ -146,7 +146,6 @@ start_nginx() {
 			# connections, with the old limits: wait for them (they
 			# finish their requests first), so that what follows
 			# meets the new configuration only.
-			local old left
 			old=$(pgrep -P "$pid" || true)
 			kill -HUP "$pid"
 			for ((i = 0; i < 100; i++)); do

@@ -5,27 +5,20 @@ reloads nginx with a low one (VD_LIMIT_RATE, VD_LIMIT_BURST) and puts the
 suite's back."""
 
 import os
-import pathlib
 import subprocess
 import time
 
-from conftest import STACK, STATE, assert_json_error, request, unique
+from conftest import STACK, assert_json_error, request, unique, worker_pids
 
 TICKET = "5f1d7a9e2c3b4a5d6e7f8a05"
 
 
 def nginx_workers():
     """The pids of the nginx master's children."""
-    master = (STATE / "pids" / "nginx.pid").read_text().strip()
-    found = set()
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == master:
-            found.add(stat.parent.name)
-    return found
+    master = worker_pids("nginx")[0]
+    res = subprocess.run(["pgrep", "-P", str(master)], capture_output=True,
+                         text=True, timeout=30, check=False)
+    return set(res.stdout.split())
 
 
 def reload_nginx(**env):
